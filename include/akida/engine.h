@@ -1,0 +1,79 @@
+// Running an Akida model on integer inputs.
+//
+// Construction is the prepare step: it infers every layer's shapes, validates parameters and
+// variables, and prepares one kernel per layer (reference kernels now; optimized kernels may be
+// chosen here later, behind the same interface). forward()/predict() only compute.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "akida/model.h"
+#include "akida/shapes.h"
+
+namespace akida {
+
+// A batch of samples, NHWC row-major: values[((n * x + i) * y + j) * c + k].
+template <typename T>
+struct BatchOf {
+  int64_t n = 0;
+  Shape shape;
+  std::vector<T> values;
+};
+using Batch = BatchOf<int32_t>;
+using FloatBatch = BatchOf<float>;
+
+// One layer kernel, prepared for fixed input shapes. eval() computes one sample.
+class LayerKernel {
+ public:
+  virtual ~LayerKernel() = default;
+  virtual Shape output_shape() const = 0;
+  // inputs: one tensor per inbound layer (values of a single sample, (x, y, c) row-major).
+  virtual void eval(const std::vector<const std::vector<int32_t>*>& inputs,
+                    std::vector<int32_t>& output) = 0;
+  // Float output layers (Dequantizer) override this; others convert eval()'s integers.
+  virtual bool float_output() const { return false; }
+  virtual void eval_float(const std::vector<const std::vector<int32_t>*>& inputs,
+                          std::vector<float>& output);
+  // Forgets state carried across calls (FIFOs of temporal layers).
+  virtual void reset() {}
+};
+
+class Engine {
+ public:
+  // Throws ShapeError / UnsupportedError naming the layer and field.
+  explicit Engine(const Model& model);
+  ~Engine();
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
+
+  const Model& model() const;
+  Shape input_shape() const;
+  // True when the model takes int8 inputs (InputData with input_signed), false for uint8.
+  bool input_signed() const;
+  // Inclusive range of valid input values (e.g. 0..255, -128..127, 0..15 for 4-bit v1 inputs).
+  int32_t input_min() const;
+  int32_t input_max() const;
+  const std::vector<Shape>& output_shapes() const;  // per layer
+
+  // Integers of the last integer layer (the layer before a final Dequantizer, else the last).
+  // Throws ShapeError when the batch shape or a value's range does not fit the input layer.
+  Batch forward(const Batch& inputs);
+  // What the vendor's predict() returns: the Dequantizer's floats, or the integers as floats.
+  FloatBatch predict(const Batch& inputs);
+  // Every layer's integer output for the batch (the Dequantizer's entry is empty).
+  std::vector<Batch> forward_all(const Batch& inputs);
+  void reset();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The reference (readable, loop-per-definition) kernel for one layer: the prepare step for that
+// layer. Throws ShapeError / UnsupportedError naming the layer and field.
+std::unique_ptr<LayerKernel> make_reference_kernel(const Layer& layer,
+                                                   const std::vector<Shape>& input_shapes);
+
+}  // namespace akida

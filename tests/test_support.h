@@ -1,0 +1,30 @@
+// Shared helpers for the test suite.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace test_support {
+
+// ../shared/fixtures beside the project root (or $CNN2SNN_FIXTURES when set).
+std::filesystem::path fixtures_dir();
+// The path of a fixture file, e.g. fixture("fbz/tenn_v1.fbz"). Tests call GTEST_SKIP() with a
+// clear message when it is absent (a user's clone without ../shared): see SKIP_WITHOUT_FIXTURE.
+std::filesystem::path fixture(const std::string& relative);
+// Every fixture file with this extension under fixtures_dir()/subdir, sorted.
+std::vector<std::filesystem::path> fixtures_with_extension(const std::string& subdir,
+                                                           const std::string& extension);
+// A fresh, empty temporary directory for one test.
+std::filesystem::path temp_dir(const std::string& name);
+// Built executables: bin("akida").
+std::filesystem::path bin(const std::string& name);
+
+}  // namespace test_support
+
+#define SKIP_WITHOUT_FIXTURE(path)                                                        \
+  do {                                                                                    \
+    if (!std::filesystem::exists(path))                                                   \
+      GTEST_SKIP() << "fixture " << (path) << " is absent (../shared/fixtures not beside " \
+                                              "the project)";                           \
+  } while (0)
