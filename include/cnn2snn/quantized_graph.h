@@ -1,0 +1,118 @@
+// QuantizedGraph: the converter's intermediate form of a quantized model.
+//
+// Both front ends (QuantizeML Keras .h5 and QuantizeML ONNX) produce it; the reference evaluator
+// runs it with QuantizeML's integer semantics; the converter lowers it to an akida::Model.
+//
+// One Block is what becomes one Akida layer: the front ends group source layers into blocks (a
+// Keras QuantizedConv2D > QuantizedMaxPool2D > QuantizedReLU, or one fused ONNX node such as
+// QuantizedConv2DBiasedReLUScaled). Every value is an integer in the units QuantizeML computes
+// with; nothing here is in Akida's storage form (no int8 bias + shift split, no kernel flips, no
+// output_shift clipping): producing that form, and checking it can be produced, is the
+// converter's job. That is what makes "evaluator == converted model" a real test.
+//
+// Layouts: activations are (x, y, c) per sample, x the first spatial axis (rows), as in Akida.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "akida/shapes.h"
+
+namespace cnn2snn {
+
+// A dense integer array, row-major.
+struct IntTensor {
+  std::vector<int64_t> shape;
+  std::vector<int64_t> values;
+  int64_t at(size_t i) const { return values[i]; }
+};
+
+enum class BlockKind {
+  InputConv2D,               // first layer on a uint8 image: correlation, padding_value
+  Conv2D,                    // correlation with a (kx, ky, C, F) kernel
+  DepthwiseConv2D,           // per-channel correlation with a (kx, ky, C) kernel
+  Dense,                     // (X, F) over the (x, y, c)-flattened input
+  BufferTempConv,            // FIFO of fifo_size frames, then a 1x1 conv over (T, C)
+  DepthwiseBufferTempConv,   // FIFO of fifo_size frames, per-channel sum over T
+  Add,
+  Concatenate,
+  Dequantizer,
+};
+const char* block_kind_name(BlockKind kind);
+
+enum class PaddingKind { Valid, Same, SameUpper };  // Same: TF "SAME", the odd extra pad after
+enum class PoolKind { None, Max, GlobalAverage };
+
+struct Pooling {
+  PoolKind kind = PoolKind::None;
+  int64_t size = 0;    // Max: square window
+  int64_t stride = 0;  // Max: stride
+};
+
+// The output stage QuantizeML applies with an OutputQuantizer (or the ONNX "Scaled" suffix):
+//   y = saturate(acc * scale[f], post_op_buffer_bits)
+//   y = shift[f] < 0 ? (y + 2^(-shift-1)) >> -shift : y << shift     (round half up)
+//   y = saturate(y, output_bits, output_signed)
+struct OutputStage {
+  std::vector<int64_t> scale;  // per output channel (or one value for all), >= 1
+  std::vector<int32_t> shift;  // per output channel (or one value for all)
+  int32_t post_op_buffer_bits = 32;
+  int32_t output_bits = 8;
+  bool output_signed = true;
+};
+
+struct Block {
+  std::string name;                        // name of the Akida layer it becomes
+  std::vector<std::string> source_layers;  // source layers/nodes grouped here (for messages)
+  BlockKind kind = BlockKind::Conv2D;
+  std::vector<std::string> inbound;        // names of inbound blocks; empty: the model input
+
+  // --- neural blocks (convs, dense, temporal convs) ---
+  // Conv2D/InputConv2D: (kx, ky, C, F); DepthwiseConv2D: (kx, ky, C); Dense: (X, F);
+  // BufferTempConv: (T, C, F), T index 0 = the oldest frame in the FIFO; DepthwiseBufferTempConv:
+  // (T, C). Always in correlation orientation (as Keras and ONNX compute).
+  IntTensor weights;
+  int32_t weights_bits = 8;
+  int64_t stride = 1;
+  PaddingKind padding = PaddingKind::Valid;
+  std::vector<int64_t> padding_value;  // per input channel (InputConv2D); empty: 0
+  std::vector<int32_t> input_shift;    // per input channel left shift; empty: none
+  int32_t fifo_size = 0;               // temporal blocks
+  std::vector<int64_t> bias;           // per output channel, aligned on the accumulator; empty: none
+  int32_t buffer_bits = 32;            // the accumulator saturates to this signed width
+  Pooling pool;                        // Max before the activation; GlobalAverage after it (a sum)
+  bool relu = false;
+  std::vector<int64_t> relu_max;       // per channel (or one value), accumulator units; empty: unbounded
+  std::optional<OutputStage> output;   // absent: the block outputs its accumulator
+
+  // --- Add: (a << a_shift) + (b << b_shift), saturated to buffer_bits, then `output`
+  int32_t a_shift = 0, b_shift = 0;
+
+  // --- Dequantizer: float(x) * scales[c] (per channel, or one value)
+  std::vector<float> scales;
+};
+
+// How float inputs become the model's integer inputs (ONNX/Keras InputQuantizer):
+// q = saturate(round_half_to_even(x / scale[c]) + zero_point[c], bits, signed).
+struct InputQuantizer {
+  std::vector<float> scale;
+  std::vector<int64_t> zero_point;
+  int32_t bits = 8;
+  bool is_signed = true;
+  bool channels_first = false;  // the float input is (N, C, X, Y) and is transposed first
+};
+
+struct QuantizedGraph {
+  std::string source;            // file the graph was read from (for messages)
+  akida::Shape input_shape;      // integer input, (x, y, c)
+  int32_t input_bits = 8;
+  bool input_signed = false;
+  std::optional<InputQuantizer> input_quantizer;
+  std::vector<Block> blocks;     // topological order
+
+  const Block* find(const std::string& name) const;
+};
+
+}  // namespace cnn2snn
