@@ -17,3 +17,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# onnxruntime (npm) is the independent oracle of the ONNX tests. Its install script only fetches
+# GPU providers, which this project does not use, so scripts are skipped: the CPU build ships in
+# the package itself.
+if ! command -v npm >/dev/null 2>&1; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+oracle_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/onnx_oracle"
+if [ ! -d "$oracle_dir/node_modules/onnxruntime-node" ]; then
+  (cd "$oracle_dir" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
