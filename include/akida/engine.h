@@ -42,7 +42,8 @@ class LayerKernel {
 
 class Engine {
  public:
-  // Throws ShapeError / UnsupportedError naming the layer and field.
+  // Keeps its own copy of `model`. Throws ShapeError / UnsupportedError naming the layer and
+  // field (bad parameters, variable shapes, layer kinds without a kernel yet).
   explicit Engine(const Model& model);
   ~Engine();
   Engine(Engine&&) noexcept;
@@ -62,7 +63,8 @@ class Engine {
   Batch forward(const Batch& inputs);
   // What the vendor's predict() returns: the Dequantizer's floats, or the integers as floats.
   FloatBatch predict(const Batch& inputs);
-  // Every layer's integer output for the batch (the Dequantizer's entry is empty).
+  // Every layer's integer output for the batch (the Dequantizer's entry has n and shape set but
+  // no values). Samples run one after the other (kernels may carry state across calls).
   std::vector<Batch> forward_all(const Batch& inputs);
   void reset();
 

@@ -1,0 +1,82 @@
+#include "akida/runtime/layer_util.h"
+
+#include "akida/errors.h"
+
+namespace akida::runtime {
+
+std::string layer_context(const Layer& layer) {
+  return "layer '" + layer.name + "' (" + std::string(name_of(layer.kind)) + ")";
+}
+
+std::string dims_string(const std::vector<uint32_t>& dims) {
+  std::string text = "[";
+  for (size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
+  return text + "]";
+}
+
+namespace {
+
+int32_t checked_range(const Layer& layer, const std::string& key, int32_t value, int32_t lo,
+                      int32_t hi) {
+  if (value < lo || value > hi)
+    throw ShapeError(layer_context(layer) + ": parameter '" + key + "' is " +
+                     std::to_string(value) + ", expected " + std::to_string(lo) + ".." +
+                     std::to_string(hi));
+  return value;
+}
+
+bool is_integer(DType dtype) { return dtype != DType::Float32; }
+
+}  // namespace
+
+int32_t param_in_range(const Layer& layer, const std::string& key, int32_t lo, int32_t hi) {
+  return checked_range(layer, key, layer.param(key, 0), lo, hi);
+}
+
+int32_t required_param(const Layer& layer, const std::string& key, int32_t lo, int32_t hi) {
+  if (!layer.has_param(key))
+    throw ShapeError(layer_context(layer) + ": parameter '" + key + "' is missing");
+  return checked_range(layer, key, layer.param(key), lo, hi);
+}
+
+const Variable* find_int_variable(const Layer& layer, const std::string& name,
+                                  const std::vector<uint32_t>& expected) {
+  const Variable* variable = layer.find_variable(name);
+  if (!variable) return nullptr;
+  const std::string where = layer_context(layer) + ": variable '" + name + "'";
+  if (variable->shape != expected)
+    throw ShapeError(where + " has shape " + dims_string(variable->shape) + ", expected " +
+                     dims_string(expected));
+  if (!is_integer(variable->dtype))
+    throw ShapeError(where + " has dtype " + dtype_name(variable->dtype) +
+                     ", expected an integer dtype");
+  // Models built in memory (not read from a file) could disagree here; element access relies on it.
+  if (variable->data.size() != variable->element_count() * dtype_size(variable->dtype))
+    throw ShapeError(where + " holds " + std::to_string(variable->data.size()) + " bytes, its shape " +
+                     dims_string(variable->shape) + " and dtype " + dtype_name(variable->dtype) +
+                     " need " +
+                     std::to_string(variable->element_count() * dtype_size(variable->dtype)));
+  return variable;
+}
+
+const Variable& require_int_variable(const Layer& layer, const std::string& name,
+                                     const std::vector<uint32_t>& expected) {
+  if (const Variable* variable = find_int_variable(layer, name, expected)) return *variable;
+  throw ShapeError(layer_context(layer) + ": variable '" + name + "' is missing");
+}
+
+std::vector<int64_t> per_channel_values(const Layer& layer, const std::string& name, size_t length,
+                                        int64_t fallback, int64_t lo, int64_t hi) {
+  const Variable* variable =
+      find_int_variable(layer, name, {static_cast<uint32_t>(length)});
+  if (!variable) return std::vector<int64_t>(length, fallback);
+  std::vector<int64_t> values = variable->ints();
+  for (size_t i = 0; i < values.size(); ++i)
+    if (values[i] < lo || values[i] > hi)
+      throw ShapeError(layer_context(layer) + ": variable '" + name + "'[" + std::to_string(i) +
+                       "] is " + std::to_string(values[i]) + ", expected " + std::to_string(lo) +
+                       ".." + std::to_string(hi));
+  return values;
+}
+
+}  // namespace akida::runtime

@@ -1,0 +1,179 @@
+#include "akida/runtime/post_ops.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "akida/errors.h"
+#include "akida/runtime/layer_util.h"
+
+namespace akida::runtime {
+
+int64_t saturate(int64_t value, int bits) {
+  const int64_t max = (int64_t{1} << (bits - 1)) - 1;
+  const int64_t min = -(int64_t{1} << (bits - 1));
+  return std::clamp(value, min, max);
+}
+
+int64_t apply_shift(int64_t value, int32_t shift) {
+  if (shift >= 0) return value * (int64_t{1} << shift);  // multiply: well defined for negatives
+  const int k = -shift;
+  // >> on a negative int64 is an arithmetic shift (guaranteed since C++20): floor division.
+  return (value + (int64_t{1} << (k - 1))) >> k;
+}
+
+namespace {
+
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+constexpr int64_t kInt32Min = std::numeric_limits<int32_t>::min();
+
+void read_activation(const Layer& layer, int64_t channels, PostOps& ops) {
+  const int32_t activation = layer.param("activation", 0);
+  if (activation == 2)
+    throw UnsupportedError(layer_context(layer) + ": LUT activations (activation = 2) do not run yet");
+  if (activation != 0 && activation != 1)
+    throw UnsupportedError(layer_context(layer) + ": parameter 'activation' is " +
+                           std::to_string(activation) + ", expected 0 (none) or 1 (ReLU)");
+  ops.relu = activation == 1;
+  if (!ops.relu || !layer.find_variable("max_value")) return;
+  // max_value (uint8) << max_value_shift (uint8; 31 in real files means "unbounded"): bounded
+  // to 2^31 << 31 so that the product stays inside int64.
+  const auto max_value = per_channel_values(layer, "max_value", channels, 0, 0, kInt32Max);
+  const auto max_shift = per_channel_values(layer, "max_value_shift", channels, 0, 0, 31);
+  ops.relu_max.resize(channels);
+  for (int64_t f = 0; f < channels; ++f) ops.relu_max[f] = max_value[f] << max_shift[f];
+}
+
+void read_bias(const Layer& layer, int64_t channels, PostOps& ops) {
+  if (!layer.find_variable("bias")) return;
+  // |bias| <= 2^31 and shift <= 31 keep bias << shift inside int64.
+  const auto bias = per_channel_values(layer, "bias", channels, 0, kInt32Min, kInt32Max);
+  const auto shift = per_channel_values(layer, "bias_shift", channels, 0, 0, 31);
+  ops.bias.resize(channels);
+  for (int64_t f = 0; f < channels; ++f) ops.bias[f] = bias[f] * (int64_t{1} << shift[f]);
+}
+
+void read_output_stage(const Layer& layer, int64_t channels, PostOps& ops) {
+  ops.scaled = layer.find_variable("output_scales") || layer.find_variable("output_shift");
+  if (!ops.scaled) return;
+  // Scales up to 2^31 times a value saturated to <= 32 bits stay inside int64; so does a left
+  // shift <= 31 of a value saturated to post_op_buffer_bits <= 32.
+  ops.output_scales = per_channel_values(layer, "output_scales", channels, 1, 0, kInt32Max);
+  const auto shift = per_channel_values(layer, "output_shift", channels, 0, -62, 31);
+  ops.output_shift.assign(shift.begin(), shift.end());
+}
+
+PostOps prepare_common(const Layer& layer, const Shape& conv_shape) {
+  PostOps ops;
+  ops.conv_shape = conv_shape;
+  ops.out_shape = conv_shape;
+  // Outputs are int32 tensors, hence every width <= 32.
+  ops.buffer_bits = required_param(layer, "buffer_bits", 1, 32);
+  ops.post_op_buffer_bits = required_param(layer, "post_op_buffer_bits", 1, 32);
+  ops.output_bits = required_param(layer, "output_bits", 1, 32);
+  read_bias(layer, conv_shape.c, ops);
+  read_activation(layer, conv_shape.c, ops);
+  read_output_stage(layer, conv_shape.c, ops);
+  return ops;
+}
+
+// Max over each pooling window; positions in the padding are skipped (TF semantics). Every
+// window holds at least one real position because the padding before is < the window size.
+std::vector<int64_t> max_pool(const PostOps& ops, const std::vector<int64_t>& in) {
+  const Shape& s = ops.conv_shape;
+  const Shape& o = ops.out_shape;
+  std::vector<int64_t> out(o.size(), std::numeric_limits<int64_t>::min());
+  for (int64_t ox = 0; ox < o.x; ++ox) {
+    for (int64_t oy = 0; oy < o.y; ++oy) {
+      int64_t* dst = &out[(ox * o.y + oy) * o.c];
+      const int64_t x0 = ox * ops.pool_window.stride_x - ops.pool_x.pad_before;
+      const int64_t y0 = oy * ops.pool_window.stride_y - ops.pool_y.pad_before;
+      for (int64_t i = std::max<int64_t>(x0, 0); i < std::min(x0 + ops.pool_window.size_x, s.x); ++i)
+        for (int64_t j = std::max<int64_t>(y0, 0); j < std::min(y0 + ops.pool_window.size_y, s.y); ++j) {
+          const int64_t* src = &in[(i * s.y + j) * s.c];
+          for (int64_t f = 0; f < s.c; ++f) dst[f] = std::max(dst[f], src[f]);
+        }
+    }
+  }
+  return out;
+}
+
+std::vector<int64_t> global_sum(const PostOps& ops, const std::vector<int64_t>& in) {
+  const int64_t channels = ops.conv_shape.c;
+  // At most 2^27 values of at most 2^31: the sum stays below 2^58.
+  std::vector<int64_t> out(channels, 0);
+  for (size_t i = 0; i < in.size(); ++i) out[i % channels] += in[i];
+  for (auto& v : out) v = saturate(v, ops.buffer_bits);  // [INFERRED] the sum lives in the buffer
+  return out;
+}
+
+}  // namespace
+
+PostOps prepare_post_ops(const Layer& layer, const ConvParams& params, const ConvPlan& plan) {
+  PostOps ops = prepare_common(layer, plan.conv_out);
+  ops.pool = params.pool;
+  ops.pool_x = plan.pool_x;
+  ops.pool_y = plan.pool_y;
+  ops.pool_window = params.pool_window;
+  ops.out_shape = plan.out;
+  return ops;
+}
+
+PostOps prepare_post_ops(const Layer& layer, const Shape& conv_shape) {
+  return prepare_common(layer, conv_shape);
+}
+
+void apply_post_ops(const PostOps& ops, std::vector<int64_t>& acc, std::vector<int32_t>& out) {
+  const int64_t channels = ops.conv_shape.c;
+  for (size_t i = 0; i < acc.size(); ++i) {
+    int64_t a = saturate(acc[i], ops.buffer_bits);
+    if (!ops.bias.empty()) a = saturate(a + ops.bias[i % channels], ops.buffer_bits);
+    acc[i] = a;
+  }
+  std::vector<int64_t> pooled;
+  std::vector<int64_t>* values = &acc;
+  if (ops.pool == PoolType::Max) {
+    pooled = max_pool(ops, acc);
+    values = &pooled;
+  }
+  // ReLU before the global sum (Neural > ReLU > GAP, akida-spec §1.3 step 4); max pooling and
+  // ReLU commute, so their order does not matter.
+  std::vector<int64_t>& v = *values;
+  if (ops.relu) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      v[i] = std::max<int64_t>(v[i], 0);
+      if (!ops.relu_max.empty()) v[i] = std::min(v[i], ops.relu_max[i % channels]);
+    }
+  }
+  if (ops.pool == PoolType::GlobalAverage) {
+    pooled = global_sum(ops, v);
+    values = &pooled;
+  }
+  const std::vector<int64_t>& final_values = *values;
+  out.resize(final_values.size());
+  for (size_t i = 0; i < final_values.size(); ++i) {
+    int64_t y = final_values[i];
+    if (ops.scaled) {
+      const size_t f = i % channels;
+      y = saturate(y * ops.output_scales[f], ops.post_op_buffer_bits);
+      y = apply_shift(y, ops.output_shift[f]);
+    }
+    out[i] = static_cast<int32_t>(saturate(y, ops.output_bits));
+  }
+}
+
+void check_accumulator_bound(const Layer& layer, const std::vector<int64_t>& weight_l1,
+                             const std::vector<int32_t>& input_shift) {
+  const int64_t max_weight_l1 =
+      weight_l1.empty() ? 0 : *std::max_element(weight_l1.begin(), weight_l1.end());
+  const int32_t max_input_shift =
+      input_shift.empty() ? 0 : *std::max_element(input_shift.begin(), input_shift.end());
+  // |acc| <= Σ|w| * 2^31 * 2^shift must stay below 2^63.
+  const int64_t limit = std::numeric_limits<int64_t>::max() >> (31 + max_input_shift);
+  if (max_weight_l1 > limit)
+    throw UnsupportedError(layer_context(layer) + ": the sum of |weights| of one output (" +
+                           std::to_string(max_weight_l1) + ") with input_shift up to " +
+                           std::to_string(max_input_shift) +
+                           " could overflow the 64-bit accumulator");
+}
+
+}  // namespace akida::runtime

@@ -1,0 +1,167 @@
+#include "akida/runtime/v1_activation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include "akida/errors.h"
+#include "akida/runtime/layer_util.h"
+
+namespace akida::runtime {
+
+namespace {
+
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+constexpr int64_t kInt32Min = std::numeric_limits<int32_t>::min();
+// Above every potential a layer can produce (they are int32 after pooling): a level boundary
+// that large is never reached.
+constexpr int64_t kNeverReached = int64_t{1} << 62;
+
+// Files written before about akida 2.3 name the variables after the 1.x API.
+const Variable* find_either(const Layer& layer, const char* name, const char* old_name) {
+  if (const Variable* v = layer.find_variable(name)) return v;
+  return layer.find_variable(old_name);
+}
+
+std::vector<int64_t> read_thresholds(const Layer& layer, int64_t neurons) {
+  const Variable* v = find_either(layer, "threshold", "threshold_fire");
+  if (!v) throw ShapeError(layer_context(layer) + ": variable 'threshold' is missing");
+  return per_channel_values(layer, v->name, neurons, 0, kInt32Min, kInt32Max);
+}
+
+std::vector<float> read_act_steps(const Layer& layer, int64_t neurons) {
+  const Variable* v = find_either(layer, "act_step", "threshold_fire_step");
+  if (!v) throw ShapeError(layer_context(layer) + ": variable 'act_step' is missing");
+  const std::string where = layer_context(layer) + ": variable '" + v->name + "'";
+  const std::vector<uint32_t> expected{static_cast<uint32_t>(neurons)};
+  if (v->shape != expected)
+    throw ShapeError(where + " has shape " + dims_string(v->shape) + ", expected " +
+                     dims_string(expected));
+  if (v->dtype != DType::Float32 || v->data.size() != v->element_count() * 4)
+    throw ShapeError(where + " must hold float32 values");
+  std::vector<float> steps = v->floats();
+  for (size_t i = 0; i < steps.size(); ++i)
+    if (!std::isfinite(steps[i]) || steps[i] <= 0.0f)
+      throw ShapeError(where + "[" + std::to_string(i) + "] is " + std::to_string(steps[i]) +
+                       ", expected a finite value > 0");
+  return steps;
+}
+
+// floor(multiple · q) for q = act_step · 16 / 2^act_bits, exactly: a float32 is M · 2^E with
+// an integer M < 2^24, so q = M · 2^(E + 4 − act_bits) is a dyadic rational and no rounding of
+// act_step is involved (the stored float is the value the rule uses; docs/akida-v1.md).
+int64_t floor_multiple_of_interval(int64_t multiple, float act_step, int act_bits) {
+  int exponent = 0;
+  const double mantissa = std::frexp(static_cast<double>(act_step), &exponent);  // [0.5, 1)
+  const int64_t m = static_cast<int64_t>(std::ldexp(mantissa, 24));  // exact: 24-bit significand
+  const int shift = exponent - 24 + 4 - act_bits;
+  const int64_t a = multiple * m;  // multiple < 2^8, m < 2^24: fits easily
+  if (a == 0) return 0;
+  if (shift >= 0) return shift > 30 ? kNeverReached : a << shift;  // a < 2^32: a << 30 < 2^62
+  return -shift >= 63 ? 0 : a >> -shift;
+}
+
+}  // namespace
+
+std::vector<int32_t> read_v1_weights(const Layer& layer, const std::string& name, int64_t kx,
+                                     int64_t ky, int64_t channels, int64_t filters, bool rotate) {
+  const Variable& v = require_int_variable(
+      layer, name,
+      {static_cast<uint32_t>(filters), static_cast<uint32_t>(channels), static_cast<uint32_t>(ky),
+       static_cast<uint32_t>(kx)});
+  std::vector<int32_t> w(v.element_count());
+  const int64_t plane = channels * filters;
+  for (int64_t i = 0; i < kx; ++i)
+    for (int64_t j = 0; j < ky; ++j) {
+      const int64_t si = rotate ? kx - 1 - i : i;
+      const int64_t sj = rotate ? ky - 1 - j : j;
+      for (int64_t k = 0; k < plane; ++k)
+        w[(i * ky + j) * plane + k] = static_cast<int32_t>(v.int_at((si * ky + sj) * plane + k));
+    }
+  return w;
+}
+
+std::vector<int64_t> v1_filter_l1(const std::vector<int32_t>& weights, int64_t filters) {
+  std::vector<int64_t> l1(filters, 0);
+  for (size_t k = 0; k < weights.size(); ++k) l1[k % filters] += std::llabs(weights[k]);
+  return l1;
+}
+
+V1Activation::V1Activation(const Layer& layer, int64_t neurons) {
+  enabled_ = param_in_range(layer, "activation", 0, 1) == 1;
+  threshold_ = read_thresholds(layer, neurons);
+  act_step_ = read_act_steps(layer, neurons);
+  if (!enabled_) return;
+  // The hardware supports 1, 2 and 4 bits; the rule is the same for any width up to 8.
+  act_bits_ = required_param(layer, "act_bits", 1, 8);
+  max_level_ = (int32_t{1} << act_bits_) - 1;
+  levels_.resize(neurons * max_level_);
+  for (int64_t n = 0; n < neurons; ++n)
+    for (int32_t k = 1; k <= max_level_; ++k)
+      // ceil((p − threshold) / q) >= k  ⇔  p − threshold > (k − 1)·q
+      //                                 ⇔  p >= threshold + floor((k − 1)·q) + 1.
+      levels_[n * max_level_ + (k - 1)] =
+          threshold_[n] + floor_multiple_of_interval(k - 1, act_step_[n], act_bits_) + 1;
+}
+
+int32_t V1Activation::output(int64_t potential, int64_t n) const {
+  if (!enabled_) return static_cast<int32_t>(std::clamp(potential, kInt32Min, kInt32Max));
+  const int64_t* level = &levels_[n * max_level_];
+  int32_t out = 0;
+  // Boundaries are non-decreasing in k: count those the potential reaches.
+  while (out < max_level_ && potential >= level[out]) ++out;
+  return out;
+}
+
+float V1Activation::to_float(int32_t potential, int64_t n) const {
+  return static_cast<float>((static_cast<double>(potential) - static_cast<double>(threshold_[n])) /
+                            static_cast<double>(act_step_[n]));
+}
+
+namespace {
+
+// Pooling only: the v2 output stage with every arithmetic step disabled pools with the same code
+// (max over the window, global sum) and leaves the potentials unchanged otherwise.
+PostOps pooling_only(const Shape& conv_shape, const Shape& out_shape) {
+  PostOps ops;
+  ops.conv_shape = conv_shape;
+  ops.out_shape = out_shape;
+  ops.buffer_bits = 63;          // no saturation of the int64 potentials while pooling
+  ops.post_op_buffer_bits = 63;  // unused: no scale
+  ops.output_bits = 32;          // potentials leave the layer as int32
+  return ops;
+}
+
+}  // namespace
+
+V1Output prepare_v1_output(const Layer& layer, const ConvParams& params, const ConvPlan& plan) {
+  V1Output stage{pooling_only(plan.conv_out, plan.out), V1Activation(layer, plan.out.c)};
+  stage.pooling.pool = params.pool;
+  stage.pooling.pool_x = plan.pool_x;
+  stage.pooling.pool_y = plan.pool_y;
+  stage.pooling.pool_window = params.pool_window;
+  return stage;
+}
+
+V1Output prepare_v1_output(const Layer& layer, const Shape& potentials_shape) {
+  return {pooling_only(potentials_shape, potentials_shape),
+          V1Activation(layer, potentials_shape.c)};
+}
+
+void apply_v1_output(const V1Output& stage, std::vector<int64_t>& potentials,
+                     std::vector<int32_t>& out) {
+  std::vector<int32_t> pooled;
+  apply_post_ops(stage.pooling, potentials, pooled);
+  const int64_t neurons = stage.pooling.out_shape.c;
+  out.resize(pooled.size());
+  for (size_t i = 0; i < pooled.size(); ++i)
+    out[i] = stage.activation.output(pooled[i], static_cast<int64_t>(i) % neurons);
+}
+
+bool is_v1_neural(LayerKind kind) {
+  return kind == LayerKind::InputConvolutional || kind == LayerKind::Convolutional ||
+         kind == LayerKind::SeparableConvolutional || kind == LayerKind::FullyConnected;
+}
+
+}  // namespace akida::runtime

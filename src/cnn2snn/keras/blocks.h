@@ -1,0 +1,53 @@
+// Structure of a QuantizeML Keras model before any arithmetic: the output dims of every layer,
+// and the split of the layers into blocks (one block = one future Akida layer) as CNN2SNN 2.19
+// does it for Akida 2.0 (cnn2snn/quantizeml/blocks.py split_model_into_blocks, and
+// block_converters_generator.py for the skippable layers and the pattern check).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cnn2snn/keras/model_config.h"
+#include "cnn2snn/quantized_graph.h"
+
+namespace cnn2snn::keras {
+
+using Dims = std::vector<int64_t>;  // one sample's dims, no batch axis
+
+// A square window (kernel or pool) with TF padding. Conv2D with a padding_value pads explicitly
+// with TF "SAME" pads (QuantizeML convolution.py apply_padding), so `same` is then true.
+struct Window {
+  int64_t size = 1, stride = 1;
+  bool same = false;
+  int64_t out(int64_t in) const { return same ? (in + stride - 1) / stride : (in - size) / stride + 1; }
+};
+// kernel_size/strides/padding of a Conv2D or DepthwiseConv2D (dilation 1, channels_last).
+Window conv_window(const KerasLayer& layer, const std::string& source);
+// pool_size/strides/padding of a MaxPool2D.
+Window pool_window(const KerasLayer& layer, const std::string& source);
+// "<source>: layer '<name>' (<class>)"
+std::string layer_context(const std::string& source, const KerasLayer& layer);
+
+// Output dims of every layer (same order as model.layers). Throws akida::FormatError /
+// UnsupportedError naming the layer and the field when a config is malformed or inconsistent.
+std::vector<Dims> infer_dims(const KerasModel& model, const std::string& source);
+
+// The output quantizer config of a layer (quant_config.output_quantizer), or nullptr.
+const nlohmann::json* output_quantizer_config(const KerasLayer& layer);
+
+struct SplitBlock {
+  std::vector<size_t> layers;  // every layer of the block, in order (indices in model.layers)
+  std::vector<size_t> main;    // the non-skippable ones: they form the pattern
+  BlockKind kind = BlockKind::Conv2D;
+  bool skipped = false;        // only skippable layers: no Akida layer
+};
+
+// Splits the model into blocks in topological order and checks every block against the Akida
+// 2.0 patterns. Layers after the first Dequantizer are left out. Throws akida::UnsupportedError
+// listing every faulty block at once, or naming a layer that fits no block.
+std::vector<SplitBlock> split_into_blocks(const KerasModel& model, const std::vector<Dims>& dims,
+                                          const std::string& source);
+
+}  // namespace cnn2snn::keras

@@ -1,0 +1,190 @@
+#include "cnn2snn/keras/hdf5_file.h"
+
+#include <hdf5.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "akida/errors.h"
+
+namespace cnn2snn::keras {
+namespace {
+
+// hid_t is int64_t in HDF5 >= 1.10; the static_assert keeps the Closer signature honest.
+static_assert(sizeof(hid_t) == sizeof(int64_t));
+
+// Datasets larger than this are refused before any allocation (the largest Keras layer of the
+// zoo holds a few million weights).
+constexpr int64_t kMaxElements = int64_t{1} << 28;
+
+// H5Handle::Closer is spelled without <hdf5.h>; this checks it is exactly herr_t (*)(hid_t).
+H5Handle handle(hid_t id, herr_t (*closer)(hid_t)) { return H5Handle(id, closer); }
+
+// HDF5 looks for its signature at offset 0 and then at every power of two from 512 (a user
+// block may precede the superblock).
+bool has_hdf5_signature(const std::string& path) {
+  static constexpr std::array<char, 8> kSignature = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a',
+                                                     '\n'};
+  std::ifstream in(path, std::ios::binary);
+  const auto size = static_cast<int64_t>(std::filesystem::file_size(path));
+  for (int64_t offset = 0; offset + 8 <= size; offset = offset == 0 ? 512 : offset * 2) {
+    std::array<char, 8> bytes{};
+    in.seekg(offset);
+    if (!in.read(bytes.data(), 8)) return false;
+    if (bytes == kSignature) return true;
+  }
+  return false;
+}
+
+// The fixed-length or variable-length string held by an attribute of string type `type`.
+std::string read_scalar_string(hid_t attribute, hid_t type) {
+  if (H5Tis_variable_str(type) > 0) {
+    H5Handle mem = handle(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    char* text = nullptr;
+    if (H5Aread(attribute, mem.get(), &text) < 0 || text == nullptr) return {};
+    std::string value(text);
+    H5free_memory(text);
+    return value;
+  }
+  const size_t size = H5Tget_size(type);
+  std::string value(size, '\0');
+  if (H5Aread(attribute, type, value.data()) < 0) return {};
+  value.resize(std::strlen(value.c_str()));  // fixed strings may be NUL-padded
+  return value;
+}
+
+}  // namespace
+
+H5Handle& H5Handle::operator=(H5Handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = other.id_;
+    closer_ = other.closer_;
+    other.id_ = -1;
+  }
+  return *this;
+}
+
+void H5Handle::reset() {
+  if (id_ >= 0 && closer_ != nullptr) closer_(id_);
+  id_ = -1;
+}
+
+Hdf5File::Hdf5File(const std::string& path) : path_(path) {
+  // HDF5 prints its error stack on stderr by default; our errors say what went wrong instead.
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw akida::FormatError(path + ": no such file");
+  if (!has_hdf5_signature(path))
+    throw akida::FormatError(path + ": not an HDF5 file (no HDF5 signature); expected a Keras "
+                                    ".h5 model saved by QuantizeML");
+  file_ = handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file_.valid())
+    throw akida::FormatError(path + ": the HDF5 library cannot open the file (truncated or "
+                                    "corrupt)");
+}
+
+void Hdf5File::fail(const std::string& object, const std::string& message) const {
+  throw akida::FormatError(path_ + ": HDF5 object '" + object + "': " + message);
+}
+
+bool Hdf5File::exists(const std::string& object) const {
+  if (object == "/") return true;
+  // H5Lexists needs every intermediate group to exist: walk the path one link at a time.
+  std::string prefix;
+  size_t start = object[0] == '/' ? 1 : 0;
+  while (start <= object.size()) {
+    const size_t slash = object.find('/', start);
+    prefix += "/" + object.substr(start, slash - start);
+    if (H5Lexists(file_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return H5Oexists_by_name(file_.get(), object.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::optional<std::string> Hdf5File::string_attribute(const std::string& object,
+                                                      const std::string& name) const {
+  if (!exists(object) || H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(),
+                                           H5P_DEFAULT) <= 0)
+    return std::nullopt;
+  H5Handle attr = handle(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT,
+                                         H5P_DEFAULT),
+                         H5Aclose);
+  if (!attr.valid()) fail(object, "attribute '" + name + "' cannot be opened");
+  H5Handle type = handle(H5Aget_type(attr.get()), H5Tclose);
+  H5Handle space = handle(H5Aget_space(attr.get()), H5Sclose);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1)
+    fail(object, "attribute '" + name + "' is not a scalar string");
+  return read_scalar_string(attr.get(), type.get());
+}
+
+std::optional<std::vector<std::string>> Hdf5File::string_list_attribute(
+    const std::string& object, const std::string& name) const {
+  if (!exists(object) || H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(),
+                                           H5P_DEFAULT) <= 0)
+    return std::nullopt;
+  H5Handle attr = handle(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT,
+                                         H5P_DEFAULT),
+                         H5Aclose);
+  if (!attr.valid()) fail(object, "attribute '" + name + "' cannot be opened");
+  H5Handle type = handle(H5Aget_type(attr.get()), H5Tclose);
+  H5Handle space = handle(H5Aget_space(attr.get()), H5Sclose);
+  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+  if (count < 0 || count > 1'000'000) fail(object, "attribute '" + name + "' has a bad size");
+  if (count == 0) return std::vector<std::string>{};  // Keras writes np.asarray([]) for "none"
+  if (H5Tget_class(type.get()) != H5T_STRING)
+    fail(object, "attribute '" + name + "' is not an array of strings");
+  std::vector<std::string> values;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    H5Handle mem = handle(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    std::vector<char*> texts(static_cast<size_t>(count), nullptr);
+    if (H5Aread(attr.get(), mem.get(), texts.data()) < 0)
+      fail(object, "attribute '" + name + "' cannot be read");
+    for (char* text : texts) values.emplace_back(text ? text : "");
+    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, texts.data());
+  } else {
+    const size_t size = H5Tget_size(type.get());
+    std::vector<char> buffer(size * static_cast<size_t>(count) + 1, '\0');
+    if (H5Aread(attr.get(), type.get(), buffer.data()) < 0)
+      fail(object, "attribute '" + name + "' cannot be read");
+    for (hssize_t i = 0; i < count; ++i) {
+      std::string text(buffer.data() + static_cast<size_t>(i) * size, size);
+      values.push_back(text.substr(0, text.find('\0')));
+    }
+  }
+  return values;
+}
+
+FloatArray Hdf5File::float_dataset(const std::string& object) const {
+  if (!exists(object)) fail(object, "dataset is missing");
+  H5Handle set = handle(H5Dopen2(file_.get(), object.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!set.valid()) fail(object, "is not a dataset");
+  H5Handle type = handle(H5Dget_type(set.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_FLOAT) fail(object, "dataset is not floating-point");
+  H5Handle space = handle(H5Dget_space(set.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0 || rank > 8) fail(object, "dataset has an unsupported rank");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  FloatArray array;
+  int64_t count = 1;
+  for (hsize_t d : dims) {
+    if (d > static_cast<hsize_t>(kMaxElements) || count * static_cast<int64_t>(d) > kMaxElements)
+      fail(object, "dataset is unreasonably large");
+    count *= static_cast<int64_t>(d);
+    array.shape.push_back(static_cast<int64_t>(d));
+  }
+  array.values.resize(static_cast<size_t>(count));
+  if (count > 0 &&
+      H5Dread(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, array.values.data()) < 0)
+    fail(object, "dataset cannot be read (truncated file?)");
+  return array;
+}
+
+}  // namespace cnn2snn::keras

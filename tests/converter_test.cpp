@@ -1,0 +1,534 @@
+// Tests of the QuantizedGraph -> Akida 2.0 lowering and of its compatibility rules.
+//
+// Expected values are either worked out by hand in the comments, or read from BrainChip's own
+// conversion of the same model (tennst_int8_quantizeml.onnx -> tennst_int8_v2_2.17.fbz).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "akida/errors.h"
+#include "akida/fbz.h"
+#include "cnn2snn/converter.h"
+#include "cnn2snn/onnx_reader.h"
+#include "test_support.h"
+
+namespace {
+
+using akida::DType;
+using akida::LayerKind;
+using cnn2snn::Block;
+using cnn2snn::BlockKind;
+using cnn2snn::Incompatibility;
+using cnn2snn::QuantizedGraph;
+
+cnn2snn::IntTensor tensor(std::vector<int64_t> shape, std::vector<int64_t> values) {
+  return {std::move(shape), std::move(values)};
+}
+
+Block neural(const std::string& name, BlockKind kind, cnn2snn::IntTensor weights,
+             std::vector<std::string> inbound = {}) {
+  Block b;
+  b.name = name;
+  b.kind = kind;
+  b.weights = std::move(weights);
+  b.inbound = std::move(inbound);
+  return b;
+}
+
+cnn2snn::OutputStage output_stage(std::vector<int64_t> scale, std::vector<int32_t> shift) {
+  cnn2snn::OutputStage o;
+  o.scale = std::move(scale);
+  o.shift = std::move(shift);
+  return o;
+}
+
+QuantizedGraph signed_input_graph(akida::Shape input) {
+  QuantizedGraph g;
+  g.source = "test.onnx";
+  g.input_shape = input;
+  g.input_bits = 8;
+  g.input_signed = true;
+  return g;
+}
+
+// 1..n, the values of an asymmetric kernel.
+std::vector<int64_t> iota_values(int64_t n, int64_t sign = 1) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = sign * (i + 1);
+  return v;
+}
+
+void expect_variable(const akida::Layer& layer, const std::string& name,
+                     std::vector<uint32_t> shape, DType dtype, std::vector<int64_t> values) {
+  const akida::Variable* v = layer.find_variable(name);
+  ASSERT_NE(v, nullptr) << "layer '" << layer.name << "': no variable '" << name << "'";
+  EXPECT_EQ(v->shape, shape) << "layer '" << layer.name << "': variable '" << name << "' shape";
+  EXPECT_EQ(v->dtype, dtype) << "layer '" << layer.name << "': variable '" << name << "' dtype";
+  EXPECT_EQ(v->ints(), values) << "layer '" << layer.name << "': variable '" << name << "'";
+}
+
+std::vector<std::string> variable_names(const akida::Layer& layer) {
+  std::vector<std::string> names;
+  for (const auto& v : layer.variables) names.push_back(v.name);
+  return names;
+}
+
+bool has_finding(const std::vector<Incompatibility>& found, const std::string& layer,
+                 const std::string& field, const std::string& problem_part) {
+  return std::any_of(found.begin(), found.end(), [&](const Incompatibility& i) {
+    return i.layer == layer && i.field == field && i.problem.find(problem_part) != std::string::npos;
+  });
+}
+
+std::string all_findings(const std::vector<Incompatibility>& found) {
+  std::string text;
+  for (const auto& i : found) text += to_string(i) + "\n";
+  return text;
+}
+
+// --- to_value_shift ------------------------------------------------------------------------
+
+TEST(ConvertValueShift, FollowsBrainChipsRule) {
+  using cnn2snn::ValueShift;
+  using cnn2snn::to_value_shift;
+  // 300 needs 9 bits of magnitude (256 <= 300 < 512); int8 keeps 7: shift 9 - 7 = 2, 300 / 4 = 75.
+  EXPECT_EQ(to_value_shift(300, true), (ValueShift{75, 2}));
+  EXPECT_EQ(to_value_shift(-300, true), (ValueShift{-75, 2}));
+  // 127 fits 7 bits: no shift. -128 has bit_width 8, so BrainChip writes -64 << 1.
+  EXPECT_EQ(to_value_shift(127, true), (ValueShift{127, 0}));
+  EXPECT_EQ(to_value_shift(-128, true), (ValueShift{-64, 1}));
+  // 0 counts as 2^7 (BrainChip avoids log2(0)): 0 << 1, as tennst's zero biases are stored.
+  EXPECT_EQ(to_value_shift(0, true), (ValueShift{0, 1}));
+  // 257 is odd and beyond 7 bits: shift 2 would need 257 / 4 = 64.25. Not representable.
+  EXPECT_EQ(to_value_shift(257, true), std::nullopt);
+  // Unsigned keeps 8 bits: 255 << 0, 256 = 128 << 1, 1000 (10 bits) = 250 << 2; 0 = 0 << 1.
+  EXPECT_EQ(to_value_shift(255, false), (ValueShift{255, 0}));
+  EXPECT_EQ(to_value_shift(256, false), (ValueShift{128, 1}));
+  EXPECT_EQ(to_value_shift(1000, false), (ValueShift{250, 2}));
+  EXPECT_EQ(to_value_shift(0, false), (ValueShift{0, 1}));
+  EXPECT_EQ(to_value_shift(-1, false), std::nullopt);
+  EXPECT_EQ(to_value_shift(1001, false), std::nullopt);
+}
+
+// --- lowering ------------------------------------------------------------------------------
+
+// InputData (4, 4, 1) > Conv2D 3x3, 2 filters. Kernel w[i][j][0][f] = (f ? -1 : 1) * (3i + j + 1).
+QuantizedGraph conv_graph() {
+  QuantizedGraph g = signed_input_graph({4, 4, 1});
+  std::vector<int64_t> w;
+  for (int64_t k = 1; k <= 9; ++k) w.insert(w.end(), {k, -k});
+  Block conv = neural("conv", BlockKind::Conv2D, tensor({3, 3, 1, 2}, w));
+  conv.padding = cnn2snn::PaddingKind::Same;
+  conv.bias = {300, -4};
+  conv.relu = true;
+  conv.relu_max = {1000};  // one value for both channels
+  conv.output = output_stage({200}, {-40, -3});
+  g.blocks.push_back(conv);
+  return g;
+}
+
+TEST(ConvertLowering, InputDataThenConv2D) {
+  const akida::Model m = cnn2snn::convert_to_akida_v2(conv_graph());
+  ASSERT_EQ(m.layers.size(), 2u);
+  const akida::Layer& input = m.layers[0];
+  EXPECT_EQ(input.name, "InputData_1");
+  EXPECT_EQ(input.kind, LayerKind::InputData);
+  EXPECT_TRUE(input.inbound.empty());
+  EXPECT_EQ(input.parameters, (akida::Parameters{{"input_bits", 8},
+                                                 {"input_channels", 1},
+                                                 {"input_height", 4},
+                                                 {"input_signed", 1},
+                                                 {"input_width", 4}}));
+  EXPECT_TRUE(input.variables.empty());
+
+  const akida::Layer& conv = m.layers[1];
+  EXPECT_EQ(conv.name, "conv");
+  EXPECT_EQ(conv.kind, LayerKind::Conv2D);
+  EXPECT_EQ(conv.inbound, std::vector<std::string>{"InputData_1"});
+  // The keys and defaults of tennst's Conv2D layers (pool_type 0 and -1 pool window kept).
+  EXPECT_EQ(conv.parameters, (akida::Parameters{{"activation", 1},
+                                                {"buffer_bits", 28},
+                                                {"filters", 2},
+                                                {"kernel_size", 3},
+                                                {"kernel_stride", 1},
+                                                {"output_bits", 8},
+                                                {"padding", 1},
+                                                {"pool_size", -1},
+                                                {"pool_stride", -1},
+                                                {"pool_type", 0},
+                                                {"post_op_buffer_bits", 32},
+                                                {"weights_bits", 8}}));
+  EXPECT_EQ(variable_names(conv),
+            (std::vector<std::string>{"bias", "bias_shift", "input_shift", "max_value",
+                                      "max_value_shift", "output_scales", "output_shift",
+                                      "weights"}));
+  // Rotated 180 degrees: position (i, j) holds the source's (2 - i, 2 - j), i.e. 9, 8, ..., 1
+  // for filter 0 (interleaved with filter 1's negatives, F being the last axis).
+  std::vector<int64_t> flipped;
+  for (int64_t k = 9; k >= 1; --k) flipped.insert(flipped.end(), {k, -k});
+  expect_variable(conv, "weights", {3, 3, 1, 2}, DType::Int8, flipped);
+  // 300 = 75 << 2 (see ConvertValueShift); -4 fits 7 bits: -4 << 0.
+  expect_variable(conv, "bias", {2}, DType::Int8, {75, -4});
+  expect_variable(conv, "bias_shift", {2}, DType::UInt8, {2, 0});
+  // The one bound 1000 = 250 << 2, broadcast to both channels.
+  expect_variable(conv, "max_value", {2}, DType::UInt8, {250, 250});
+  expect_variable(conv, "max_value_shift", {2}, DType::UInt8, {2, 2});
+  expect_variable(conv, "output_scales", {2}, DType::UInt8, {200, 200});
+  // -40 is clipped to 1 - buffer_bits = -27 (BrainChip's outputs.py); -3 is kept.
+  expect_variable(conv, "output_shift", {2}, DType::Int8, {-27, -3});
+  // No input shift in the block: zeros, one per input channel.
+  expect_variable(conv, "input_shift", {1}, DType::UInt8, {0});
+}
+
+TEST(ConvertLowering, InputConv2DIsNotFlippedAndHasPaddingValue) {
+  QuantizedGraph g;
+  g.input_shape = {8, 6, 1};
+  g.input_bits = 8;
+  g.input_signed = false;
+  Block conv = neural("conv_0", BlockKind::InputConv2D, tensor({3, 3, 1, 1}, iota_values(9)));
+  conv.stride = 2;
+  conv.padding = cnn2snn::PaddingKind::Same;
+  conv.padding_value = {5};
+  conv.pool = {cnn2snn::PoolKind::Max, 2, 2};
+  conv.relu = true;
+  conv.output = output_stage({150}, {-10});
+  g.blocks.push_back(conv);
+
+  const akida::Model m = cnn2snn::convert_to_akida_v2(g);
+  ASSERT_EQ(m.layers.size(), 1u);  // an InputConv2D first block is the input layer
+  const akida::Layer& l = m.layers[0];
+  EXPECT_EQ(l.kind, LayerKind::InputConv2D);
+  EXPECT_TRUE(l.inbound.empty());
+  EXPECT_EQ(l.parameters, (akida::Parameters{{"activation", 1},
+                                             {"buffer_bits", 28},
+                                             {"filters", 1},
+                                             {"input_channels", 1},
+                                             {"input_x", 8},
+                                             {"input_y", 6},
+                                             {"kernel_size", 3},
+                                             {"kernel_stride", 2},
+                                             {"output_bits", 8},
+                                             {"padding", 1},
+                                             {"pool_size", 2},
+                                             {"pool_stride", 2},
+                                             {"pool_type", 1},
+                                             {"post_op_buffer_bits", 32},
+                                             {"weights_bits", 8}}));
+  // As VWW's conv_0: padding_value, no input_shift.
+  EXPECT_EQ(variable_names(l),
+            (std::vector<std::string>{"bias", "bias_shift", "max_value", "max_value_shift",
+                                      "output_scales", "output_shift", "padding_value",
+                                      "weights"}));
+  expect_variable(l, "weights", {3, 3, 1, 1}, DType::Int8, iota_values(9));  // as in the source
+  expect_variable(l, "padding_value", {1}, DType::UInt8, {5});
+  // Unbounded ReLU: akida's default bound 127 << 31, as in every layer of tennst.
+  expect_variable(l, "max_value", {1}, DType::UInt8, {127});
+  expect_variable(l, "max_value_shift", {1}, DType::UInt8, {31});
+  // No bias: 0 << 0, as VWW's depthwise layers.
+  expect_variable(l, "bias", {1}, DType::Int8, {0});
+  expect_variable(l, "bias_shift", {1}, DType::UInt8, {0});
+}
+
+TEST(ConvertLowering, DepthwiseKernelIsFlippedPerChannel) {
+  QuantizedGraph g = signed_input_graph({5, 5, 2});
+  // (kx, ky, C) = (3, 3, 2); channel 0 holds 1..9, channel 1 holds 11..19.
+  std::vector<int64_t> w;
+  for (int64_t k = 1; k <= 9; ++k) w.insert(w.end(), {k, 10 + k});
+  Block dw = neural("dw", BlockKind::DepthwiseConv2D, tensor({3, 3, 2}, w));
+  dw.padding = cnn2snn::PaddingKind::Same;
+  dw.output = output_stage({1}, {0});
+  g.blocks.push_back(dw);
+  const akida::Model m = cnn2snn::convert_to_akida_v2(g);
+  const akida::Layer& l = m.layers.at(1);
+  EXPECT_EQ(l.kind, LayerKind::DepthwiseConv2D);
+  EXPECT_FALSE(l.has_param("filters"));  // BrainChip writes none on DepthwiseConv2D
+  EXPECT_EQ(l.param("activation", -1), 0);
+  std::vector<int64_t> flipped;
+  for (int64_t k = 9; k >= 1; --k) flipped.insert(flipped.end(), {k, 10 + k});
+  expect_variable(l, "weights", {3, 3, 2, 1}, DType::Int8, flipped);
+  expect_variable(l, "input_shift", {2}, DType::UInt8, {0, 0});
+  EXPECT_EQ(l.find_variable("max_value"), nullptr);  // no ReLU, no bound (VWW's depthwise)
+}
+
+TEST(ConvertLowering, DenseWithoutOutputStageThenDequantizer) {
+  QuantizedGraph g = signed_input_graph({1, 1, 4});
+  Block dense = neural("classifier", BlockKind::Dense, tensor({4, 2}, iota_values(8)));
+  g.blocks.push_back(dense);
+  Block deq;
+  deq.name = "dequantizer";
+  deq.kind = BlockKind::Dequantizer;
+  deq.inbound = {"classifier"};
+  deq.scales = {0.5f};
+  g.blocks.push_back(deq);
+
+  const akida::Model m = cnn2snn::convert_to_akida_v2(g);
+  ASSERT_EQ(m.layers.size(), 3u);
+  const akida::Layer& d = m.layers[1];
+  EXPECT_EQ(d.kind, LayerKind::Dense1D);
+  // VWW's classifier: no output quantizer, so output_bits = buffer_bits = 28, scales 1, shift 0.
+  EXPECT_EQ(d.parameters, (akida::Parameters{{"activation", 0},
+                                             {"buffer_bits", 28},
+                                             {"output_bits", 28},
+                                             {"post_op_buffer_bits", 32},
+                                             {"units", 2},
+                                             {"weights_bits", 8}}));
+  expect_variable(d, "weights", {4, 2}, DType::Int8, iota_values(8));
+  expect_variable(d, "output_scales", {2}, DType::UInt8, {1, 1});
+  expect_variable(d, "output_shift", {2}, DType::Int8, {0, 0});
+  expect_variable(d, "input_shift", {4}, DType::UInt8, {0, 0, 0, 0});
+
+  const akida::Layer& q = m.layers[2];
+  EXPECT_EQ(q.kind, LayerKind::Dequantizer);
+  EXPECT_TRUE(q.parameters.empty());
+  ASSERT_EQ(variable_names(q), std::vector<std::string>{"scales"});
+  EXPECT_EQ(q.variables[0].dtype, DType::Float32);
+  EXPECT_EQ(q.variables[0].floats(), (std::vector<float>{0.5f, 0.5f}));  // broadcast to 2
+}
+
+TEST(ConvertLowering, TemporalConvolutions) {
+  QuantizedGraph g = signed_input_graph({3, 3, 2});
+  // (T, C, F) = (2, 2, 1): w[t][c] = 1, 2 (t = 0), 3, 4 (t = 1) -> (1, 1, T*C, F) indexed t*C + c.
+  Block btc = neural("btc", BlockKind::BufferTempConv, tensor({2, 2, 1}, {1, 2, 3, 4}));
+  btc.fifo_size = 2;
+  btc.relu = true;
+  btc.output = output_stage({130}, {-12});
+  g.blocks.push_back(btc);
+  // Depthwise (T, C) = (3, 1) -> (1, 1, T, C).
+  Block dbtc =
+      neural("dbtc", BlockKind::DepthwiseBufferTempConv, tensor({3, 1}, {5, 6, 7}), {"btc"});
+  dbtc.fifo_size = 3;
+  dbtc.output = output_stage({140}, {-40});
+  g.blocks.push_back(dbtc);
+
+  const akida::Model m = cnn2snn::convert_to_akida_v2(g);
+  const akida::Layer& b = m.layers.at(1);
+  EXPECT_EQ(b.kind, LayerKind::BufferTempConv);
+  EXPECT_EQ(b.parameters, (akida::Parameters{{"activation", 1},
+                                             {"buffer_bits", 32},
+                                             {"fifo_size", 2},
+                                             {"filters", 1},
+                                             {"output_bits", 8},
+                                             {"post_op_buffer_bits", 32},
+                                             {"weights_bits", 8}}));
+  expect_variable(b, "weights", {1, 1, 4, 1}, DType::Int8, {1, 2, 3, 4});
+  expect_variable(b, "input_shift", {2}, DType::UInt8, {0, 0});
+  const akida::Layer& d = m.layers.at(2);
+  EXPECT_EQ(d.kind, LayerKind::DepthwiseBufferTempConv);
+  EXPECT_FALSE(d.has_param("filters"));
+  EXPECT_EQ(d.param("fifo_size"), 3);
+  expect_variable(d, "weights", {1, 1, 3, 1}, DType::Int8, {5, 6, 7});
+  // BufferTempConv's accumulator has 32 bits: -40 clips to -31.
+  expect_variable(d, "output_shift", {1}, DType::Int8, {-31});
+}
+
+TEST(ConvertLowering, AddBroadcastsItsShiftsToTheChannels) {
+  QuantizedGraph g = signed_input_graph({2, 2, 3});
+  for (const char* name : {"a", "b"}) {
+    Block c = neural(name, BlockKind::Conv2D, tensor({1, 1, 3, 3}, std::vector<int64_t>(9, 1)));
+    c.output = output_stage({128}, {-8});
+    g.blocks.push_back(c);
+  }
+  Block add;
+  add.name = "add";
+  add.kind = BlockKind::Add;
+  add.inbound = {"a", "b"};
+  add.a_shift = 1;
+  add.output = output_stage({1}, {-1});
+  g.blocks.push_back(add);
+
+  const akida::Model m = cnn2snn::convert_to_akida_v2(g);
+  const akida::Layer& a = m.layers.at(1);
+  EXPECT_EQ(a.param("padding", -1), 1);  // 1x1 kernels are written Same, as in tennst and VWW
+  const akida::Layer& l = m.layers.at(3);
+  EXPECT_EQ(l.kind, LayerKind::Add);
+  EXPECT_EQ(l.inbound, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(l.parameters, (akida::Parameters{
+                              {"buffer_bits", 32}, {"output_bits", 8}, {"post_op_buffer_bits", 32}}));
+  expect_variable(l, "a_shift", {3}, DType::UInt8, {1, 1, 1});
+  expect_variable(l, "b_shift", {3}, DType::UInt8, {0, 0, 0});
+  expect_variable(l, "output_shift", {3}, DType::Int8, {-1, -1, -1});
+}
+
+// --- checks --------------------------------------------------------------------------------
+
+TEST(ConvertChecks, BiasNotRepresentableNamesTheLayer) {
+  QuantizedGraph g = conv_graph();
+  g.blocks[0].bias = {257, 300};
+  const auto found = cnn2snn::check_v2(g);
+  ASSERT_EQ(found.size(), 1u) << all_findings(found);
+  EXPECT_EQ(found[0].layer, "conv");
+  EXPECT_EQ(found[0].field, "bias[0]");
+  EXPECT_NE(found[0].problem.find("257"), std::string::npos) << found[0].problem;
+  try {
+    cnn2snn::convert_to_akida_v2(g);
+    FAIL() << "expected UnsupportedError";
+  } catch (const akida::UnsupportedError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("test.onnx: cannot convert to Akida 2.0:"), std::string::npos) << what;
+    EXPECT_NE(what.find("layer 'conv': bias[0]: 257 is not an int8 value"), std::string::npos)
+        << what;
+  }
+}
+
+TEST(ConvertChecks, EveryViolationIsReportedInOneError) {
+  QuantizedGraph g = signed_input_graph({16, 16, 1});
+  Block a = neural("a", BlockKind::Conv2D, tensor({4, 4, 1, 1}, std::vector<int64_t>(16, 1)));
+  a.weights_bits = 2;
+  a.stride = 3;
+  g.blocks.push_back(a);
+  Block b = neural("b", BlockKind::Conv2D, tensor({3, 3, 1, 1}, std::vector<int64_t>(9, 1)), {"a"});
+  b.bias = {257};
+  b.relu = true;
+  b.relu_max = {-5};
+  b.padding_value = {3};
+  b.input_shift = {9};
+  g.blocks.push_back(b);
+
+  const auto found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "a", "kernel_size",
+                          "kernel 4x4 not supported (Conv2D: 1, 3, 5, 7)"))
+      << all_findings(found);
+  EXPECT_TRUE(has_finding(found, "a", "weights_bits", "2 bits, expected 4 or 8"));
+  EXPECT_TRUE(has_finding(found, "a", "kernel_stride", "stride 3"));
+  EXPECT_TRUE(has_finding(found, "b", "bias[0]", "257"));
+  EXPECT_TRUE(has_finding(found, "b", "relu_max[0]", "-5"));
+  EXPECT_TRUE(has_finding(found, "b", "padding_value[0]", "only InputConv2D"));
+  EXPECT_TRUE(has_finding(found, "b", "input_shift[0]", "9 is out of range (0..7)"));
+  EXPECT_EQ(found.size(), 7u) << all_findings(found);
+
+  try {
+    cnn2snn::convert_to_akida_v2(g);
+    FAIL() << "expected UnsupportedError";
+  } catch (const akida::UnsupportedError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(std::count(what.begin(), what.end(), '\n'), 7) << what;  // one line per violation
+    for (const auto& i : found) EXPECT_NE(what.find(to_string(i)), std::string::npos) << what;
+  }
+}
+
+TEST(ConvertChecks, ShapeRules) {
+  QuantizedGraph g = signed_input_graph({2, 2, 1});
+  // Dense on a (2, 2, 1) input: not flat. Its 3 rows do not match the 4 input values either.
+  g.blocks.push_back(neural("dense", BlockKind::Dense, tensor({3, 2}, iota_values(6))));
+  const auto found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "dense", "input", "shape [2, 2, 1] is not flat"))
+      << all_findings(found);
+  EXPECT_TRUE(has_finding(found, "dense", "weights", "has 3 rows, the input [2, 2, 1] has 4"))
+      << all_findings(found);
+}
+
+TEST(ConvertChecks, InconsistentDimsAreReportedOnTheirLayer) {
+  QuantizedGraph g = signed_input_graph({4, 4, 1});
+  Block conv = neural("conv", BlockKind::Conv2D, tensor({3, 3, 1, 1}, iota_values(9)));
+  g.blocks.push_back(conv);
+  Block big = neural("big", BlockKind::Conv2D, tensor({5, 5, 1, 1}, iota_values(25)), {"conv"});
+  big.padding = cnn2snn::PaddingKind::Valid;  // 5x5 Valid on the 2x2 output of `conv`
+  g.blocks.push_back(big);
+  const auto found = cnn2snn::check_v2(g);
+  ASSERT_EQ(found.size(), 1u) << all_findings(found);
+  EXPECT_EQ(found[0].layer, "big");
+  EXPECT_EQ(found[0].field, "dims");
+}
+
+TEST(ConvertChecks, MalformedBlocksAreReportedNotRead) {
+  QuantizedGraph g = signed_input_graph({4, 4, 1});
+  g.blocks.push_back(neural("conv", BlockKind::Conv2D, tensor({3, 3, 1}, iota_values(9))));
+  g.blocks.push_back(
+      neural("next", BlockKind::Conv2D, tensor({1, 1, 1, 1}, {1}), {"missing"}));
+  const auto found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "conv", "weights", "expects (kx, ky, C, F)")) << all_findings(found);
+  EXPECT_TRUE(has_finding(found, "next", "inbound", "'missing' is not an earlier block"));
+  EXPECT_EQ(cnn2snn::check_v2(QuantizedGraph{}).size(), 1u);  // no blocks at all
+}
+
+TEST(ConvertChecks, RulesTableDocumentsEveryRule) {
+  std::set<std::string> names;
+  for (const auto& rule : cnn2snn::v2_rules()) {
+    EXPECT_TRUE(names.insert(std::string(rule.name)).second) << "duplicate rule " << rule.name;
+    EXPECT_FALSE(rule.description.empty()) << rule.name;
+    EXPECT_EQ(rule.description.back(), '.') << rule.name << ": one sentence";
+    EXPECT_NE(rule.check, nullptr) << rule.name;
+  }
+  EXPECT_GE(names.size(), 20u);
+}
+
+// --- BrainChip's own conversion --------------------------------------------------------------
+
+void expect_same_variable(const std::string& layer, const akida::Variable& got,
+                          const akida::Variable& want) {
+  const std::string where = "layer '" + layer + "': variable '" + want.name + "'";
+  EXPECT_EQ(got.shape, want.shape) << where << ": shape";
+  EXPECT_EQ(got.dtype, want.dtype) << where << ": dtype";
+  if (got.data == want.data) return;
+  ASSERT_EQ(got.element_count(), want.element_count()) << where;
+  size_t first = 0, count = 0;
+  for (size_t i = 0; i < want.element_count(); ++i)
+    if (got.float_at(i) != want.float_at(i) && count++ == 0) first = i;
+  ADD_FAILURE() << where << ": " << count << " of " << want.element_count()
+                << " values differ, first at " << first << ": " << got.float_at(first)
+                << " instead of " << want.float_at(first);
+}
+
+void expect_same_parameters(const akida::Layer& got, const akida::Layer& want) {
+  std::set<std::string> keys;
+  for (const auto& [k, v] : got.parameters) keys.insert(k);
+  for (const auto& [k, v] : want.parameters) keys.insert(k);
+  for (const auto& key : keys) {
+    EXPECT_TRUE(got.has_param(key) && want.has_param(key))
+        << "layer '" << want.name << "': parameter '" << key << "' is only in "
+        << (got.has_param(key) ? "ours" : "BrainChip's");
+    EXPECT_EQ(got.param(key, -999), want.param(key, -999))
+        << "layer '" << want.name << "': parameter '" << key << "'";
+  }
+}
+
+TEST(ConvertFixture, TennstMatchesBrainChipsConversion) {
+  const auto onnx = test_support::fixture("onnx/tennst_int8_quantizeml.onnx");
+  const auto fbz = test_support::fixture("fbz/tennst_int8_v2_2.17.fbz");
+  SKIP_WITHOUT_FIXTURE(onnx);
+  SKIP_WITHOUT_FIXTURE(fbz);
+  const QuantizedGraph graph = cnn2snn::load_onnx(onnx.string());
+  const auto problems = cnn2snn::check_v2(graph);
+  ASSERT_TRUE(problems.empty()) << all_findings(problems);
+  const akida::Model got = cnn2snn::convert_to_akida_v2(graph);
+  const akida::Model want = akida::read_fbz(fbz.string());
+
+  ASSERT_EQ(got.layers.size(), want.layers.size());
+  for (size_t i = 0; i < want.layers.size(); ++i) {
+    const akida::Layer& g = got.layers[i];
+    const akida::Layer& w = want.layers[i];
+    EXPECT_EQ(g.name, w.name) << "layer " << i;
+    EXPECT_EQ(g.kind, w.kind) << "layer '" << w.name << "': kind";
+    EXPECT_EQ(g.inbound, w.inbound) << "layer '" << w.name << "': inbound";
+    expect_same_parameters(g, w);
+    EXPECT_EQ(variable_names(g), variable_names(w)) << "layer '" << w.name << "': variables";
+    for (const akida::Variable& wv : w.variables)
+      if (const akida::Variable* gv = g.find_variable(wv.name))
+        expect_same_variable(w.name, *gv, wv);
+  }
+}
+
+// Every bias BrainChip stored in tennst is what to_value_shift gives for bias << bias_shift.
+TEST(ConvertFixture, ValueShiftReproducesTennstsBiases) {
+  const auto fbz = test_support::fixture("fbz/tennst_int8_v2_2.17.fbz");
+  SKIP_WITHOUT_FIXTURE(fbz);
+  const akida::Model model = akida::read_fbz(fbz.string());
+  size_t checked = 0;
+  for (const akida::Layer& layer : model.layers) {
+    const akida::Variable* bias = layer.find_variable("bias");
+    if (!bias) continue;
+    const auto values = bias->ints();
+    const auto shifts = layer.variable("bias_shift").ints();
+    for (size_t f = 0; f < values.size(); ++f, ++checked)
+      EXPECT_EQ(cnn2snn::to_value_shift(values[f] << shifts[f], true),
+                (cnn2snn::ValueShift{values[f], static_cast<int32_t>(shifts[f])}))
+          << "layer '" << layer.name << "': bias[" << f << "]";
+  }
+  EXPECT_GT(checked, 1000u);
+}
+
+}  // namespace
