@@ -156,15 +156,5 @@ TEST(DequantizerKernel, MultipliesPerChannelOrByOneScale) {
   EXPECT_EQ(out, (std::vector<float>{6.0f, -8.0f}));
 }
 
-TEST(KernelRegistry, Akida1LayersDoNotRunYet) {
-  const Layer conv = layer("conv_1", LayerKind::Convolutional, {});
-  try {
-    make_reference_kernel(conv, {{4, 4, 1}});
-    FAIL() << "expected an UnsupportedError";
-  } catch (const UnsupportedError& e) {
-    EXPECT_STREQ(e.what(), "layer 'conv_1' (Convolutional): Akida 1.0 layers do not run yet");
-  }
-}
-
 }  // namespace
 }  // namespace akida

@@ -61,7 +61,8 @@ class Engine {
   // Integers of the last integer layer (the layer before a final Dequantizer, else the last).
   // Throws ShapeError when the batch shape or a value's range does not fit the input layer.
   Batch forward(const Batch& inputs);
-  // What the vendor's predict() returns: the Dequantizer's floats, or the integers as floats.
+  // What the vendor's predict() returns: the Dequantizer's floats; for an Akida 1.0 last layer
+  // without activation, (potential - threshold) / act_step; otherwise the integers as floats.
   FloatBatch predict(const Batch& inputs);
   // Every layer's integer output for the batch (the Dequantizer's entry has n and shape set but
   // no values). Samples run one after the other (kernels may carry state across calls).

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "akida/errors.h"
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
