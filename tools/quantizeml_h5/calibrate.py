@@ -63,6 +63,20 @@ def init_weights(model: Model, rng: np.random.Generator, bias_range=(0.0, 0.2)) 
             fan_in = int(np.prod(c["kernel_size"]))
             n_out = in_shape[-1]
             key = "depthwise_kernel"
+        elif ly.class_name == "QuantizedSeparableConv2D":
+            # depthwise part: unit-gain kernel (std sqrt(1/k^2)); pointwise part: He on C inputs
+            dw_shape = tuple(c["kernel_size"]) + (in_shape[-1], 1)
+            dw_std = np.sqrt(1.0 / np.prod(c["kernel_size"]))
+            if _fed_by_raw_integers(model, ly):
+                dw_std /= 128.0
+            w = {"depthwise_kernel": (rng.standard_normal(dw_shape) * dw_std).astype(np.float32),
+                 "pointwise_kernel": (rng.standard_normal((1, 1, in_shape[-1], c["filters"]))
+                                      * np.sqrt(2.0 / in_shape[-1])).astype(np.float32)}
+            if c["use_bias"]:
+                w["bias"] = rng.uniform(bias_range[0], bias_range[1],
+                                        c["filters"]).astype(np.float32)
+            ly.weights = w
+            continue
         else:
             kshape = (in_shape[-1], c["units"])
             fan_in = in_shape[-1]
@@ -81,7 +95,9 @@ def _feeds_relu(model: Model, ly: Layer) -> bool:
     """True when the layer output goes (through an optional MaxPool) into a ReLU: the place of a
     BatchNormalization in the zoo blocks (conv -> [pool] -> BN -> ReLU)."""
     outs = model.outbound(ly.name)
-    while len(outs) == 1 and outs[0].class_name == "QuantizedMaxPool2D":
+    # v1 blocks may also put a GlobalAveragePooling before the ReLU (conv -> GAP -> BN -> ReLU)
+    while len(outs) == 1 and outs[0].class_name in ("QuantizedMaxPool2D",
+                                                    "QuantizedGlobalAveragePooling2D"):
         outs = model.outbound(outs[0].name)
     return len(outs) == 1 and outs[0].class_name == "QuantizedReLU"
 
@@ -105,7 +121,10 @@ def normalize_like_batchnorm(model: Model, samples: np.ndarray, rng: np.random.G
         beta = rng.uniform(beta_range[0], beta_range[1], n)
         gamma = rng.uniform(gamma_range[0], gamma_range[1], n)
         scale = gamma / std
-        key = "depthwise_kernel" if "depthwise_kernel" in ly.weights else "kernel"
+        if "pointwise_kernel" in ly.weights:
+            key = "pointwise_kernel"  # separable: the pointwise part holds the output channels
+        else:
+            key = "depthwise_kernel" if "depthwise_kernel" in ly.weights else "kernel"
         kernel = ly.weights[key].astype(np.float64)
         if key == "depthwise_kernel":
             kernel = kernel * scale[:, None]  # (kh, kw, C, 1): output channel is axis -2

@@ -24,6 +24,12 @@ KERAS_BUILTINS = {"InputLayer", "Activation"}
 # "weight_quantizer" entry and buffer_bitwidth is capped to 28 (QuantizeML convolution.py,
 # depthwise_convolution.py, dense.py).
 NEURAL = {"QuantizedConv2D", "QuantizedDepthwiseConv2D", "QuantizedDense"}
+# QuantizedSeparableConv2D (Akida 1.0 only, fused depthwise + pointwise): a neural layer with two
+# weight quantizers (dw per-tensor, pw per-axis) -- QuantizeML separable_convolution.py and
+# layers_base.neural_layer_init(separable=True).  Added for the v1 models (tools/quantizeml_h5/
+# zoo_v1.py); it is also a CLE target (calibrate.py supported_layers lists SeparableConv2D).
+SEPARABLE = "QuantizedSeparableConv2D"
+NEURAL = NEURAL | {SEPARABLE}
 # Layers that "require aligned inputs" (register_aligned_inputs in QuantizeML): an OutputQuantizer
 # is placed on their inbound(s).
 ALIGNED_INPUTS = NEURAL | {"QuantizedAdd", "QuantizedConcatenate"}
@@ -107,6 +113,13 @@ def depthwise_conv2d(name, inbound, kernel_size, strides=1, padding="same", use_
                   "padding": padding, "use_bias": use_bias}, [inbound])
 
 
+def separable_conv2d(name, inbound, filters, kernel_size, strides=1, padding="same",
+                     use_bias=True):
+    return Layer(SEPARABLE, name,
+                 {"filters": filters, "kernel_size": _pair(kernel_size), "strides": _pair(strides),
+                  "padding": padding, "use_bias": use_bias}, [inbound])
+
+
 def dense(name, inbound, units, use_bias=True):
     return Layer("QuantizedDense", name, {"units": units, "use_bias": use_bias}, [inbound])
 
@@ -173,11 +186,11 @@ def output_shapes(model: Model) -> Dict[str, Tuple[int, ...]]:
         k = ly.class_name
         if k == "InputLayer":
             out = tuple(c["shape"])
-        elif k in ("QuantizedConv2D", "QuantizedDepthwiseConv2D"):
+        elif k in ("QuantizedConv2D", "QuantizedDepthwiseConv2D", SEPARABLE):
             h, w, ch = ins[0]
             oh = conv_out_len(h, c["kernel_size"][0], c["strides"][0], c["padding"])
             ow = conv_out_len(w, c["kernel_size"][1], c["strides"][1], c["padding"])
-            out = (oh, ow, c["filters"] if k == "QuantizedConv2D" else ch)
+            out = (oh, ow, ch if k == "QuantizedDepthwiseConv2D" else c["filters"])
         elif k == "QuantizedMaxPool2D":
             h, w, ch = ins[0]
             out = (conv_out_len(h, c["pool_size"][0], c["strides"][0], c["padding"]),
@@ -226,7 +239,14 @@ def quant_config(ly: Layer, weight_bits: int, buffer_bits: int) -> Optional[Dict
     qc: Dict = {}
     if ly.output_quantizer is not None:
         qc["output_quantizer"] = dict(ly.output_quantizer)
-    if k in NEURAL:
+    if k == SEPARABLE:
+        # neural_layer_init(separable=True): dw quantizer forced per-tensor ('axis': None), pw
+        # quantizer with the default axis; buffer_bitwidth from apply_buffer_bitwidth (no cap to
+        # 28 in separable_convolution.py).
+        qc["dw_weight_quantizer"] = {"bitwidth": weight_bits, "axis": None}
+        qc["pw_weight_quantizer"] = {"bitwidth": weight_bits}
+        qc["buffer_bitwidth"] = buffer_bits
+    elif k in NEURAL:
         wq = {"bitwidth": weight_bits}
         if k == "QuantizedDepthwiseConv2D":
             wq["axis"] = -2  # depthwise weights are quantized per channel = axis -2
@@ -271,6 +291,22 @@ def keras_config(ly: Layer, weight_bits: int = 8, buffer_bits: int = 32) -> Dict
             "activity_regularizer": None, "bias_constraint": None, "depth_multiplier": 1,
             "depthwise_initializer": _initializer("GlorotUniform"),
             "depthwise_regularizer": None, "depthwise_constraint": None})
+    elif k == SEPARABLE:
+        # tf_keras SeparableConv.get_config: dict(Conv.get_config() + separable keys), so the
+        # Conv keys (kernel_* included) keep their place and the separable-only keys follow.
+        cfg.update({
+            "filters": c["filters"], "kernel_size": list(c["kernel_size"]),
+            "strides": list(c["strides"]), "padding": c["padding"],
+            "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1,
+            "activation": "linear", "use_bias": c["use_bias"],
+            "kernel_initializer": _initializer("GlorotUniform"),
+            "bias_initializer": _initializer("Zeros"),
+            "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+            "kernel_constraint": None, "bias_constraint": None, "depth_multiplier": 1,
+            "depthwise_initializer": _initializer("GlorotUniform"),
+            "pointwise_initializer": _initializer("GlorotUniform"),
+            "depthwise_regularizer": None, "pointwise_regularizer": None,
+            "depthwise_constraint": None, "pointwise_constraint": None})
     elif k == "QuantizedDense":
         cfg.update({
             "units": c["units"], "activation": "linear", "use_bias": c["use_bias"],
@@ -340,7 +376,7 @@ def weight_entries(ly: Layer) -> List[Tuple[str, np.ndarray]]:
     """(Keras variable name, value) in the order of layer.weights: trainable variables (kernel,
     bias) first, then non-trainable ones (OutputQuantizer range_max, rescaling_rate)."""
     out = []
-    for short in ("kernel", "depthwise_kernel", "bias"):
+    for short in ("kernel", "depthwise_kernel", "pointwise_kernel", "bias"):
         if short in ly.weights:
             out.append((f"{ly.name}/{short}:0", ly.weights[short]))
     if ly.output_quantizer is not None:

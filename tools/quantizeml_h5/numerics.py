@@ -69,6 +69,9 @@ def forward(model: Model, x: np.ndarray, weights: Dict[str, Dict[str, np.ndarray
             y = conv2d(ins[0], w["kernel"], bias, c["strides"], c["padding"])
         elif k == "QuantizedDepthwiseConv2D":
             y = depthwise_conv2d(ins[0], w["depthwise_kernel"], bias, c["strides"], c["padding"])
+        elif k == "QuantizedSeparableConv2D":
+            y = depthwise_conv2d(ins[0], w["depthwise_kernel"], None, c["strides"], c["padding"])
+            y = conv2d(y, w["pointwise_kernel"], bias, (1, 1), "valid")
         elif k == "QuantizedDense":
             y = np.einsum("...k,kf->...f", ins[0], w["kernel"].astype(np.float64))
             y = y if bias is None else y + bias
