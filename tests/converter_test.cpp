@@ -193,7 +193,7 @@ TEST(ConvertLowering, InputConv2DIsNotFlippedAndHasPaddingValue) {
   conv.stride = 2;
   conv.padding = cnn2snn::PaddingKind::Same;
   conv.padding_value = {5};
-  conv.pool = {cnn2snn::PoolKind::Max, 2, 2};
+  conv.pool = {cnn2snn::PoolKind::Max, 2, 2, cnn2snn::PaddingKind::Same};
   conv.relu = true;
   conv.output = output_stage({150}, {-10});
   g.blocks.push_back(conv);
@@ -336,7 +336,7 @@ TEST(ConvertLowering, AddBroadcastsItsShiftsToTheChannels) {
   add.name = "add";
   add.kind = BlockKind::Add;
   add.inbound = {"a", "b"};
-  add.a_shift = 1;
+  add.a_shift = {1};  // one value, b_shift none: both broadcast
   add.output = output_stage({1}, {-1});
   g.blocks.push_back(add);
 
@@ -353,7 +353,66 @@ TEST(ConvertLowering, AddBroadcastsItsShiftsToTheChannels) {
   expect_variable(l, "output_shift", {3}, DType::Int8, {-1, -1, -1});
 }
 
+TEST(ConvertLowering, AddWritesPerChannelShifts) {
+  QuantizedGraph g = signed_input_graph({2, 2, 3});
+  for (const char* name : {"a", "b"}) {
+    Block c = neural(name, BlockKind::Conv2D, tensor({1, 1, 3, 3}, std::vector<int64_t>(9, 1)));
+    c.output = output_stage({128}, {-8});
+    g.blocks.push_back(c);
+  }
+  Block add;
+  add.name = "add";
+  add.kind = BlockKind::Add;
+  add.inbound = {"a", "b"};
+  add.a_shift = {0, 2, 1};
+  add.b_shift = {3, 0, 0};
+  g.blocks.push_back(add);
+  const akida::Model m = cnn2snn::convert_to_akida_v2(g);
+  const akida::Layer& l = m.layers.at(3);
+  expect_variable(l, "a_shift", {3}, DType::UInt8, {0, 2, 1});
+  expect_variable(l, "b_shift", {3}, DType::UInt8, {3, 0, 0});
+
+  // Two shifts for three channels; a shift beyond uint8.
+  g.blocks[2].a_shift = {0, 2};
+  g.blocks[2].b_shift = {3, 256, 0};
+  const auto found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "add", "a_shift", "2 values, expected none, 1 or 3"))
+      << all_findings(found);
+  EXPECT_TRUE(has_finding(found, "add", "b_shift[1]", "256 does not fit uint8"))
+      << all_findings(found);
+  EXPECT_EQ(found.size(), 2u) << all_findings(found);
+}
+
 // --- checks --------------------------------------------------------------------------------
+
+TEST(ConvertChecks, MaxPoolPaddingMustBeTheConvolutions) {
+  // Conv2D 3x3 Same on (4, 4, 1), max pool 2/2 Valid: Akida would pool Same.
+  QuantizedGraph g = signed_input_graph({4, 4, 1});
+  Block conv = neural("conv", BlockKind::Conv2D, tensor({3, 3, 1, 1}, iota_values(9)));
+  conv.padding = cnn2snn::PaddingKind::Same;
+  conv.pool = {cnn2snn::PoolKind::Max, 2, 2, cnn2snn::PaddingKind::Valid};
+  g.blocks.push_back(conv);
+  auto found = cnn2snn::check_v2(g);
+  ASSERT_EQ(found.size(), 1u) << all_findings(found);
+  EXPECT_EQ(to_string(found[0]),
+            "layer 'conv': pool.padding: max pooling padding Valid differs from the "
+            "convolution's padding Same: Akida pools with the convolution's padding");
+  g.blocks[0].pool.padding = cnn2snn::PaddingKind::Same;
+  EXPECT_TRUE(cnn2snn::check_v2(g).empty()) << all_findings(cnn2snn::check_v2(g));
+
+  // A 1x1 conv is written Same, whatever its own padding: a Valid pool is refused, a Same one
+  // accepted.
+  g.blocks[0].weights = tensor({1, 1, 1, 1}, {1});
+  g.blocks[0].padding = cnn2snn::PaddingKind::Valid;
+  g.blocks[0].pool.padding = cnn2snn::PaddingKind::Valid;
+  found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "conv", "pool.padding",
+                          "padding Valid differs from the convolution's padding Same (a 1x1 "
+                          "convolution counts as Same)"))
+      << all_findings(found);
+  g.blocks[0].pool.padding = cnn2snn::PaddingKind::Same;
+  EXPECT_TRUE(cnn2snn::check_v2(g).empty()) << all_findings(cnn2snn::check_v2(g));
+}
 
 TEST(ConvertChecks, BiasNotRepresentableNamesTheLayer) {
   QuantizedGraph g = conv_graph();

@@ -188,11 +188,47 @@ TEST(EvaluatorPooling, MaxPoolIgnoresPaddedPositionsAtTheEdge) {
   // 0 taking part would give 0). Along y (length 1) the window {v, pad} keeps v.
   Block conv = identity("conv", 1);
   conv.padding = PaddingKind::Same;
-  conv.pool = Pooling{PoolKind::Max, 2, 2};
+  conv.pool = Pooling{PoolKind::Max, 2, 2, PaddingKind::Same};
   const QuantizedGraph g = graph({3, 1, 1}, {conv});
   Evaluator evaluator(g);
   EXPECT_EQ(evaluator.output_shape("conv"), (Shape{2, 1, 1}));
   EXPECT_EQ(run_one(g, {-5, -3, -7}), (std::vector<int32_t>{-3, -7}));
+}
+
+TEST(EvaluatorPooling, MaxPoolUsesThePoolsPaddingNotTheConvs) {
+  // Input (x=3, y=2, c=1): rows x0 {-5, 1}, x1 {-3, 2}, x2 {-7, 4}. The 3x1 conv {0, 1, 0} is
+  // the identity with Same padding (one zero row each side), and keeps row x1 alone when Valid.
+  // Pool 2, stride 2:
+  //   Same conv, Valid pool: x out (3-2)/2+1 = 1, y out 1: max(-5, 1, -3, 2) = 2.
+  //   Same conv, Same pool: x out ceil(3/2) = 2 (one pad row after), y out 1:
+  //     {max(-5, 1, -3, 2), max(-7, 4, pad)} = {2, 4}.
+  //   Valid conv (1, 2, 1) = {-3, 2}, Same pool: x out 1 (the window {x1, pad}), y out 1: 2
+  //     (a Valid pool of 2 would not fit the single row).
+  Block conv = block("conv", BlockKind::Conv2D, tensor({3, 1, 1, 1}, {0, 1, 0}));
+  conv.padding = PaddingKind::Same;
+  conv.pool = Pooling{PoolKind::Max, 2, 2, PaddingKind::Valid};
+  const std::vector<int32_t> input = {-5, 1, -3, 2, -7, 4};
+  QuantizedGraph g = graph({3, 2, 1}, {conv});
+  EXPECT_EQ(Evaluator(g).output_shape("conv"), (Shape{1, 1, 1}));
+  EXPECT_EQ(run_one(g, input), (std::vector<int32_t>{2}));
+  g.blocks[0].pool.padding = PaddingKind::Same;
+  EXPECT_EQ(Evaluator(g).output_shape("conv"), (Shape{2, 1, 1}));
+  EXPECT_EQ(run_one(g, input), (std::vector<int32_t>{2, 4}));
+  g.blocks[0].padding = PaddingKind::Valid;
+  EXPECT_EQ(Evaluator(g).output_shape("conv"), (Shape{1, 1, 1}));
+  EXPECT_EQ(run_one(g, input), (std::vector<int32_t>{2}));
+}
+
+TEST(EvaluatorPooling, PoolPaddingWithoutMaxPoolingIsRefused) {
+  Block conv = identity("conv", 1);
+  conv.pool.kind = PoolKind::GlobalAverage;
+  conv.pool.padding = PaddingKind::Same;
+  try {
+    Evaluator evaluator(graph({2, 2, 1}, {conv}));
+    FAIL() << "expected UnsupportedError";
+  } catch (const akida::UnsupportedError& e) {
+    EXPECT_TRUE(contains(e.what(), "block 'conv' (DepthwiseConv2D): field 'pool.padding'"));
+  }
 }
 
 TEST(EvaluatorActivation, ReluClipsToZeroAndThePerChannelMax) {
@@ -269,8 +305,8 @@ TEST(EvaluatorAdd, ShiftsBothOperandsSumsAndScalesOut) {
   // Output stage shift -2 (no scale): (24 + 2) >> 2 = 6; (-10 + 2) >> 2 = -8 >> 2 = -2 (-2.5).
   Block b = block("b", BlockKind::DepthwiseConv2D, tensor({1, 1, 2}, {2, -3}));
   Block add = block("add", BlockKind::Add, {}, {"a", "b"});
-  add.a_shift = 2;
-  add.b_shift = 1;
+  add.a_shift = {2};  // one value for all channels
+  add.b_shift = {1};
   add.output = stage({}, {-2});
   Evaluator evaluator(graph({1, 1, 2}, {identity("a", 2), b, add}));
   const std::vector<Batch> all = evaluator.run_all(batch({1, 1, 2}, 1, {3, 5}));
@@ -282,6 +318,35 @@ TEST(EvaluatorAdd, ShiftsBothOperandsSumsAndScalesOut) {
   add.buffer_bits = 5;
   EXPECT_EQ(run_one(graph({1, 1, 2}, {identity("a", 2), b, add}), {3, 5}),
             (std::vector<int32_t>{4, -2}));
+}
+
+TEST(EvaluatorAdd, PerChannelShifts) {
+  // Input {3, 5}. a = identity: {3, 5}. b = depthwise {2, -3}: {6, -15}.
+  // a_shift {0, 3}, b_shift {2, 0}: channel 0: 3*1 + 6*4 = 27; channel 1: 5*8 - 15*1 = 25.
+  // (The shifts of one channel applied to both would give 3*1 + 6*4 = 27 and 5*1 - 15*4 = -55.)
+  Block b = block("b", BlockKind::DepthwiseConv2D, tensor({1, 1, 2}, {2, -3}));
+  Block add = block("add", BlockKind::Add, {}, {"a", "b"});
+  add.a_shift = {0, 3};
+  add.b_shift = {2, 0};
+  EXPECT_EQ(run_one(graph({1, 1, 2}, {identity("a", 2), b, add}), {3, 5}),
+            (std::vector<int32_t>{27, 25}));
+  // Three shifts for two channels: refused, naming the field.
+  add.a_shift = {0, 3, 1};
+  try {
+    Evaluator evaluator(graph({1, 1, 2}, {identity("a", 2), b, add}));
+    FAIL() << "expected ShapeError";
+  } catch (const akida::ShapeError& e) {
+    EXPECT_TRUE(contains(e.what(), "block 'add' (Add): field 'a_shift': has 3 values"));
+  }
+  // A shift on a block that is not an Add would be silently ignored: refused.
+  Block conv = identity("conv", 2);
+  conv.b_shift = {1};
+  try {
+    Evaluator evaluator(graph({1, 1, 2}, {conv}));
+    FAIL() << "expected UnsupportedError";
+  } catch (const akida::UnsupportedError& e) {
+    EXPECT_TRUE(contains(e.what(), "block 'conv' (DepthwiseConv2D): field 'b_shift'"));
+  }
 }
 
 TEST(EvaluatorConcatenate, ConcatenatesChannelsAtEachPosition) {

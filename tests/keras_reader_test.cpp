@@ -12,7 +12,9 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "akida/engine.h"
 #include "akida/errors.h"
+#include "cnn2snn/converter.h"
 #include "cnn2snn/evaluator.h"
 #include "cnn2snn/keras_reader.h"
 #include "test_support.h"
@@ -213,15 +215,6 @@ TEST_F(KerasPatternModels, EveryPatternModelLoads) {
     ++count;
     const std::string stem = entry.path().stem().string();
     SCOPED_TRACE(stem);
-    if (stem.starts_with("add")) {
-      // QuantizedAdd aligns per-axis inputs channel by channel (add.py: a.align(b) takes the
-      // per-channel max of frac_bits), so these models need per-channel a_shift/b_shift, which
-      // QuantizedGraph's Block holds as one int each: the reader refuses them clearly.
-      const std::string message = error_of<akida::UnsupportedError>(entry.path());
-      EXPECT_NE(message.find("layer 'add'"), std::string::npos) << message;
-      EXPECT_NE(message.find("a_shift"), std::string::npos) << message;
-      continue;
-    }
     try {
       const QuantizedGraph g = load_keras_h5(entry.path().string());
       const BlockKind kind = expected_kind(stem);
@@ -235,6 +228,65 @@ TEST_F(KerasPatternModels, EveryPatternModelLoads) {
     }
   }
   EXPECT_GE(count, 40);
+}
+
+// QuantizedAdd aligns its per-axis inputs channel by channel (add.py: a.align(b) takes the
+// per-channel max of frac_bits). Both inputs come from 8-bit signed OutputQuantizers, so
+// frac[c] = max_frac_bits(7, range_max[c]) = 7 - ceil(log2(range_max[c])); e.g. in add.h5,
+// conv_a/relu range_max[0] = 1.838 gives frac 6 and stem_relu range_max[0] = 2.874 frac 5, so
+// channel 0 shifts b by 1. Every value below, from the generated files (seeded, so stable):
+//   import h5py, json, numpy as np
+//   f = h5py.File(path)
+//   add = next(l for l in json.loads(f.attrs['model_config'])['config']['layers']
+//              if l['name'] == 'add')
+//   def frac(n):
+//       return 7 - np.ceil(np.log2(f['model_weights'][n][n]['output_quantizer']['range_max:0'][()]))
+//   fa, fb = [frac(node[0]) for node in add['inbound_nodes'][0]]
+//   print(np.maximum(fa, fb) - fa, np.maximum(fa, fb) - fb)
+TEST_F(KerasPatternModels, AddShiftsAlignEachChannel) {
+  if (!generated_) GTEST_SKIP() << "/usr/bin/python3 with h5py is needed to generate the models";
+  struct Expected {
+    std::string file;
+    std::vector<std::string> inbound;
+    std::vector<int32_t> a_shift, b_shift;
+  };
+  const std::vector<Expected> cases = {
+      {"add.h5", {"conv_a", "stem_conv"}, {0, 0, 0, 0, 0, 0, 0, 0}, {1, 0, 0, 0, 0, 0, 0, 1}},
+      {"add_last.h5", {"conv_a", "stem_conv"}, {0, 0, 1, 0, 0, 0, 0, 1}, {0, 0, 0, 0, 0, 0, 1, 0}},
+      {"add_two_branches.h5", {"conv_a", "conv_b"}, {0, 0, 0, 1, 0, 1, 0, 0},
+       {0, 0, 0, 0, 0, 0, 0, 0}},
+  };
+  for (const Expected& e : cases) {
+    SCOPED_TRACE(e.file);
+    const QuantizedGraph g = load_keras_h5((dir_ / e.file).string());
+    const Block* add = g.find("add");
+    ASSERT_NE(add, nullptr);
+    EXPECT_EQ(add->kind, BlockKind::Add);
+    EXPECT_EQ(add->inbound, e.inbound);
+    EXPECT_EQ(add->a_shift, e.a_shift);
+    EXPECT_EQ(add->b_shift, e.b_shift);
+
+    // End to end: the Akida Add layer holds the same shifts, and the converted model computes
+    // exactly what the evaluator does (inputs cycling through the whole input range).
+    const akida::Model model = cnn2snn::convert_to_akida_v2(g);
+    const akida::Layer* layer = nullptr;
+    for (const akida::Layer& l : model.layers)
+      if (l.name == "add") layer = &l;
+    ASSERT_NE(layer, nullptr);
+    EXPECT_EQ(layer->variable("a_shift").ints(),
+              std::vector<int64_t>(e.a_shift.begin(), e.a_shift.end()));
+    EXPECT_EQ(layer->variable("b_shift").ints(),
+              std::vector<int64_t>(e.b_shift.begin(), e.b_shift.end()));
+    akida::Engine engine(model);
+    akida::Batch input{2, g.input_shape, {}};
+    const int32_t span = engine.input_max() - engine.input_min() + 1;
+    for (int64_t i = 0; i < 2 * g.input_shape.size(); ++i)
+      input.values.push_back(engine.input_min() + static_cast<int32_t>((i * 37) % span));
+    cnn2snn::Evaluator evaluator(g);
+    const akida::Batch want = evaluator.run(input);
+    EXPECT_EQ(want.values.size(), static_cast<size_t>(2 * want.shape.size()));
+    EXPECT_EQ(engine.forward(input).values, want.values);
+  }
 }
 
 TEST(KerasReaderErrors, NotAnHdf5File) {

@@ -366,8 +366,9 @@ struct TinyModel {
 
 // A QuantizedConv2DScaled on a (C=2, 4, 4) input with a (F=1, 2, 3, 3) kernel.
 TinyModel tiny_conv(std::vector<int64_t> pads, int64_t stride,
-                    std::vector<int64_t> dims = {2, 4, 4}) {
-  TinyModel m("QuantizedConv2DScaled", {"W", "pads", "Scale", "Shift"}, dims);
+                    std::vector<int64_t> dims = {2, 4, 4},
+                    const std::string& op_type = "QuantizedConv2DScaled") {
+  TinyModel m(op_type, {"W", "pads", "Scale", "Shift"}, dims);
   std::vector<int8_t> w(18);
   for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(i);
   m.add_input<int8_t>("w", onnx::TensorProto::INT8, {1, 2, 3, 3}, w);
@@ -412,6 +413,87 @@ TEST(OnnxReader, TinyConvLayoutAndPaddingKinds) {
   expect_error<akida::UnsupportedError>(
       tiny_conv({0, 0, 2, 0, 0, 0, 0, 0}, 1).save("onnx_tiny_bad_pads"),
       {"tiny_node", "QuantizedConv2DScaled", "pads"});
+}
+
+// tiny_conv with MaxPool(kernel_shape 3, strides 2, pads=pool_pads) on its 4x4 output.
+TinyModel tiny_conv_max_pool(std::vector<int64_t> conv_pads, std::vector<int64_t> pool_pads) {
+  TinyModel m = tiny_conv(conv_pads, 1, {2, 4, 4}, "QuantizedConv2DMaxPoolScaled");
+  m.add_ints_attr("pool_size", {3, 3});
+  m.add_ints_attr("pool_strides", {2, 2});
+  m.add_ints_attr("pool_pads", pool_pads);
+  return m;
+}
+
+TEST(OnnxReader, MaxPoolKeepsItsOwnPadding) {
+  // Pool 3, stride 2 on the 4x4 conv output: TF-same pads total max(3 - 2, 0) = 1, after:
+  // [x0, y0, x1, y1] = [0, 0, 1, 1], out (4 + 1 - 3) / 2 + 1 = 2; Valid: (4 - 3) / 2 + 1 = 1.
+  const std::vector<int64_t> same_conv = {0, 0, 1, 1, 0, 0, 1, 1};
+  {
+    const QuantizedGraph g =
+        load_onnx(tiny_conv_max_pool(same_conv, {0, 0, 1, 1}).save("onnx_pool_same").string());
+    const Block& b = g.blocks.at(0);
+    EXPECT_EQ(b.padding, PaddingKind::Same);
+    EXPECT_EQ(b.pool.kind, cnn2snn::PoolKind::Max);
+    EXPECT_EQ(b.pool.size, 3);
+    EXPECT_EQ(b.pool.stride, 2);
+    EXPECT_EQ(b.pool.padding, PaddingKind::Same);
+  }
+  {
+    // A Valid pool after a Same conv is read as such (the converter refuses it, not the reader).
+    const QuantizedGraph g =
+        load_onnx(tiny_conv_max_pool(same_conv, {0, 0, 0, 0}).save("onnx_pool_valid").string());
+    EXPECT_EQ(g.blocks.at(0).padding, PaddingKind::Same);
+    EXPECT_EQ(g.blocks.at(0).pool.padding, PaddingKind::Valid);
+  }
+  expect_error<akida::UnsupportedError>(
+      tiny_conv_max_pool(same_conv, {1, 1, 1, 1}).save("onnx_pool_bad"),
+      {"tiny_node", "attribute 'pool_pads' [1, 1, 1, 1]", "Valid [0, 0, 0, 0]",
+       "Same [0, 0, 1, 1]"});
+}
+
+// Two 1x1 QuantizedConv2DScaled nodes "a" and "b" on an int8 (C=2, 1, 1) input, then the
+// QuantizedAdd "add" of their outputs with multipliers Xs, Ys of shape (1, 2, 1, 1).
+TinyModel tiny_add(const std::vector<int32_t>& xs, const std::vector<int32_t>& ys) {
+  TinyModel m = tiny_conv({0, 0, 0, 0, 0, 0, 0, 0}, 1, {2, 1, 1});
+  onnx::TensorProto* w = m.model.mutable_graph()->mutable_initializer(0);  // W (F=2, C=2, 1, 1)
+  w->clear_dims();
+  for (int64_t d : {2, 2, 1, 1}) w->add_dims(d);
+  w->set_raw_data(std::string(4, '\1'));
+  m.node->set_name("a");
+  onnx::NodeProto* b = m.model.mutable_graph()->add_node();
+  *b = *m.node;
+  b->set_name("b");
+  b->set_output(0, "y2");
+  onnx::NodeProto* add = m.model.mutable_graph()->add_node();
+  add->set_name("add");
+  add->set_op_type("QuantizedAdd");
+  add->set_domain("com.brainchip");
+  for (const char* input : {"y", "y2"}) add->add_input(input);
+  add->add_output("z");
+  m.node = add;  // add_input binds the next operands to the Add
+  m.add_input<int32_t>("xs", onnx::TensorProto::INT32, {1, 2, 1, 1}, xs);
+  m.add_input<int32_t>("ys", onnx::TensorProto::INT32, {1, 2, 1, 1}, ys);
+  onnx::FunctionProto* f = m.model.add_functions();
+  f->set_name("QuantizedAdd");
+  f->set_domain("com.brainchip");
+  for (const char* formal : {"X", "Y", "Xs", "Ys"}) f->add_input(formal);
+  f->add_output("Z");
+  m.model.mutable_graph()->mutable_output(0)->set_name("z");
+  return m;
+}
+
+TEST(OnnxReader, AddTakesPerChannelShifts) {
+  // Xs {1, 8} = {2^0, 2^3}, Ys {4, 1} = {2^2, 2^0}.
+  const QuantizedGraph g = load_onnx(tiny_add({1, 8}, {4, 1}).save("onnx_add").string());
+  ASSERT_EQ(g.blocks.size(), 3u);
+  const Block& add = block(g, "add");
+  EXPECT_EQ(add.kind, BlockKind::Add);
+  EXPECT_EQ(add.inbound, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(add.a_shift, (std::vector<int32_t>{0, 3}));
+  EXPECT_EQ(add.b_shift, (std::vector<int32_t>{2, 0}));
+  // One channel's factor is not a power of two: the field and the value are named.
+  expect_error<akida::UnsupportedError>(tiny_add({1, 8}, {4, 3}).save("onnx_add_bad"),
+                                        {"node 'add'", "input 'Ys'", "3 is not a power of two"});
 }
 
 TEST(OnnxReader, DenseFlattenReordersChannelsFirstToChannelsLast) {

@@ -12,7 +12,8 @@
 //   acc = sum over (x, y) of acc                           (global average pooling: a sum)
 //   out = output stage (quantized_graph.h), or sat(acc, buffer_bits) without one
 //
-// Add: sat((a << a_shift) + (b << b_shift), buffer_bits), optional ReLU, then the output stage.
+// Add: sat((a << a_shift[c]) + (b << b_shift[c]), buffer_bits) (per-channel shifts, or one for
+// all), optional ReLU, then the output stage.
 // Concatenate: channel concatenation. Dequantizer: float32(x) * scales[c] in float32.
 // Per-channel vectors of length 1 apply to every channel. In an OutputStage an empty `scale`
 // means 1 and an empty `shift` means 0 (Add has no scales).

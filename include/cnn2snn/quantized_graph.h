@@ -49,6 +49,9 @@ struct Pooling {
   PoolKind kind = PoolKind::None;
   int64_t size = 0;    // Max: square window
   int64_t stride = 0;  // Max: stride
+  // Max: the pool's own padding, as the source model computes it. Akida pools with its layer's
+  // (the convolution's) padding, so the converter requires the two to agree (akida-spec §3.3).
+  PaddingKind padding = PaddingKind::Valid;
 };
 
 // The output stage QuantizeML applies with an OutputQuantizer (or the ONNX "Scaled" suffix):
@@ -87,8 +90,10 @@ struct Block {
   std::vector<int64_t> relu_max;       // per channel (or one value), accumulator units; empty: unbounded
   std::optional<OutputStage> output;   // absent: the block outputs its accumulator
 
-  // --- Add: (a << a_shift) + (b << b_shift), saturated to buffer_bits, then `output`
-  int32_t a_shift = 0, b_shift = 0;
+  // --- Add: (a[c] << a_shift[c]) + (b[c] << b_shift[c]), saturated to buffer_bits, then
+  // `output`. Per channel (QuantizeML aligns per-axis inputs channel by channel), or one value
+  // for all; empty: 0.
+  std::vector<int32_t> a_shift, b_shift;
 
   // --- Dequantizer: float(x) * scales[c] (per channel, or one value)
   std::vector<float> scales;

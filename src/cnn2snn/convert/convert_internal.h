@@ -26,6 +26,10 @@ int64_t output_channels(const Block& block);  // F (depthwise kinds: C)
 int64_t kernel_x(const Block& block);         // 1 for non-spatial kinds
 int64_t kernel_y(const Block& block);
 
+// The padding the Akida layer is written with, which is also the one it pools with: the block's,
+// but Same for a 1x1 kernel. Preconditions: the "weights-shape" rule holds for the block.
+PaddingKind akida_padding(const Block& block);
+
 // The `output_shift` Akida stores: BrainChip clips the recorded shift to >= 1 - buffer_bits
 // (cnn2snn outputs.py), buffer_bits being the Akida layer's.
 int32_t stored_output_shift(int32_t shift, BlockKind kind);

@@ -142,6 +142,13 @@ int64_t kernel_y(const Block& block) {
   return is_spatial_conv(block.kind) ? block.weights.shape[1] : 1;
 }
 
+PaddingKind akida_padding(const Block& block) {
+  // A 1x1 kernel pads nothing either way: BrainChip writes Same (the Keras path forces it, the
+  // ONNX path tries Same first), as every 1x1 Conv2D of the fixtures shows.
+  if (kernel_x(block) == 1 && kernel_y(block) == 1) return PaddingKind::Same;
+  return block.padding;
+}
+
 int32_t stored_output_shift(int32_t shift, BlockKind kind) {
   return std::max(shift, 1 - akida_buffer_bits(kind));
 }
@@ -152,10 +159,7 @@ int32_t as_i32(int64_t v) { return static_cast<int32_t>(v); }
 
 // Values of the `padding` parameter (akida.Padding).
 int32_t padding_code(const Block& block) {
-  // A 1x1 kernel pads nothing either way: BrainChip writes Same (the Keras path forces it, the
-  // ONNX path tries Same first), as every 1x1 Conv2D of the fixtures shows.
-  if (kernel_x(block) == 1 && kernel_y(block) == 1) return 1;
-  switch (block.padding) {
+  switch (akida_padding(block)) {
     case PaddingKind::Valid: return 0;
     case PaddingKind::Same: return 1;
     case PaddingKind::SameUpper: return 2;
@@ -410,9 +414,9 @@ std::vector<Variable> neural_variables(const Block& block) {
 std::vector<Variable> add_variables(const Block& block, size_t channels) {
   std::vector<Variable> vars;
   vars.push_back(int_variable("a_shift", {u32(channels)}, DType::UInt8,
-                              std::vector<int64_t>(channels, block.a_shift)));
+                              per_channel(block.a_shift, channels, int32_t{0})));
   vars.push_back(int_variable("b_shift", {u32(channels)}, DType::UInt8,
-                              std::vector<int64_t>(channels, block.b_shift)));
+                              per_channel(block.b_shift, channels, int32_t{0})));
   vars.push_back(int_variable("output_shift", {u32(channels)}, DType::Int8,
                               stored_shifts(block, channels)));
   return vars;

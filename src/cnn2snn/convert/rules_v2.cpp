@@ -262,6 +262,31 @@ void check_max_pool_window(const RuleInput& in, Findings& out) {
                                     : ": size 2, stride 1 or 2)"));
 }
 
+std::string padding_name(PaddingKind padding) {
+  switch (padding) {
+    case PaddingKind::Valid: return "Valid";
+    case PaddingKind::Same: return "Same";
+    case PaddingKind::SameUpper: return "SameUpper";
+  }
+  return "unknown";
+}
+
+// Akida pools with its layer's one padding, the convolution's: the pool must use that padding
+// to compute what the model does (akida-spec §3.3). A 1x1 conv is written Same, so it counts as
+// Same.
+void check_max_pool_padding(const RuleInput& in, Findings& out) {
+  const Block& b = in.block;
+  if (b.pool.kind != PoolKind::Max) return;
+  const bool one_by_one = kernel_x(b) == 1 && kernel_y(b) == 1;
+  const PaddingKind conv = akida_padding(b);
+  if (b.pool.padding != conv)
+    report(out, b, "pool.padding",
+           "max pooling padding " + padding_name(b.pool.padding) +
+               " differs from the convolution's padding " + padding_name(conv) +
+               (one_by_one ? " (a 1x1 convolution counts as Same)" : "") +
+               ": Akida pools with the convolution's padding");
+}
+
 void check_bias(const RuleInput& in, Findings& out) {
   check_each(out, in.block, "bias", in.block.bias,
              [](int64_t v) { return to_value_shift(v, true).has_value(); },
@@ -340,8 +365,9 @@ void check_fifo_size(const RuleInput& in, Findings& out) {
 
 void check_add_shifts(const RuleInput& in, Findings& out) {
   const Block& b = in.block;
-  for (const auto& [field, v] : {std::pair{"a_shift", b.a_shift}, std::pair{"b_shift", b.b_shift}})
-    if (v < 0 || v > 255) report(out, b, field, str(v) + " does not fit uint8 (0..255)");
+  const auto fits = [](int32_t v) { return v >= 0 && v <= 255; };
+  check_each(out, b, "a_shift", b.a_shift, fits, "does not fit uint8 (0..255)");
+  check_each(out, b, "b_shift", b.b_shift, fits, "does not fit uint8 (0..255)");
 }
 
 // --- shapes ------------------------------------------------------------------------------------
@@ -404,6 +430,10 @@ void check_per_channel_lengths(const RuleInput& in, Findings& out) {
   const Block& b = in.block;
   const int64_t channels = in.input_shapes->front().c;
   if (b.kind == BlockKind::Dequantizer) check_length(out, b, "scales", b.scales, channels, false);
+  if (b.kind == BlockKind::Add) {
+    check_length(out, b, "a_shift", b.a_shift, channels, true);
+    check_length(out, b, "b_shift", b.b_shift, channels, true);
+  }
   if (b.kind == BlockKind::Add && b.output) {
     check_length(out, b, "output.scale", b.output->scale, channels, false);
     check_length(out, b, "output.shift", b.output->shift, channels, false);
@@ -466,6 +496,10 @@ const std::vector<Rule>& v2_rules() {
        "Max pooling windows: InputConv2D size 2 or 3 with stride 2; Conv2D and DepthwiseConv2D "
        "size 2 with stride 1 or 2.",
        S::Block, kSpatial, check_max_pool_window},
+      {"max-pool-padding",
+       "A max pooling has the padding of its convolution (a 1x1 convolution counts as Same), "
+       "the only one Akida pools with.",
+       S::Block, kSpatial, check_max_pool_padding},
       {"bias", "Each bias is exactly an int8 value shifted left (bias << bias_shift).", S::Block,
        kNeural, check_bias},
       {"relu-max",
@@ -485,7 +519,8 @@ const std::vector<Rule>& v2_rules() {
        S::Block, kNeural, check_padding_value},
       {"fifo-size", "Temporal convolutions buffer 2 to 10 frames.", S::Block,
        {K::BufferTempConv, K::DepthwiseBufferTempConv}, check_fifo_size},
-      {"add-shifts", "Add input shifts (a_shift, b_shift) are uint8.", S::Block, {K::Add},
+      {"add-shifts", "Add input shifts (a_shift, b_shift, per channel) are uint8.", S::Block,
+       {K::Add},
        check_add_shifts},
       {"dims",
        "Every layer's dims follow from its inputs (a Valid kernel fits its input, Add inputs "
@@ -506,7 +541,8 @@ const std::vector<Rule>& v2_rules() {
        S::Shape, {K::Conv2D, K::DepthwiseConv2D, K::BufferTempConv, K::DepthwiseBufferTempConv},
        check_spatial_limits},
       {"per-channel-lengths",
-       "Add output shifts and Dequantizer scales hold one value or one per input channel.",
+       "Add input shifts hold none, one value or one per input channel; Add output shifts and "
+       "Dequantizer scales one value or one per input channel.",
        S::Shape, {K::Add, K::Dequantizer}, check_per_channel_lengths},
   };
   return rules;

@@ -244,9 +244,12 @@ std::vector<int64_t> eval_neural(PreparedBlock& p, const std::vector<int64_t>& i
 std::vector<int64_t> eval_add(const PreparedBlock& p, const std::vector<int64_t>& a,
                               const std::vector<int64_t>& b) {
   const Block& block = *p.block;
+  const auto channels = static_cast<size_t>(p.output_shape.c);
   std::vector<int64_t> sum(a.size());
-  for (size_t i = 0; i < a.size(); ++i)
-    sum[i] = saturate_signed((a[i] << block.a_shift) + (b[i] << block.b_shift), block.buffer_bits);
+  for (size_t i = 0; i < a.size(); ++i) {
+    const size_t c = i % channels;
+    sum[i] = saturate_signed((a[i] << p.a_shift[c]) + (b[i] << p.b_shift[c]), block.buffer_bits);
+  }
   if (block.relu) apply_relu(p, sum, p.output_shape.c);
   apply_output(p, sum, p.output_shape.c);
   return sum;

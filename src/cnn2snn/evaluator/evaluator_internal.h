@@ -39,6 +39,7 @@ struct PreparedBlock {
   std::vector<int64_t> relu_max;          // per channel; empty: unbounded
   std::vector<int64_t> scale;             // output stage, per output channel
   std::vector<int64_t> shift;             // output stage, per output channel
+  std::vector<int64_t> a_shift, b_shift;  // Add, per channel (zeros when absent)
   std::vector<float> dequant_scales;      // Dequantizer, per channel
   std::deque<std::vector<int64_t>> fifo;  // temporal blocks: front = oldest frame
 };

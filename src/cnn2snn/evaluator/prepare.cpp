@@ -173,15 +173,16 @@ class Checker {
       unsupported("weights", "not used by this kind of block");
     if (neural_fields) {
       if (!b.bias.empty()) unsupported("bias", "not used by this kind of block");
-      if (b.pool.kind != PoolKind::None) unsupported("pool", "not used by this kind of block");
+      if (b.pool.kind != PoolKind::None || b.pool.padding != PaddingKind::Valid)
+        unsupported("pool", "not used by this kind of block");
       if (!b.input_shift.empty()) unsupported("input_shift", "not used by this kind of block");
       if (!b.padding_value.empty()) unsupported("padding_value", "not used by this kind of block");
       if (b.fifo_size != 0) unsupported("fifo_size", "not used by this kind of block");
       if (b.stride != 1) unsupported("stride", "not used by this kind of block");
       if (b.padding != PaddingKind::Valid) unsupported("padding", "not used by this kind of block");
     }
-    if (add_shifts && (b.a_shift != 0 || b.b_shift != 0))
-      unsupported("a_shift", "a_shift / b_shift are only used by Add blocks");
+    if (add_shifts && (!b.a_shift.empty() || !b.b_shift.empty()))
+      unsupported(b.a_shift.empty() ? "b_shift" : "a_shift", "only used by Add blocks");
     if (output_and_relu) {
       if (b.output) unsupported("output", "not used by this kind of block");
       if (b.relu || !b.relu_max.empty()) unsupported("relu", "not used by this kind of block");
@@ -347,14 +348,14 @@ long double prepare_neural(const Checker& check, const Block& block, const Graph
                       "a sum of " + std::to_string(terms) + " products could overflow int64");
 
   Shape shape = p.neural_shape;
-  switch (block.pool.kind) {
-    case PoolKind::None: break;
-    case PoolKind::Max:
-      p.pool_x = check.window("pool", shape.x, block.pool.size, block.pool.stride, block.padding);
-      p.pool_y = check.window("pool", shape.y, block.pool.size, block.pool.stride, block.padding);
-      shape = {p.pool_x.out, p.pool_y.out, shape.c};
-      break;
-    case PoolKind::GlobalAverage: break;
+  const Pooling& pool = block.pool;
+  if (pool.kind != PoolKind::Max && pool.padding != PaddingKind::Valid)
+    check.unsupported("pool.padding", "only a max pooling has a padding");
+  if (pool.kind == PoolKind::Max) {
+    // The pool's own padding, as the source model computes it (not necessarily the conv's).
+    p.pool_x = check.window("pool", shape.x, pool.size, pool.stride, pool.padding);
+    p.pool_y = check.window("pool", shape.y, pool.size, pool.stride, pool.padding);
+    shape = {p.pool_x.out, p.pool_y.out, shape.c};
   }
   if (!block.relu && !block.relu_max.empty())
     check.unsupported("relu_max", "set on a block without relu");
@@ -382,13 +383,19 @@ long double prepare_add(const Checker& check, const Block& block, const GraphSta
   if (p.input_shapes[0] != p.input_shapes[1])
     check.shape_error("inbound", "shapes " + akida::to_string(p.input_shapes[0]) + " and " +
                                      akida::to_string(p.input_shapes[1]) + " differ");
-  check.require_range("a_shift", block.a_shift, 0, 31);
-  check.require_range("b_shift", block.b_shift, 0, 31);
-  check.require_range("buffer_bits", block.buffer_bits, 2, 32);
-  const long double sum_bound = bound_of(state, p.inbound[0]) * pow2(block.a_shift) +
-                                bound_of(state, p.inbound[1]) * pow2(block.b_shift);
-  if (sum_bound >= kSafeBound) check.unsupported("a_shift", "the shifted sum could overflow int64");
   p.output_shape = p.input_shapes[0];
+  const int64_t channels = p.output_shape.c;
+  p.a_shift = check.per_channel<int64_t>("a_shift", {block.a_shift.begin(), block.a_shift.end()},
+                                         channels, 0);
+  p.b_shift = check.per_channel<int64_t>("b_shift", {block.b_shift.begin(), block.b_shift.end()},
+                                         channels, 0);
+  for (int64_t s : p.a_shift) check.require_range("a_shift", s, 0, 31);
+  for (int64_t s : p.b_shift) check.require_range("b_shift", s, 0, 31);
+  check.require_range("buffer_bits", block.buffer_bits, 2, 32);
+  const long double sum_bound =
+      bound_of(state, p.inbound[0]) * pow2(*std::max_element(p.a_shift.begin(), p.a_shift.end())) +
+      bound_of(state, p.inbound[1]) * pow2(*std::max_element(p.b_shift.begin(), p.b_shift.end()));
+  if (sum_bound >= kSafeBound) check.unsupported("a_shift", "the shifted sum could overflow int64");
   if (block.relu && !block.relu_max.empty()) {
     p.relu_max = check.per_channel<int64_t>("relu_max", block.relu_max, p.output_shape.c, 0);
     for (int64_t m : p.relu_max) check.require_range("relu_max", m, 0, INT64_MAX);

@@ -382,16 +382,12 @@ class Lowering {
                      .values;
   }
 
+  // pooling.py QuantizedMaxPool2D: TF max pooling with the pool's own padding. Whether Akida
+  // can pool that way (it pools with the conv's padding) is the converter's check.
   QState max_pool(const KerasLayer& layer, const QState& in, Block& block) const {
     const Window pool = pool_window(layer, source_);
-    block.pool = {PoolKind::Max, pool.size, pool.stride};
-    // Akida pools with the conv's padding; a 1x1 conv pads nothing either way, so it takes the
-    // pool's (cnn2snn: "1x1 conv counts as same").
-    const PaddingKind pool_padding = pool.same ? PaddingKind::Same : PaddingKind::Valid;
-    if (block.weights.shape.size() >= 2 && block.weights.shape[0] == 1 && block.stride == 1)
-      block.padding = pool_padding;
-    if (block.padding != pool_padding)
-      unsupported(layer, "field 'padding': the max pooling must use the padding of its conv");
+    block.pool = {PoolKind::Max, pool.size, pool.stride,
+                  pool.same ? PaddingKind::Same : PaddingKind::Valid};
     return in;
   }
 
@@ -455,7 +451,8 @@ class Lowering {
   }
 
   // add.py QuantizedAdd.call: both FixedPoint inputs are aligned on the larger frac_bits in the
-  // signed buffer, summed, optionally halved (>> 1 folds into frac_bits).
+  // signed buffer (a.align(b): the per-channel max, so per-axis inputs give per-channel shifts),
+  // summed, optionally halved (>> 1 folds into frac_bits).
   QState add(const KerasLayer& layer, Block& block) const {
     if (layer.inbound.size() != 2) unsupported(layer, "QuantizedAdd needs exactly two inputs");
     const QState a = state_of(layer.inbound[0]), b = state_of(layer.inbound[1]);
@@ -468,18 +465,12 @@ class Lowering {
     QState out;
     out.value_bits = buffer - 1;
     out.frac.clear();
-    Floats a_shift, b_shift;
     for (size_t c = 0; c < n; ++c) {
       const float frac = std::max(at(a.frac, c), at(b.frac, c));
       out.frac.push_back(frac);
-      a_shift.push_back(frac - at(a.frac, c));
-      b_shift.push_back(frac - at(b.frac, c));
+      block.a_shift.push_back(static_cast<int32_t>(frac - at(a.frac, c)));
+      block.b_shift.push_back(static_cast<int32_t>(frac - at(b.frac, c)));
     }
-    if (!uniform(a_shift) || !uniform(b_shift))
-      unsupported(layer, "inputs quantized per-axis with different frac_bits per channel need "
-                         "per-channel a_shift/b_shift, which the QuantizedGraph does not hold");
-    block.a_shift = static_cast<int32_t>(a_shift[0]);
-    block.b_shift = static_cast<int32_t>(b_shift[0]);
     if (bool_field(layer, layer.config, "average", false, ""))
       for (float& f : out.frac) f += 1.0f;
     if (uniform(out.frac)) out.frac.resize(1);

@@ -160,8 +160,9 @@ Shape conv_output(Shape in_shape, PaddingKind padding, int64_t k, int64_t s, int
           filters};
 }
 
-// Max pooling follows the conv padding in Akida: its ONNX pads [x0, y0, x1, y1] must be the
-// TF-same pads of the conv output (Same) or zero (Valid).
+// MaxPool(pads=@pool_pads) on the conv output: [x0, y0, x1, y1] are the pool's own TF-same pads
+// (Same) or zero (Valid); when those coincide, Same is taken, as for the conv (padding_kind).
+// Whether Akida, which pools with the conv's padding, can run it is the converter's check.
 Shape apply_max_pool(Block& b, Shape conv_out, bool conv_pads_zero, const NodeInputs& in) {
   const int64_t size = square(in.ints_attr("pool_size").value_or(std::vector<int64_t>{}), in,
                               "attribute 'pool_size'");
@@ -170,16 +171,15 @@ Shape apply_max_pool(Block& b, Shape conv_out, bool conv_pads_zero, const NodeIn
   const std::vector<int64_t> pads = in.ints_attr("pool_pads").value_or(std::vector<int64_t>(4, 0));
   const AxisPads ax = same_pads(conv_out.x, size, stride), ay = same_pads(conv_out.y, size, stride);
   const std::vector<int64_t> same = {ax.lo, ay.lo, ax.hi, ay.hi}, zero(4, 0);
-  if (b.padding == PaddingKind::SameUpper)
-    in.where().fail<UnsupportedError>("MaxPool after SameUpper padding is not supported");
-  // Zero conv pads are both Valid and Same: let the pool pads decide.
-  if (b.padding == PaddingKind::Same && conv_pads_zero && pads == zero && pads != same)
-    b.padding = PaddingKind::Valid;
-  const std::vector<int64_t>& expected = b.padding == PaddingKind::Same ? same : zero;
-  if (pads != expected)
-    in.where().fail<UnsupportedError>("attribute 'pool_pads' " + str(pads) + ": expected " +
-                                      str(expected) + " for this padding");
-  b.pool = {PoolKind::Max, size, stride};
+  if (pads != same && pads != zero)
+    in.where().fail<UnsupportedError>("attribute 'pool_pads' " + str(pads) + ": neither Valid " +
+                                      str(zero) + " nor Same " + str(same));
+  const PaddingKind padding = pads == same ? PaddingKind::Same : PaddingKind::Valid;
+  // Zero conv pads always compute the Valid conv (padding_kind may have called it Same, its
+  // same-pads being zero too): name it as a Valid pool, so that the Akida layer, whose one
+  // padding serves both, can pool as the model does.
+  if (conv_pads_zero && padding == PaddingKind::Valid) b.padding = PaddingKind::Valid;
+  b.pool = {PoolKind::Max, size, stride, padding};
   return {out_size(conv_out.x, pads[0], pads[2], size, stride),
           out_size(conv_out.y, pads[1], pads[3], size, stride), conv_out.c};
 }
@@ -306,20 +306,19 @@ Block convert_temporal(Block b, const OpType& op, const NodeInputs& in, Shape& o
   return b;
 }
 
-// Xs / Ys multiply each input by a power of two (the alignment to the common scale).
-int32_t input_shift(const NodeInputs& in, const std::string& formal) {
-  IntTensor m = in.ints(formal);
-  if (m.values.empty()) in.where().fail(in.field(formal) + ": empty");
-  for (int64_t v : m.values) {
-    if (v != m.values[0])
-      in.where().fail<UnsupportedError>(in.field(formal) + ": per-channel input shifts are not " +
-                                        "supported (the IR has one shift per input)");
+// Xs / Ys multiply each input by a power of two per channel (the alignment to the common scale;
+// QuantizeML stores them (1, C, 1, 1)): one left shift per channel, or one for all.
+std::vector<int32_t> input_shifts(const NodeInputs& in, const std::string& formal,
+                                  int64_t channels) {
+  std::vector<int32_t> shifts;
+  for (int64_t v : per_channel(in.ints(formal), channels, in, formal)) {
+    auto k = exact_log2(static_cast<double>(v));
+    if (!k || *k > 31)
+      in.where().fail<UnsupportedError>(in.field(formal) + ": " + std::to_string(v) +
+                                        " is not a power of two in [1, 2^31]");
+    shifts.push_back(*k);
   }
-  auto k = exact_log2(static_cast<double>(m.values[0]));
-  if (!k || *k > 31)
-    in.where().fail<UnsupportedError>(in.field(formal) + ": " + std::to_string(m.values[0]) +
-                                      " is not a power of two in [1, 2^31]");
-  return *k;
+  return shifts;
 }
 
 void two_inbound(Block& b, const NodeInputs& in) {
@@ -339,8 +338,8 @@ Block convert_merge(Block b, const OpType& op, const NodeInputs& in, Shape& out_
     if (a != c)
       in.where().fail<akida::ShapeError>("inputs of shapes " + akida::to_string(a) + " and " +
                                          akida::to_string(c) + " cannot be added");
-    b.a_shift = input_shift(in, "Xs");
-    b.b_shift = input_shift(in, "Ys");
+    b.a_shift = input_shifts(in, "Xs", a.c);
+    b.b_shift = input_shifts(in, "Ys", a.c);
     if (op.scaled) b.output = output_stage(in, a.c, false);
     out_shape = a;
   } else {
