@@ -1,1 +1,322 @@
-int main() { return 0; }
+// The `cnn2snn` command: convert QuantizeML models (Keras .h5, ONNX) to Akida .fbz files, check
+// them, run them in the reference evaluator, and verify a conversion layer by layer.
+//
+// Exit codes: 0 on success; 1 for a file, model or input error (one line "cnn2snn: error: ..."
+// on stderr naming the file), for a deprecated action, and for `verify` when a layer differs;
+// 2 for `check` on an incompatible model; CLI11's own codes (above 100) for usage errors.
+// The work is in the cnn2snn library (cnn2snn/pipeline.h): this file only parses and prints.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "akida/engine.h"
+#include "akida/errors.h"
+#include "akida/fbz.h"
+#include "akida/npy.h"
+#include "cnn2snn/evaluator.h"
+#include "cnn2snn/pipeline.h"
+
+namespace {
+
+std::string version_text() {
+  return std::string("cnn2snn ") + cnn2snn::version() +
+         " (converts QuantizeML models to Akida 2.0; writes .fbz files as akida " +
+         akida::kWriterVersion + ")";
+}
+
+// Errors raised after a file was read (conversion, evaluation) name the model when they do not
+// already start with a path.
+template <typename Step>
+auto with_file_context(const std::string& path, Step step) {
+  try {
+    return step();
+  } catch (const akida::Error& e) {
+    if (std::string(e.what()).rfind(path, 0) == 0) throw;
+    akida::rethrow_with_context(e, path);
+  }
+}
+
+struct ConvertOptions {
+  std::string model, output;
+  std::optional<float> scale;
+  std::optional<int> shift;
+};
+struct RunOptions {
+  std::string model, input, output;
+  bool forward = false;
+};
+struct VerifyOptions {
+  std::string model, input;
+  std::optional<int64_t> random;
+  std::optional<int32_t> max_value;
+  uint64_t seed = 0;
+};
+struct CheckOptions {
+  std::string model;
+  bool json = false;
+};
+
+// Every subcommand's arguments (CLI11 binds to them, so they outlive parsing) and the exit
+// status a callback chose.
+struct CliOptions {
+  ConvertOptions convert;
+  RunOptions run;
+  VerifyOptions verify;
+  CheckOptions check;
+  int status = 0;
+};
+
+// ---- convert --------------------------------------------------------------------------------
+
+std::string default_output(const std::string& model) {
+  return std::filesystem::path(model).replace_extension(".fbz").string();
+}
+
+// write_fbz replaces its target atomically: it must never be the model being converted.
+void refuse_to_overwrite_input(const std::string& model, const std::string& output) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(model, output, ec))
+    throw akida::Error(output + ": is the input model; choose another output path with -o");
+}
+
+void convert_model(const ConvertOptions& o) {
+  if (o.scale || o.shift)
+    std::cerr << "cnn2snn: warning: -sc/--scale and -sh/--shift are deprecated and ignored: "
+                 "QuantizeML models carry their own input quantization\n";
+  const std::string output = o.output.empty() ? default_output(o.model) : o.output;
+  refuse_to_overwrite_input(o.model, output);
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(o.model);
+  const akida::Model model = with_file_context(o.model, [&] { return cnn2snn::convert(graph); });
+  akida::write_fbz(model, output);
+  std::cout << "Model successfully converted and saved as " << output << ".\n";
+}
+
+// ---- run ------------------------------------------------------------------------------------
+
+void run_model(const RunOptions& o) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(o.model);
+  cnn2snn::Evaluator evaluator =
+      with_file_context(o.model, [&] { return cnn2snn::Evaluator(graph); });
+  const akida::Batch batch = cnn2snn::model_input_batch(graph, akida::read_npy(o.input), o.input);
+  // The batch fits the graph: what the evaluator refuses now concerns the input's values.
+  const akida::NpyArray output = with_file_context(o.input, [&] {
+    return o.forward ? akida::to_npy(evaluator.run(batch)) : akida::to_npy(evaluator.predict(batch));
+  });
+  akida::write_npy(output, o.output);
+  std::cout << "cnn2snn: wrote " << o.output << ": " << akida::npy_dtype_name(output.dtype) << " "
+            << akida::npy_shape_text(output.shape) << ", "
+            << (o.forward ? "integer outputs of the last integer block" : "predict")
+            << " of the quantized model " << o.model << " on " << batch.n << " sample"
+            << (batch.n == 1 ? "" : "s") << " of " << o.input << "\n";
+}
+
+// ---- verify ---------------------------------------------------------------------------------
+
+int verify_model(const VerifyOptions& o) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(o.model);
+  const akida::Model model = with_file_context(o.model, [&] { return cnn2snn::convert(graph); });
+  const akida::Batch batch =
+      o.random ? cnn2snn::random_input_batch(graph, *o.random, o.seed, o.max_value)
+               : cnn2snn::model_input_batch(graph, akida::read_npy(o.input), o.input);
+  const std::string inputs = o.random ? std::to_string(batch.n) + " random samples (seed " +
+                                            std::to_string(o.seed) + ")"
+                                      : o.input;
+  const cnn2snn::VerifyReport report = with_file_context(o.random ? o.model : o.input, [&] {
+    return cnn2snn::verify(graph, model, batch);
+  });
+  std::cout << "cnn2snn verify: " << o.model << " converted to Akida 2.0 in memory; reference "
+            << "evaluator vs Akida runtime on " << inputs << "\n"
+            << cnn2snn::format_report(report);
+  size_t different = 0;
+  for (const auto& layer : report.layers)
+    different += layer.verdict == cnn2snn::LayerVerdict::Different;
+  if (different == 0) {
+    std::cout << "all layers equal\n";
+    return 0;
+  }
+  std::cout << different << " layer" << (different == 1 ? "" : "s") << " differ\n";
+  return 1;
+}
+
+// ---- check ----------------------------------------------------------------------------------
+
+void print_check_json(const cnn2snn::CheckReport& report) {
+  nlohmann::json problems = nlohmann::json::array();
+  for (const auto& i : report.incompatibilities)
+    problems.push_back({{"layer", i.layer}, {"field", i.field}, {"problem", i.problem}});
+  const nlohmann::json out = {{"compatible", report.compatible()},
+                              {"target", cnn2snn::to_string(report.target)},
+                              {"incompatibilities", problems}};
+  std::cout << out.dump(2) << "\n";
+}
+
+void print_check_text(const cnn2snn::CheckReport& report) {
+  if (report.compatible()) {
+    std::cout << report.source << ": compatible with Akida 2.0\n";
+    return;
+  }
+  const size_t n = report.incompatibilities.size();
+  std::cout << report.source << ": not compatible with Akida 2.0 (" << n << " incompatibilit"
+            << (n == 1 ? "y" : "ies") << "):\n";
+  for (const auto& i : report.incompatibilities)
+    std::cout << "  " << cnn2snn::to_string(i) << "\n";
+}
+
+int check_model(const CheckOptions& o) {
+  const cnn2snn::CheckReport report = cnn2snn::check_model(o.model);
+  o.json ? print_check_json(report) : print_check_text(report);
+  return report.compatible() ? 0 : 2;
+}
+
+// ---- command line ---------------------------------------------------------------------------
+
+// quantize / reshape / calibrate belonged to the legacy CNN2SNN quantization flow; QuantizeML
+// replaces them. They accept their old arguments so that scripts get this message, not a usage
+// error, and they touch no file.
+void add_deprecated_action(CLI::App& app, const std::string& name, const std::string& replacement) {
+  auto* action = app.add_subcommand(
+      name, "Deprecated (legacy CNN2SNN flow): exits with an error, writes nothing; use " +
+                replacement);
+  action->allow_extras()->prefix_command();
+  action->callback([name, replacement] {
+    throw akida::UnsupportedError("'" + name + "' is deprecated and no longer available: use " +
+                                  replacement + ", then 'cnn2snn convert'");
+  });
+}
+
+void add_convert(CLI::App& app, CliOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "convert", "Convert a QuantizeML model (Keras .h5 or ONNX, detected by content) to an "
+                 "Akida 2.0 .fbz file; on any incompatibility, list every faulty layer and write "
+                 "nothing");
+  cmd->add_option("-m,--model", o.convert.model, "Quantized model file (.h5 or .onnx)")->required();
+  cmd->add_option("-o,--output", o.convert.output,
+                  "Akida model to write (replaced atomically; default: the model's path with "
+                  "its extension replaced by .fbz)");
+  cmd->add_option("--scale", o.convert.scale,
+                  "Deprecated (-sc): input scaling is ignored for QuantizeML models (warning)");
+  cmd->add_option("--shift", o.convert.shift,
+                  "Deprecated (-sh): input scaling is ignored for QuantizeML models (warning)");
+  cmd->callback([&o] { convert_model(o.convert); });
+}
+
+void add_run(CLI::App& app, CliOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "run", "Run the QUANTIZED model (before conversion) in the reference evaluator, with "
+             "QuantizeML's integer arithmetic, on a .npy batch");
+  cmd->add_option("-m,--model", o.run.model, "Quantized model file (.h5 or .onnx)")->required();
+  cmd->add_option("-i,--input", o.run.input,
+                  "Inputs: the model's integers, uint8 (int8 for signed inputs) (N, X, Y, C) or "
+                  "(N, C) for 1x1xC inputs; or float32 for models with an InputQuantizer, shaped "
+                  "as the model's input ((N, C, X, Y) for channels-first ONNX models)")
+      ->required();
+  cmd->add_option("-o,--output", o.run.output,
+                  "Outputs: float32 (N, x, y, c) predictions (through the Dequantizer), or int32 "
+                  "with --forward")
+      ->required();
+  cmd->add_flag("--forward", o.run.forward, "Write the int32 outputs of the last integer block");
+  cmd->callback([&o] { run_model(o.run); });
+}
+
+void add_verify(CLI::App& app, CliOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "verify", "Convert in memory, run the reference evaluator and the Akida runtime on the "
+                "same integer inputs and compare every layer exactly; exit 0 only if all are "
+                "equal");
+  cmd->add_option("-m,--model", o.verify.model, "Quantized model file (.h5 or .onnx)")->required();
+  auto* input = cmd->add_option("-i,--input", o.verify.input,
+                                "Inputs .npy (as for 'run'); samples are consecutive frames");
+  auto* random = cmd->add_option("--random", o.verify.random,
+                                 "Use N random integer inputs over the model's input range")
+                     ->check(CLI::PositiveNumber);
+  input->excludes(random);
+  cmd->add_option("--max-value", o.verify.max_value,
+                  "With --random: draw values in 0..V (-V..V for signed inputs)")
+      ->needs(random)
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", o.verify.seed, "With --random: random seed (default 0)")->needs(random);
+  cmd->callback([&o, input, random] {
+    if (input->count() == 0 && random->count() == 0)
+      throw CLI::RequiredError("verify needs -i/--input or --random");
+    o.status = verify_model(o.verify);
+  });
+}
+
+void add_check(CLI::App& app, CliOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "check", "List every incompatibility of a model with Akida 2.0 (layer, field, problem); "
+               "exit 0 if compatible, 2 if not, 1 if the file cannot be read");
+  cmd->add_option("-m,--model", o.check.model, "Quantized model file (.h5 or .onnx)")->required();
+  cmd->add_flag("--json", o.check.json,
+                "Print {\"compatible\", \"target\", \"incompatibilities\": [{\"layer\", "
+                "\"field\", \"problem\"}]}");
+  cmd->callback([&o] { o.status = check_model(o.check); });
+}
+
+void add_commands(CLI::App& app, CliOptions& o) {
+  add_convert(app, o);
+  add_run(app, o);
+  add_verify(app, o);
+  add_check(app, o);
+  add_deprecated_action(app, "quantize", "QuantizeML (quantizeml.models.quantize)");
+  add_deprecated_action(app, "reshape", "QuantizeML or Keras to change the input shape");
+  add_deprecated_action(app, "calibrate", "QuantizeML calibration (quantizeml.models.quantize)");
+  app.add_subcommand("version", "Print the version")->callback([] {
+    std::cout << version_text() << "\n";
+  });
+}
+
+// BrainChip's spellings "-sc" / "-sh" are not valid CLI11 names (one-character short options
+// only): map them to the long options before parsing.
+std::vector<std::string> arguments(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-sc" || a.rfind("-sc=", 0) == 0) a = "--scale" + a.substr(3);
+    if (a == "-sh" || a.rfind("-sh=", 0) == 0) a = "--shift" + a.substr(3);
+    args.push_back(a);
+  }
+  std::reverse(args.begin(), args.end());  // CLI11's vector form takes them last-first
+  return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Convert QuantizeML models (Keras .h5, ONNX) to Akida 2.0 .fbz models, check "
+               "them, run them and verify conversions.",
+               "cnn2snn"};
+  app.set_version_flag("--version", version_text());
+  app.require_subcommand(1);
+  app.footer(
+      "Target generation: CNN2SNN_TARGET_AKIDA_VERSION (v2 by default; v1 conversion is not "
+      "supported yet). Exit status: 0 on success, 1 when a file, model or input is invalid "
+      "(one line 'cnn2snn: error: ...' on stderr) or verify finds a difference, 2 when check "
+      "finds the model incompatible, CLI11's usage codes (>100) for bad arguments.");
+  CliOptions options;
+  add_commands(app, options);
+  try {
+    std::vector<std::string> args = arguments(argc, argv);
+    app.parse(args);
+    return options.status;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "cnn2snn: error: " << e.what() << " (see 'cnn2snn --help')\n";
+    return e.get_exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "cnn2snn: error: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "cnn2snn: error: unknown failure\n";
+    return 1;
+  }
+}

@@ -1,0 +1,82 @@
+#include <pybind11/stl.h>
+
+#include "cnn2snn/converter.h"
+#include "cnn2snn/pipeline.h"
+#include "native.h"
+#include "py_model.h"
+
+namespace py = pybind11;
+
+namespace cnn2snn_python {
+namespace {
+
+// A loaded QuantizeML model and the format it came in (the facade refuses ONNX for Akida 1.0
+// before converting, as BrainChip's check_model_compatibility does).
+struct PyGraph {
+  cnn2snn::QuantizedGraph graph;
+  std::string format;  // "keras" or "onnx"
+};
+
+const char* format_name(cnn2snn::ModelFormat format) {
+  switch (format) {
+    case cnn2snn::ModelFormat::KerasH5: return "keras";
+    case cnn2snn::ModelFormat::Onnx: return "onnx";
+    case cnn2snn::ModelFormat::AkidaFbz: return "akida";
+    case cnn2snn::ModelFormat::Unknown: break;
+  }
+  return "unknown";
+}
+
+std::shared_ptr<PyGraph> load(const std::string& path) {
+  auto graph = cnn2snn::load_quantized_model(path);
+  // Loading succeeded, so the format is one of the two the loader accepts.
+  return std::make_shared<PyGraph>(
+      PyGraph{std::move(graph), format_name(cnn2snn::detect_model_format(path))});
+}
+
+std::shared_ptr<PyModel> convert(const PyGraph& self) {
+  akida::Model model;
+  {
+    py::gil_scoped_release release;
+    model = cnn2snn::convert(self.graph);
+  }
+  return std::make_shared<PyModel>(std::move(model), self.graph.source);
+}
+
+py::list blocks(const PyGraph& self) {
+  py::list out;
+  for (const auto& block : self.graph.blocks)
+    out.append(py::make_tuple(block.name, cnn2snn::block_kind_name(block.kind), block.inbound));
+  return out;
+}
+
+std::vector<std::string> check_v2(const PyGraph& self) {
+  std::vector<std::string> out;
+  for (const auto& incompatibility : cnn2snn::check_v2(self.graph))
+    out.push_back(cnn2snn::to_string(incompatibility));
+  return out;
+}
+
+}  // namespace
+
+void bind_converter(py::module_& m) {
+  py::class_<PyGraph, std::shared_ptr<PyGraph>>(m, "QuantizedGraph")
+      .def_property_readonly("source", [](const PyGraph& s) { return s.graph.source; })
+      .def_property_readonly("format", [](const PyGraph& s) { return s.format; })
+      .def_property_readonly("input_shape",
+                             [](const PyGraph& s) {
+                               const auto& i = s.graph.input_shape;
+                               return std::vector<int64_t>{i.x, i.y, i.c};
+                             })
+      .def_property_readonly("input_bits", [](const PyGraph& s) { return s.graph.input_bits; })
+      .def_property_readonly("input_signed", [](const PyGraph& s) { return s.graph.input_signed; })
+      .def("blocks", &blocks)
+      .def("check_v2", &check_v2)
+      .def("convert", &convert);
+  m.def("load_quantized_model", &load, py::arg("path"));
+  m.def("target_akida_version",
+        [] { return cnn2snn::to_string(cnn2snn::target_akida_version()); });
+  m.def("version", [] { return cnn2snn::version(); });
+}
+
+}  // namespace cnn2snn_python

@@ -1,0 +1,145 @@
+// `verify`: the proof that a conversion is right. The reference evaluator (QuantizeML's
+// arithmetic on the QuantizedGraph) and the Akida runtime (the converted model) run the same
+// integer batch; every block must equal the Akida layer of the same name, value for value.
+#include <algorithm>
+#include <array>
+#include <map>
+#include <sstream>
+
+#include "akida/errors.h"
+#include "cnn2snn/evaluator.h"
+#include "cnn2snn/pipeline.h"
+
+namespace cnn2snn {
+namespace {
+
+template <typename T>
+std::optional<Difference> first_difference(const akida::BatchOf<T>& expected,
+                                           const akida::BatchOf<T>& actual) {
+  const akida::Shape& s = expected.shape;
+  for (size_t i = 0; i < expected.values.size(); ++i) {
+    if (expected.values[i] == actual.values[i]) continue;
+    const int64_t k = static_cast<int64_t>(i);
+    return Difference{k / s.size(), k / (s.y * s.c) % s.x, k / s.c % s.y, k % s.c,
+                      static_cast<double>(expected.values[i]),
+                      static_cast<double>(actual.values[i])};
+  }
+  return std::nullopt;
+}
+
+// Fills the verdict of a layer whose block output is known.
+template <typename T>
+void compare(const akida::BatchOf<T>& expected, const akida::BatchOf<T>& actual,
+             LayerComparison& row) {
+  if (expected.shape != actual.shape || expected.n != actual.n ||
+      expected.values.size() != actual.values.size()) {
+    row.verdict = LayerVerdict::Different;
+    row.detail = "evaluator gives " + std::to_string(expected.n) + " x " +
+                 akida::to_string(expected.shape) + ", Akida " + std::to_string(actual.n) +
+                 " x " + akida::to_string(actual.shape);
+    return;
+  }
+  row.difference = first_difference(expected, actual);
+  row.verdict = row.difference ? LayerVerdict::Different : LayerVerdict::Equal;
+}
+
+// Both sides' float outputs of a final Dequantizer, each from a fresh start (FIFOs empty).
+void compare_predictions(Evaluator& evaluator, akida::Engine& engine, const akida::Batch& batch,
+                         LayerComparison& row) {
+  evaluator.reset();
+  engine.reset();
+  compare(evaluator.predict(batch), engine.predict(batch), row);
+}
+
+}  // namespace
+
+bool VerifyReport::all_equal() const {
+  return std::none_of(layers.begin(), layers.end(), [](const LayerComparison& l) {
+    return l.verdict == LayerVerdict::Different;
+  });
+}
+
+VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
+                    const akida::Batch& batch) {
+  Evaluator evaluator(graph);
+  akida::Engine engine(model);
+  // Fresh objects: both start with empty FIFOs, so the batch is the same sequence of frames.
+  const std::vector<akida::Batch> expected = evaluator.run_all(batch);
+  const std::vector<akida::Batch> actual = engine.forward_all(batch);
+
+  std::map<std::string, size_t> block_index;
+  for (size_t i = 0; i < graph.blocks.size(); ++i) block_index[graph.blocks[i].name] = i;
+
+  VerifyReport report;
+  report.samples = batch.n;
+  for (size_t l = 0; l < model.layers.size(); ++l) {
+    const akida::Layer& layer = model.layers[l];
+    LayerComparison row{layer.name, std::string(akida::name_of(layer.kind)),
+                        engine.output_shapes()[l], LayerVerdict::NotCompared, std::nullopt, ""};
+    const auto found = block_index.find(layer.name);
+    if (found == block_index.end()) {
+      if (layer.kind != akida::LayerKind::InputData) {
+        row.verdict = LayerVerdict::Different;
+        row.detail = "no block of this name in the quantized model";
+      }
+    } else if (graph.blocks[found->second].kind == BlockKind::Dequantizer) {
+      // Only a final Dequantizer has floats to compare: predict() returns the last layer's.
+      if (l + 1 == model.layers.size() && found->second + 1 == graph.blocks.size())
+        compare_predictions(evaluator, engine, batch, row);
+      else
+        row.detail = "a Dequantizer before the end: its floats are not observable";
+    } else {
+      compare(expected[found->second], actual[l], row);
+    }
+    block_index.erase(layer.name);
+    report.layers.push_back(std::move(row));
+  }
+  for (const auto& [name, index] : block_index)
+    report.layers.push_back({name, block_kind_name(graph.blocks[index].kind), {},
+                             LayerVerdict::Different, std::nullopt,
+                             "no Akida layer of this name in the converted model"});
+  return report;
+}
+
+namespace {
+
+std::string value_text(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+std::string verdict_text(const LayerComparison& row) {
+  switch (row.verdict) {
+    case LayerVerdict::Equal: return "equal";
+    case LayerVerdict::NotCompared:
+      return row.detail.empty() ? "not compared (inserted by the converter)"
+                                : "not compared (" + row.detail + ")";
+    case LayerVerdict::Different: break;
+  }
+  if (!row.difference) return "DIFFERENT: " + row.detail;
+  const Difference& d = *row.difference;
+  return "DIFFERENT at sample " + std::to_string(d.sample) + ", x " + std::to_string(d.x) +
+         ", y " + std::to_string(d.y) + ", c " + std::to_string(d.c) + ": evaluator " +
+         value_text(d.expected) + ", akida " + value_text(d.actual);
+}
+
+}  // namespace
+
+std::string format_report(const VerifyReport& report) {
+  std::vector<std::array<std::string, 4>> rows{{"Layer", "Kind", "Output shape", "Result"}};
+  for (const LayerComparison& l : report.layers)
+    rows.push_back({l.layer, l.kind, akida::to_string(l.shape), verdict_text(l)});
+  std::array<size_t, 3> width{};
+  for (const auto& row : rows)
+    for (size_t i = 0; i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  std::string text;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < width.size(); ++i)
+      text += row[i] + std::string(width[i] - row[i].size() + 2, ' ');
+    text += row[3] + "\n";
+  }
+  return text;
+}
+
+}  // namespace cnn2snn

@@ -1,0 +1,211 @@
+// The cnn2snn pipeline (pipeline.h): loading by content, the target-version environment, inputs,
+// and verify's comparison, including that it does see a difference.
+#include "cnn2snn/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <optional>
+
+#include "akida/errors.h"
+#include "akida/npy.h"
+#include "test_support.h"
+
+namespace {
+
+using cnn2snn::AkidaVersion;
+using cnn2snn::LayerVerdict;
+using cnn2snn::ModelFormat;
+
+const std::string kDsCnn = std::string(CNN2SNN_SOURCE_DIR) + "/examples/ds_cnn_kws_i8_w8_a8.h5";
+const std::string kDsCnnSamples = std::string(CNN2SNN_SOURCE_DIR) + "/examples/ds_cnn_kws_samples.npy";
+
+// Sets or clears the target variable for one test, restoring it afterwards.
+class TargetEnvironment : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const char* v = std::getenv(cnn2snn::kTargetVersionVariable)) saved_ = v;
+    unsetenv(cnn2snn::kTargetVersionVariable);
+  }
+  void TearDown() override {
+    if (saved_)
+      setenv(cnn2snn::kTargetVersionVariable, saved_->c_str(), 1);
+    else
+      unsetenv(cnn2snn::kTargetVersionVariable);
+  }
+  std::optional<std::string> saved_;
+};
+
+std::string write_file(const std::string& name, const std::string& bytes) {
+  const auto path = test_support::temp_dir("pipeline") / name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path.string();
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(PipelineLoad, DetectsFormatsByContent) {
+  EXPECT_EQ(cnn2snn::detect_model_format(kDsCnn), ModelFormat::KerasH5);
+  EXPECT_EQ(cnn2snn::detect_model_format(write_file("garbage.h5", "definitely not a model")),
+            ModelFormat::Unknown);
+  EXPECT_EQ(cnn2snn::detect_model_format(write_file("empty.onnx", "")), ModelFormat::Unknown);
+  EXPECT_THROW(cnn2snn::detect_model_format("/nonexistent/model.h5"), akida::FormatError);
+  const auto onnx = test_support::fixture("onnx/tennst_int8_quantizeml.onnx");
+  const auto fbz = test_support::fixture("fbz/tennst_int8_v2_2.17.fbz");
+  SKIP_WITHOUT_FIXTURE(onnx);
+  SKIP_WITHOUT_FIXTURE(fbz);
+  EXPECT_EQ(cnn2snn::detect_model_format(onnx.string()), ModelFormat::Onnx);
+  EXPECT_EQ(cnn2snn::detect_model_format(fbz.string()), ModelFormat::AkidaFbz);
+}
+
+TEST(PipelineLoad, RefusesFbzAndUnknownFilesClearly) {
+  const std::string garbage = write_file("garbage.bin", "definitely not a model");
+  const std::string message = message_of([&] { cnn2snn::load_quantized_model(garbage); });
+  EXPECT_EQ(message.rfind(garbage + ": not a quantized model", 0), 0u) << message;
+  const auto fbz = test_support::fixture("fbz/tennst_int8_v2_2.17.fbz");
+  SKIP_WITHOUT_FIXTURE(fbz);
+  EXPECT_THROW(cnn2snn::load_quantized_model(fbz.string()), akida::UnsupportedError);
+  EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(fbz.string()); })
+                .find("is already an Akida model"),
+            std::string::npos);
+}
+
+TEST_F(TargetEnvironment, ReadsTheVariableAsBrainChipDoes) {
+  EXPECT_EQ(cnn2snn::target_akida_version(), AkidaVersion::v2);
+  setenv(cnn2snn::kTargetVersionVariable, "v1", 1);
+  EXPECT_EQ(cnn2snn::target_akida_version(), AkidaVersion::v1);
+  setenv(cnn2snn::kTargetVersionVariable, "v2", 1);
+  EXPECT_EQ(cnn2snn::target_akida_version(), AkidaVersion::v2);
+  setenv(cnn2snn::kTargetVersionVariable, "v3", 1);
+  EXPECT_EQ(message_of([] { cnn2snn::target_akida_version(); }),
+            "CNN2SNN_TARGET_AKIDA_VERSION=v3 must be one of ['v1', 'v2']");
+}
+
+TEST_F(TargetEnvironment, ScopedVersionRestoresValueAndAbsence) {
+  {
+    cnn2snn::ScopedAkidaVersion v1(AkidaVersion::v1);
+    EXPECT_EQ(cnn2snn::target_akida_version(), AkidaVersion::v1);
+    {
+      cnn2snn::ScopedAkidaVersion v2(AkidaVersion::v2);
+      EXPECT_STREQ(std::getenv(cnn2snn::kTargetVersionVariable), "v2");
+    }
+    EXPECT_STREQ(std::getenv(cnn2snn::kTargetVersionVariable), "v1");
+  }
+  EXPECT_EQ(std::getenv(cnn2snn::kTargetVersionVariable), nullptr);
+  // Also when unwinding, and a previous invalid value comes back as it was.
+  setenv(cnn2snn::kTargetVersionVariable, "bogus", 1);
+  try {
+    cnn2snn::ScopedAkidaVersion v2(AkidaVersion::v2);
+    throw std::runtime_error("boom");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_STREQ(std::getenv(cnn2snn::kTargetVersionVariable), "bogus");
+}
+
+TEST_F(TargetEnvironment, ConvertRefusesV1) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
+  cnn2snn::ScopedAkidaVersion v1(AkidaVersion::v1);
+  EXPECT_THROW(cnn2snn::convert(graph), akida::UnsupportedError);
+  EXPECT_NE(message_of([&] { cnn2snn::convert(graph); })
+                .find("conversion to Akida 1.0 is not supported yet"),
+            std::string::npos);
+}
+
+TEST(PipelineInputs, RandomBatchesStayInRangeAndRepeat) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
+  ASSERT_FALSE(graph.input_signed);
+  const akida::Batch full = cnn2snn::random_input_batch(graph, 4, 7);
+  EXPECT_EQ(full.n, 4);
+  EXPECT_EQ(full.shape, graph.input_shape);
+  EXPECT_EQ(*std::min_element(full.values.begin(), full.values.end()), 0);
+  EXPECT_EQ(*std::max_element(full.values.begin(), full.values.end()), 255);
+  EXPECT_EQ(cnn2snn::random_input_batch(graph, 4, 7).values, full.values);
+  EXPECT_NE(cnn2snn::random_input_batch(graph, 4, 8).values, full.values);
+  const akida::Batch small = cnn2snn::random_input_batch(graph, 4, 7, 4);
+  EXPECT_EQ(*std::min_element(small.values.begin(), small.values.end()), 0);
+  EXPECT_EQ(*std::max_element(small.values.begin(), small.values.end()), 4);
+  cnn2snn::QuantizedGraph signed_graph = graph;
+  signed_graph.input_signed = true;
+  const akida::Batch s = cnn2snn::random_input_batch(signed_graph, 4, 7, 3);
+  EXPECT_EQ(*std::min_element(s.values.begin(), s.values.end()), -3);
+  EXPECT_EQ(*std::max_element(s.values.begin(), s.values.end()), 3);
+}
+
+TEST(PipelineInputs, ChecksDtypes) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
+  akida::NpyArray floats{akida::NpyDType::Float32, {1, 49, 10, 1},
+                         std::vector<uint8_t>(49 * 10 * 4)};
+  EXPECT_THROW(cnn2snn::model_input_batch(graph, floats, "in.npy"), akida::ShapeError);
+  akida::NpyArray int8s{akida::NpyDType::Int8, {1, 49, 10, 1}, std::vector<uint8_t>(49 * 10)};
+  const std::string message = message_of([&] { cnn2snn::model_input_batch(graph, int8s, "in.npy"); });
+  EXPECT_EQ(message, "in.npy: input dtype is int8, the model expects uint8");
+}
+
+TEST(PipelineVerify, ConvertedExampleEqualsTheEvaluator) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
+  const akida::Model model = cnn2snn::convert(graph);
+  const akida::Batch batch =
+      cnn2snn::model_input_batch(graph, akida::read_npy(kDsCnnSamples), kDsCnnSamples);
+  const cnn2snn::VerifyReport report = cnn2snn::verify(graph, model, batch);
+  EXPECT_TRUE(report.all_equal()) << cnn2snn::format_report(report);
+  ASSERT_EQ(report.layers.size(), model.layers.size());
+  for (const auto& layer : report.layers) EXPECT_EQ(layer.verdict, LayerVerdict::Equal) << layer.layer;
+  EXPECT_EQ(report.samples, batch.n);
+}
+
+// A converted model with one layer's weights zeroed: verify must name that layer and the first
+// differing value, and keep the layers before it equal.
+TEST(PipelineVerify, FindsTheFirstDifferingLayerAndValue) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
+  akida::Model model = cnn2snn::convert(graph);
+  const auto target = std::find_if(model.layers.begin(), model.layers.end(),
+                                   [](const akida::Layer& l) { return l.name == "pw_separable_2"; });
+  ASSERT_NE(target, model.layers.end());
+  for (akida::Variable& v : target->variables)
+    if (v.name == "weights") std::fill(v.data.begin(), v.data.end(), 0);
+  const akida::Batch batch = cnn2snn::random_input_batch(graph, 2, 1);
+  const cnn2snn::VerifyReport report = cnn2snn::verify(graph, model, batch);
+  EXPECT_FALSE(report.all_equal());
+  const auto index = static_cast<size_t>(target - model.layers.begin());
+  for (size_t i = 0; i < index; ++i)
+    EXPECT_EQ(report.layers[i].verdict, LayerVerdict::Equal) << report.layers[i].layer;
+  const cnn2snn::LayerComparison& bad = report.layers[index];
+  EXPECT_EQ(bad.layer, "pw_separable_2");
+  EXPECT_EQ(bad.kind, "Conv2D");
+  ASSERT_EQ(bad.verdict, LayerVerdict::Different);
+  ASSERT_TRUE(bad.difference.has_value());
+  EXPECT_NE(bad.difference->expected, bad.difference->actual);
+  EXPECT_LT(bad.difference->sample, batch.n);
+  EXPECT_LT(bad.difference->x, bad.shape.x);
+  EXPECT_LT(bad.difference->y, bad.shape.y);
+  EXPECT_LT(bad.difference->c, bad.shape.c);
+  const std::string text = cnn2snn::format_report(report);
+  EXPECT_NE(text.find("pw_separable_2"), std::string::npos);
+  EXPECT_NE(text.find("DIFFERENT at sample"), std::string::npos) << text;
+}
+
+TEST(PipelineVerify, ReportsALayerMissingFromTheModel) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
+  akida::Model model = cnn2snn::convert(graph);
+  model.layers.back().name = "renamed";  // the Dequantizer no longer matches its block
+  const cnn2snn::VerifyReport report =
+      cnn2snn::verify(graph, model, cnn2snn::random_input_batch(graph, 1, 0));
+  EXPECT_FALSE(report.all_equal());
+  const auto missing = std::find_if(report.layers.begin(), report.layers.end(),
+                                    [](const auto& l) { return l.layer == "dequantizer"; });
+  ASSERT_NE(missing, report.layers.end());
+  EXPECT_EQ(missing->verdict, LayerVerdict::Different);
+  EXPECT_NE(missing->detail.find("no Akida layer"), std::string::npos);
+}
+
+}  // namespace
