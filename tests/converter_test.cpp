@@ -448,35 +448,77 @@ TEST(ConvertChecks, EveryViolationIsReportedInOneError) {
   g.blocks.push_back(b);
 
   const auto found = cnn2snn::check_v2(g);
-  EXPECT_TRUE(has_finding(found, "a", "kernel_size",
-                          "kernel 4x4 not supported (Conv2D: 1, 3, 5, 7)"))
+  EXPECT_TRUE(has_finding(found, "a", "weights_bits", "2 bits, expected 4 or 8"))
       << all_findings(found);
-  EXPECT_TRUE(has_finding(found, "a", "weights_bits", "2 bits, expected 4 or 8"));
-  EXPECT_TRUE(has_finding(found, "a", "kernel_stride", "stride 3"));
   EXPECT_TRUE(has_finding(found, "b", "bias[0]", "257"));
   EXPECT_TRUE(has_finding(found, "b", "relu_max[0]", "-5"));
   EXPECT_TRUE(has_finding(found, "b", "padding_value[0]", "only InputConv2D"));
   EXPECT_TRUE(has_finding(found, "b", "input_shift[0]", "9 is out of range (0..7)"));
-  EXPECT_EQ(found.size(), 7u) << all_findings(found);
+  EXPECT_EQ(found.size(), 5u) << all_findings(found);
+  // The 4x4 kernel and stride 3 are hardware limits, not conversion problems: a graph that does
+  // not convert reports none of them.
+  EXPECT_TRUE(cnn2snn::check_v2_hardware(g).empty());
 
   try {
     cnn2snn::convert_to_akida_v2(g);
     FAIL() << "expected UnsupportedError";
   } catch (const akida::UnsupportedError& e) {
     const std::string what = e.what();
-    EXPECT_EQ(std::count(what.begin(), what.end(), '\n'), 7) << what;  // one line per violation
+    EXPECT_EQ(std::count(what.begin(), what.end(), '\n'), 5) << what;  // one line per violation
     for (const auto& i : found) EXPECT_NE(what.find(to_string(i)), std::string::npos) << what;
   }
 }
 
+TEST(ConvertChecks, HardwareLimitsDoNotBlockConversion) {
+  QuantizedGraph g = signed_input_graph({16, 16, 1});
+  Block a = neural("a", BlockKind::Conv2D, tensor({4, 4, 1, 1}, std::vector<int64_t>(16, 1)));
+  a.stride = 3;
+  g.blocks.push_back(a);
+
+  EXPECT_TRUE(cnn2snn::check_v2(g).empty()) << all_findings(cnn2snn::check_v2(g));
+  const auto limits = cnn2snn::check_v2_hardware(g);
+  EXPECT_TRUE(has_finding(limits, "a", "kernel_size",
+                          "kernel 4x4 not supported (Conv2D: 1, 3, 5, 7)"))
+      << all_findings(limits);
+  EXPECT_TRUE(has_finding(limits, "a", "kernel_stride", "stride 3"));
+  EXPECT_EQ(limits.size(), 2u) << all_findings(limits);
+  EXPECT_EQ(cnn2snn::convert_to_akida_v2(g).layers.size(), 2u);  // InputData + the Conv2D
+}
+
 TEST(ConvertChecks, ShapeRules) {
   QuantizedGraph g = signed_input_graph({2, 2, 1});
-  // Dense on a (2, 2, 1) input: not flat. Its 3 rows do not match the 4 input values either.
+  // Dense on a (2, 2, 1) input whose 3 rows do not match the 4 input values.
   g.blocks.push_back(neural("dense", BlockKind::Dense, tensor({3, 2}, iota_values(6))));
   const auto found = cnn2snn::check_v2(g);
-  EXPECT_TRUE(has_finding(found, "dense", "input", "shape [2, 2, 1] is not flat"))
-      << all_findings(found);
   EXPECT_TRUE(has_finding(found, "dense", "weights", "has 3 rows, the input [2, 2, 1] has 4"))
+      << all_findings(found);
+}
+
+TEST(ConvertChecks, SpatialDenseInputIsAHardwareLimitOnly) {
+  QuantizedGraph g = signed_input_graph({2, 2, 1});
+  g.blocks.push_back(neural("dense", BlockKind::Dense, tensor({4, 2}, iota_values(8))));
+  EXPECT_TRUE(cnn2snn::check_v2(g).empty()) << all_findings(cnn2snn::check_v2(g));
+  const auto limits = cnn2snn::check_v2_hardware(g);
+  EXPECT_TRUE(has_finding(limits, "dense", "input", "shape [2, 2, 1] is not flat"))
+      << all_findings(limits);
+  // The Dense1D takes the (x, y, c)-flattened input: 4 kernel rows, one input_shift per channel.
+  const akida::Model model = cnn2snn::convert_to_akida_v2(g);
+  const akida::Layer& dense = model.layer("dense");
+  EXPECT_EQ(dense.variable("weights").shape, (std::vector<uint32_t>{4, 2}));
+  EXPECT_EQ(dense.variable("input_shift").shape, (std::vector<uint32_t>{1}));
+}
+
+TEST(ConvertChecks, DenseInputShiftsFollowTheInputChannels) {
+  QuantizedGraph g = signed_input_graph({1, 2, 2});
+  Block dense = neural("dense", BlockKind::Dense, tensor({4, 1}, iota_values(4)));
+  dense.input_shift = {1, 3, 1, 3};  // per flattened value: (y0, c0), (y0, c1), (y1, c0), (y1, c1)
+  g.blocks.push_back(dense);
+  const akida::Model model = cnn2snn::convert_to_akida_v2(g);
+  EXPECT_EQ(model.layer("dense").variable("input_shift").ints(), (std::vector<int64_t>{1, 3}));
+
+  g.blocks[0].input_shift = {1, 3, 2, 3};  // channel 0 shifted by 1 at y0 but 2 at y1
+  const auto found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "dense", "input_shift[2]", "2 differs from the shift of its channel"))
       << all_findings(found);
 }
 

@@ -144,19 +144,29 @@ int verify_model(const VerifyOptions& o) {
 
 // ---- check ----------------------------------------------------------------------------------
 
+nlohmann::json findings_json(const std::vector<cnn2snn::Incompatibility>& findings) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& i : findings)
+    out.push_back({{"layer", i.layer}, {"field", i.field}, {"problem", i.problem}});
+  return out;
+}
+
 void print_check_json(const cnn2snn::CheckReport& report) {
-  nlohmann::json problems = nlohmann::json::array();
-  for (const auto& i : report.incompatibilities)
-    problems.push_back({{"layer", i.layer}, {"field", i.field}, {"problem", i.problem}});
   const nlohmann::json out = {{"compatible", report.compatible()},
                               {"target", cnn2snn::to_string(report.target)},
-                              {"incompatibilities", problems}};
+                              {"incompatibilities", findings_json(report.incompatibilities)},
+                              {"hardware_limits", findings_json(report.hardware_limits)}};
   std::cout << out.dump(2) << "\n";
 }
 
 void print_check_text(const cnn2snn::CheckReport& report) {
   if (report.compatible()) {
     std::cout << report.source << ": compatible with Akida 2.0\n";
+    if (!report.hardware_limits.empty()) {
+      std::cout << "It runs in software; these layers exceed Akida 2.0 hardware limits:\n";
+      for (const auto& i : report.hardware_limits)
+        std::cout << "  " << cnn2snn::to_string(i) << "\n";
+    }
     return;
   }
   const size_t n = report.incompatibilities.size();
@@ -248,12 +258,14 @@ void add_verify(CLI::App& app, CliOptions& o) {
 
 void add_check(CLI::App& app, CliOptions& o) {
   auto* cmd = app.add_subcommand(
-      "check", "List every incompatibility of a model with Akida 2.0 (layer, field, problem); "
-               "exit 0 if compatible, 2 if not, 1 if the file cannot be read");
+      "check", "List every incompatibility of a model with Akida 2.0 (layer, field, problem), "
+               "then, for a compatible model, the Akida 2.0 hardware limits its layers exceed "
+               "(the model still converts and runs in software); exit 0 if compatible, 2 if "
+               "not, 1 if the file cannot be read");
   cmd->add_option("-m,--model", o.check.model, "Quantized model file (.h5 or .onnx)")->required();
   cmd->add_flag("--json", o.check.json,
-                "Print {\"compatible\", \"target\", \"incompatibilities\": [{\"layer\", "
-                "\"field\", \"problem\"}]}");
+                "Print {\"compatible\", \"target\", \"incompatibilities\": [...], "
+                "\"hardware_limits\": [...]}, each entry {\"layer\", \"field\", \"problem\"}");
   cmd->callback([&o] { o.status = check_model(o.check); });
 }
 

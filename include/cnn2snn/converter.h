@@ -60,19 +60,31 @@ struct RuleInput {
 // which are computed only when no structure rule failed.
 enum class RuleStage { Structure, Block, Shape };
 
+// What breaking a rule means. Conversion: the model cannot be expressed as an Akida 2.0 model (as
+// BrainChip's converter refuses it); convert_to_akida_v2() fails. Hardware: the Akida model exists
+// and runs in software, but exceeds a documented limit of the Akida 2.0 IP (akida-spec §4.1), so
+// it would not map onto hardware as one sequence. The ECG and DS-CNN models of BrainChip's users
+// run in software with such layers (e.g. 3x3/3 max pooling), so these never block conversion.
+enum class RuleScope { Conversion, Hardware };
+
 struct Rule {
   std::string_view name;         // short, stable identifier, e.g. "kernel-size"
   std::string_view description;  // one sentence for the docs page
   RuleStage stage;
   std::vector<BlockKind> kinds;  // block kinds the rule applies to; empty: every kind
   void (*check)(const RuleInput& input, std::vector<Incompatibility>& out);
+  RuleScope scope = RuleScope::Conversion;
 };
 
 // Every Akida 2.0 rule, in the order they run.
 const std::vector<Rule>& v2_rules();
 
-// Every violation of v2_rules() by `graph`, in block order (an empty graph gives one violation).
+// Every violation of the Conversion rules of v2_rules() by `graph`, in block order (an empty graph
+// gives one violation).
 std::vector<Incompatibility> check_v2(const QuantizedGraph& graph);
+// Every Hardware rule `graph` breaks (empty when check_v2() finds anything: a graph that does not
+// convert has no hardware mapping to speak of).
+std::vector<Incompatibility> check_v2_hardware(const QuantizedGraph& graph);
 
 // The Akida 2.0 model for `graph`. Throws akida::UnsupportedError when check_v2() finds anything:
 // "SOURCE: cannot convert to Akida 2.0:\n" then one line per violation (see to_string above).

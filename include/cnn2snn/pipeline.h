@@ -82,6 +82,9 @@ struct CheckReport {
   // Front ends stop at their first unsupported layer (except invalid block patterns, which they
   // list all at once), so a model refused by its front end does not reach check_v2().
   std::vector<Incompatibility> incompatibilities;
+  // Akida 2.0 IP limits the converted model exceeds (check_v2_hardware()): it converts and runs
+  // in software, but would not map onto hardware as one sequence. Not incompatibilities.
+  std::vector<Incompatibility> hardware_limits;
   bool compatible() const { return incompatibilities.empty(); }
 };
 

@@ -25,43 +25,74 @@ run 0 check -m "$SOURCE_DIR/examples/ds_cnn_kws_i8_w8_a8.h5" --json
 "$PY" -c "
 import json, sys
 r = json.load(open('$WORK/stdout'))
-assert r == {'compatible': True, 'target': 'v2', 'incompatibilities': []}, r
+assert r == {'compatible': True, 'target': 'v2', 'incompatibilities': [], 'hardware_limits': []}, r
 "
 
-# Converter rules: 4x4 kernels on the depthwise and the pointwise conv (weights resized to match).
-cp "$WORK/dw.h5" "$WORK/k4.h5"
-"$PY" - "$WORK/k4.h5" <<'PYTHON'
+# Resize the kernels of the depthwise and the pointwise conv (weights resized to match).
+resize_kernels() {  # OUT.h5 KX KY
+  cp "$WORK/dw.h5" "$1"
+  "$PY" - "$@" <<'PYTHON'
 import h5py, json, numpy as np, sys
+kernel = [int(sys.argv[2]), int(sys.argv[3])]
 with h5py.File(sys.argv[1], "r+") as f:
     config = json.loads(f.attrs["model_config"])
     for layer in config["config"]["layers"]:
         if layer["config"]["name"] in ("dw", "head_conv"):
-            layer["config"]["kernel_size"] = [4, 4]
+            layer["config"]["kernel_size"] = kernel
     f.attrs["model_config"] = json.dumps(config).encode()  # as Keras writes it
     weights = f["model_weights"]
     for path in ("dw/dw/depthwise_kernel:0", "head_conv/head_conv/kernel:0"):
         old = weights[path]
-        shape, dtype = (4, 4) + old.shape[2:], old.dtype
+        shape, dtype = tuple(kernel) + old.shape[2:], old.dtype
         del weights[path]
         weights.create_dataset(path, data=np.random.default_rng(0).normal(0, 0.1, shape).astype(dtype))
 PYTHON
-run 2 check -m "$WORK/k4.h5"
-grep -q "not compatible with Akida 2.0 (2 incompatibilities)" "$WORK/stdout" || fail "k4: $(cat "$WORK/stdout")"
-grep -q "layer 'dw': kernel_size: kernel 4x4" "$WORK/stdout" || fail "k4 dw: $(cat "$WORK/stdout")"
-grep -q "layer 'head_conv': kernel_size: kernel 4x4" "$WORK/stdout" || fail "k4 head: $(cat "$WORK/stdout")"
-run 2 check -m "$WORK/k4.h5" --json
+}
+
+# Converter rules: 2-bit weights on the depthwise and the pointwise conv (Akida 2.0 takes 4 or 8).
+cp "$WORK/dw.h5" "$WORK/w2.h5"
+"$PY" - "$WORK/w2.h5" <<'PYTHON'
+import h5py, json, sys
+with h5py.File(sys.argv[1], "r+") as f:
+    config = json.loads(f.attrs["model_config"])
+    for layer in config["config"]["layers"]:
+        if layer["config"]["name"] in ("dw", "head_conv"):
+            layer["config"]["quant_config"]["weight_quantizer"]["bitwidth"] = 2
+    f.attrs["model_config"] = json.dumps(config).encode()
+PYTHON
+run 2 check -m "$WORK/w2.h5"
+grep -q "not compatible with Akida 2.0 (2 incompatibilities)" "$WORK/stdout" || fail "w2: $(cat "$WORK/stdout")"
+grep -q "layer 'dw': weights_bits: 2 bits, expected 4 or 8" "$WORK/stdout" || fail "w2 dw: $(cat "$WORK/stdout")"
+grep -q "layer 'head_conv': weights_bits: 2 bits, expected 4 or 8" "$WORK/stdout" || fail "w2 head: $(cat "$WORK/stdout")"
+run 2 check -m "$WORK/w2.h5" --json
 "$PY" -c "
 import json
 r = json.load(open('$WORK/stdout'))
 assert r['compatible'] is False and r['target'] == 'v2', r
 got = sorted((i['layer'], i['field']) for i in r['incompatibilities'])
-assert got == [('dw', 'kernel_size'), ('head_conv', 'kernel_size')], got
-assert all('4x4' in i['problem'] for i in r['incompatibilities']), r
+assert got == [('dw', 'weights_bits'), ('head_conv', 'weights_bits')], got
 "
 # convert refuses the same model with every problem in one error, and writes nothing.
-run 1 convert -m "$WORK/k4.h5"
+run 1 convert -m "$WORK/w2.h5"
 grep -q "layer 'dw'" "$WORK/stderr" && grep -q "layer 'head_conv'" "$WORK/stderr" || fail "convert error: $(cat "$WORK/stderr")"
-[[ ! -e $WORK/k4.fbz ]] || fail "an incompatible conversion wrote k4.fbz"
+[[ ! -e $WORK/w2.fbz ]] || fail "an incompatible conversion wrote w2.fbz"
+
+# Hardware limits: 4x4 kernels convert and run in software, but exceed the Akida 2.0 IP's
+# kernel sizes; check says so without calling the model incompatible.
+resize_kernels "$WORK/k4.h5" 4 4
+run 0 check -m "$WORK/k4.h5"
+grep -q "layer 'dw': kernel_size: kernel 4x4" "$WORK/stdout" || fail "k4 dw: $(cat "$WORK/stdout")"
+grep -q "layer 'head_conv': kernel_size: kernel 4x4" "$WORK/stdout" || fail "k4 head: $(cat "$WORK/stdout")"
+run 0 check -m "$WORK/k4.h5" --json
+"$PY" -c "
+import json
+r = json.load(open('$WORK/stdout'))
+assert r['compatible'] is True and r['incompatibilities'] == [], r
+got = sorted((i['layer'], i['field']) for i in r['hardware_limits'])
+assert got == [('dw', 'kernel_size'), ('head_conv', 'kernel_size')], got
+"
+run 0 convert -m "$WORK/k4.h5"
+[[ -s $WORK/k4.fbz ]] || fail "the 4x4 model did not convert"
 
 # Front-end block patterns: two blocks with an unsupported layer, both listed with the
 # compatible patterns.

@@ -391,9 +391,21 @@ void add_output_stage(const Block& block, size_t filters, std::vector<Variable>&
   vars.push_back(int_variable("output_shift", {u32(filters)}, DType::Int8, stored_shifts(block, filters)));
 }
 
-std::vector<Variable> neural_variables(const Block& block) {
+// The per-channel input shifts of a Dense block whose input has `input_channel_count` channels:
+// Akida shifts each input channel, so a shift per flattened (x, y, c) value (the rules checked it
+// repeats every c values) becomes one per channel.
+std::vector<int32_t> dense_input_shift(const Block& block, size_t input_channel_count) {
+  if (block.input_shift.size() <= 1) return per_channel(block.input_shift, input_channel_count, 0);
+  return {block.input_shift.begin(), block.input_shift.begin() + input_channel_count};
+}
+
+std::vector<Variable> neural_variables(const Block& block, size_t input_channel_count) {
   const size_t filters = static_cast<size_t>(output_channels(block));
-  const size_t channels = static_cast<size_t>(input_channels(block));
+  // A Dense1D on a spatial input flattens it: its variables per input channel follow the input's
+  // channels, not the kernel's rows.
+  const bool spatial_dense = block.kind == BlockKind::Dense && input_channel_count > 0;
+  const size_t channels =
+      spatial_dense ? input_channel_count : static_cast<size_t>(input_channels(block));
   std::vector<Variable> vars;
   vars.push_back(weights_variable(block));
   add_bias(block, filters, vars);
@@ -406,7 +418,8 @@ std::vector<Variable> neural_variables(const Block& block) {
     // Every other neural layer carries input_shift, all zeros when the block shifts nothing
     // (BrainChip writes it even on DepthwiseConv2D, where quantizeml applies none).
     vars.push_back(int_variable("input_shift", {u32(channels)}, DType::UInt8,
-                                per_channel(block.input_shift, channels, int32_t{0})));
+                                spatial_dense ? dense_input_shift(block, channels)
+                                              : per_channel(block.input_shift, channels, 0)));
   }
   return vars;
 }
@@ -425,7 +438,7 @@ std::vector<Variable> add_variables(const Block& block, size_t channels) {
 std::vector<Variable> block_variables(const Block& block, size_t input_channel_count) {
   std::vector<Variable> vars;
   if (is_neural(block.kind)) {
-    vars = neural_variables(block);
+    vars = neural_variables(block, input_channel_count);
   } else if (block.kind == BlockKind::Add) {
     vars = add_variables(block, input_channel_count);
   } else if (block.kind == BlockKind::Dequantizer) {
@@ -456,7 +469,7 @@ akida::Model convert_to_akida_v2(const QuantizedGraph& graph) {
   const size_t first_block = needs_input_data(graph) ? 1 : 0;
   for (size_t i = 0; i < graph.blocks.size(); ++i) {
     Layer& layer = model.layers[first_block + i];
-    // Add and Dequantizer size their per-channel variables on their (first) input.
+    // Add, Dequantizer and Dense1D size their per-channel variables on their (first) input.
     const size_t channels =
         layer.inbound.empty() ? 0 : static_cast<size_t>(shapes.at(layer.inbound.front()).c);
     layer.variables = block_variables(graph.blocks[i], channels);

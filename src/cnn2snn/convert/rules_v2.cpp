@@ -398,6 +398,21 @@ void check_dense_input_flat(const RuleInput& in, Findings& out) {
                                        " is not flat, Dense1D takes (1, 1, X)");
 }
 
+void check_dense_input_shift(const RuleInput& in, Findings& out) {
+  if (!in.input_shapes || in.input_shapes->size() != 1) return;
+  const Block& b = in.block;
+  const auto c = static_cast<size_t>(in.input_shapes->front().c);
+  if (b.input_shift.size() <= 1 || c == 0) return;
+  for (size_t i = c; i < b.input_shift.size(); ++i)
+    if (b.input_shift[i] != b.input_shift[i % c]) {
+      report(out, b, "input_shift[" + str(static_cast<int64_t>(i)) + "]",
+             str(b.input_shift[i]) + " differs from the shift of its channel (" +
+                 str(b.input_shift[i % c]) + " at index " + str(static_cast<int64_t>(i % c)) +
+                 "): Akida shifts each input channel");
+      return;
+    }
+}
+
 void check_channel_limits(const RuleInput& in, Findings& out) {
   if (!in.input_shapes || in.input_shapes->size() != 1) return;
   const Block& b = in.block;
@@ -483,11 +498,11 @@ const std::vector<Rule>& v2_rules() {
        check_square_kernel},
       {"kernel-size",
        "Kernel sizes: InputConv2D 3, 4, 5 or 7; Conv2D 1, 3, 5 or 7; DepthwiseConv2D 3, 5 or 7.",
-       S::Block, kSpatial, check_kernel_size},
+       S::Block, kSpatial, check_kernel_size, RuleScope::Hardware},
       {"kernel-stride",
        "Strides: InputConv2D at most 3 (3x3), 4 (4x4), 5 (5x5) or 6 (7x7); Conv2D and "
        "DepthwiseConv2D 1, or 2 with a 3x3 kernel.",
-       S::Block, kSpatial, check_kernel_stride},
+       S::Block, kSpatial, check_kernel_stride, RuleScope::Hardware},
       {"pooling",
        "Max pooling only on InputConv2D, Conv2D and DepthwiseConv2D; global average pooling "
        "only on Conv2D.",
@@ -495,7 +510,7 @@ const std::vector<Rule>& v2_rules() {
       {"max-pool-window",
        "Max pooling windows: InputConv2D size 2 or 3 with stride 2; Conv2D and DepthwiseConv2D "
        "size 2 with stride 1 or 2.",
-       S::Block, kSpatial, check_max_pool_window},
+       S::Block, kSpatial, check_max_pool_window, RuleScope::Hardware},
       {"max-pool-padding",
        "A max pooling has the padding of its convolution (a 1x1 convolution counts as Same), "
        "the only one Akida pools with.",
@@ -518,7 +533,7 @@ const std::vector<Rule>& v2_rules() {
       {"padding-value", "Padding values are uint8, and only InputConv2D has non-zero ones.",
        S::Block, kNeural, check_padding_value},
       {"fifo-size", "Temporal convolutions buffer 2 to 10 frames.", S::Block,
-       {K::BufferTempConv, K::DepthwiseBufferTempConv}, check_fifo_size},
+       {K::BufferTempConv, K::DepthwiseBufferTempConv}, check_fifo_size, RuleScope::Hardware},
       {"add-shifts", "Add input shifts (a_shift, b_shift, per channel) are uint8.", S::Block,
        {K::Add},
        check_add_shifts},
@@ -530,16 +545,22 @@ const std::vector<Rule>& v2_rules() {
        "A kernel's input channels equal its input's channels (Dense: its rows equal the input "
        "size).",
        S::Shape, kNeural, check_input_channels},
-      {"dense-input-flat", "Dense1D inputs are flat: (1, 1, X).", S::Shape, {K::Dense},
-       check_dense_input_flat},
+      {"dense-input-flat",
+       "Dense1D inputs are flat: (1, 1, X) (the converted layer flattens other inputs in (x, y, "
+       "c) order, which the hardware does not).", S::Shape, {K::Dense},
+       check_dense_input_flat, RuleScope::Hardware},
+      {"dense-input-shift",
+       "A Dense1D block's input shifts are the same for every position of an input channel "
+       "(Akida shifts per input channel).",
+       S::Shape, {K::Dense}, check_dense_input_shift},
       {"channel-limits",
        "Inputs have at most 2048 channels (Dense1D: 2048 values); InputConv2D has at most 512 "
        "filters, BufferTempConv at most 2048.",
-       S::Shape, kNeural, check_channel_limits},
+       S::Shape, kNeural, check_channel_limits, RuleScope::Hardware},
       {"spatial-limits",
        "Inputs of Conv2D, DepthwiseConv2D and temporal convolutions are at most 4096 x 4096.",
        S::Shape, {K::Conv2D, K::DepthwiseConv2D, K::BufferTempConv, K::DepthwiseBufferTempConv},
-       check_spatial_limits},
+       check_spatial_limits, RuleScope::Hardware},
       {"per-channel-lengths",
        "Add input shifts hold none, one value or one per input channel; Add output shifts and "
        "Dequantizer scales one value or one per input channel.",
@@ -555,9 +576,10 @@ bool applies(const Rule& rule, BlockKind kind) {
          std::find(rule.kinds.begin(), rule.kinds.end(), kind) != rule.kinds.end();
 }
 
-void run_stage(RuleStage stage, const RuleInput& in, Findings& out) {
+void run_stage(RuleStage stage, RuleScope scope, const RuleInput& in, Findings& out) {
   for (const Rule& rule : v2_rules())
-    if (rule.stage == stage && applies(rule, in.block.kind)) rule.check(in, out);
+    if (rule.stage == stage && rule.scope == scope && applies(rule, in.block.kind))
+      rule.check(in, out);
 }
 
 // Dims known for each layer of the converted model, with the error of each layer whose dims
@@ -622,15 +644,19 @@ std::optional<std::vector<akida::Shape>> block_inputs(const QuantizedGraph& grap
 
 }  // namespace
 
-std::vector<Incompatibility> check_v2(const QuantizedGraph& graph) {
+namespace {
+
+Findings run_rules(const QuantizedGraph& graph, RuleScope scope) {
   Findings out;
   if (graph.blocks.empty()) return {{"", "blocks", "the graph has no blocks"}};
 
   // Structure first, everywhere: the other stages read tensors the structure rules vouch for.
+  // Structure rules are all Conversion rules, and run for either scope.
   std::vector<Findings> per_block(graph.blocks.size());
   bool well_formed = true;
   for (size_t i = 0; i < graph.blocks.size(); ++i) {
-    run_stage(RuleStage::Structure, {graph, graph.blocks[i], i}, per_block[i]);
+    run_stage(RuleStage::Structure, RuleScope::Conversion, {graph, graph.blocks[i], i},
+              per_block[i]);
     well_formed = well_formed && per_block[i].empty();
   }
   std::optional<LayerDims> dims;
@@ -644,18 +670,29 @@ std::vector<Incompatibility> check_v2(const QuantizedGraph& graph) {
   for (size_t i = 0; i < graph.blocks.size(); ++i) {
     const Block& block = graph.blocks[i];
     Findings& found = per_block[i];
-    if (found.empty()) run_stage(RuleStage::Block, {graph, block, i}, found);
+    if (found.empty()) run_stage(RuleStage::Block, scope, {graph, block, i}, found);
     if (dims) {
       const auto inputs = block_inputs(graph, block, *dims);
       const auto error = dims->error.find(block.name);
       RuleInput in{graph, block, i};
       in.input_shapes = inputs ? &*inputs : nullptr;
       in.dims_error = error != dims->error.end() ? &error->second : nullptr;
-      run_stage(RuleStage::Shape, in, found);
+      run_stage(RuleStage::Shape, scope, in, found);
     }
     out.insert(out.end(), found.begin(), found.end());
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<Incompatibility> check_v2(const QuantizedGraph& graph) {
+  return run_rules(graph, RuleScope::Conversion);
+}
+
+std::vector<Incompatibility> check_v2_hardware(const QuantizedGraph& graph) {
+  if (!check_v2(graph).empty()) return {};
+  return run_rules(graph, RuleScope::Hardware);
 }
 
 }  // namespace cnn2snn

@@ -38,11 +38,20 @@ bool has_hdf5_signature(const std::string& path) {
   return false;
 }
 
+// A memory type for reading variable-length strings stored as `file_type`. The character set must
+// be the file's: HDF5 does not convert between ASCII and UTF-8, and h5py writes Python str
+// attributes as UTF-8 (Keras writes ASCII bytes).
+H5Handle variable_string_type(hid_t file_type) {
+  H5Handle mem = handle(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mem.get(), H5T_VARIABLE);
+  H5Tset_cset(mem.get(), H5Tget_cset(file_type));
+  return mem;
+}
+
 // The fixed-length or variable-length string held by an attribute of string type `type`.
 std::string read_scalar_string(hid_t attribute, hid_t type) {
   if (H5Tis_variable_str(type) > 0) {
-    H5Handle mem = handle(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Handle mem = variable_string_type(type);
     char* text = nullptr;
     if (H5Aread(attribute, mem.get(), &text) < 0 || text == nullptr) return {};
     std::string value(text);
@@ -141,8 +150,7 @@ std::optional<std::vector<std::string>> Hdf5File::string_list_attribute(
     fail(object, "attribute '" + name + "' is not an array of strings");
   std::vector<std::string> values;
   if (H5Tis_variable_str(type.get()) > 0) {
-    H5Handle mem = handle(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Handle mem = variable_string_type(type.get());
     std::vector<char*> texts(static_cast<size_t>(count), nullptr);
     if (H5Aread(attr.get(), mem.get(), texts.data()) < 0)
       fail(object, "attribute '" + name + "' cannot be read");

@@ -112,6 +112,7 @@ CheckReport check_model(const std::string& path) {
     return report;
   }
   report.incompatibilities = check_v2(graph);
+  report.hardware_limits = check_v2_hardware(graph);
   return report;
 }
 
