@@ -29,6 +29,7 @@ echo; echo "== 3. Run the bundled samples ($samples) on the Akida model"
 import sys
 import numpy as np
 scores = np.load(sys.argv[1]).reshape(-1, 33)
+print("(the example's weights are generated, not trained: the classes carry no meaning)")
 for i, row in enumerate(scores):
     print(f"sample {i}: predicted class {int(row.argmax()):2d} (score {row.max():.4f})")
 PY
