@@ -522,6 +522,26 @@ TEST(OnnxReader, UnknownBrainChipOpIsUnsupported) {
                                         {"tiny_node", "unknown suffix 'Sparkly'"});
 }
 
+TEST(OnnxReader, EveryUnsupportedNodeIsReportedInOneError) {
+  // Two convs with unknown suffixes, both feeding the Add: both are named in one error; the Add,
+  // fed only by refused nodes, is not reported again.
+  TinyModel m = tiny_add({1, 1}, {1, 1});
+  m.model.mutable_graph()->mutable_node(0)->set_op_type("QuantizedConv2DSparkly");
+  m.model.mutable_graph()->mutable_node(1)->set_op_type("QuantizedConv2DFizzy");
+  const auto path = m.save("onnx_two_bad_nodes");
+  try {
+    load_onnx(path.string());
+    FAIL() << "expected UnsupportedError";
+  } catch (const akida::UnsupportedError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(path.string() + ": 2 nodes cannot be converted:", 0), 0u) << what;
+    EXPECT_NE(what.find("\nnode 'a' (QuantizedConv2DSparkly): "), std::string::npos) << what;
+    EXPECT_NE(what.find("unknown suffix 'Sparkly'"), std::string::npos) << what;
+    EXPECT_NE(what.find("\nnode 'b' (QuantizedConv2DFizzy): "), std::string::npos) << what;
+    EXPECT_EQ(what.find("node 'add'"), std::string::npos) << what;
+  }
+}
+
 TEST(OnnxReader, RawDataSizeDisagreeingWithDimsIsAFormatError) {
   TinyModel m = tiny_conv({0, 0, 1, 1, 0, 0, 1, 1}, 1);
   // Claim a (1, 2, 3, 3) kernel (18 bytes) but store 10 bytes.

@@ -20,7 +20,9 @@ namespace cnn2snn {
 // Reads `path`. Throws akida::FormatError (not a valid ONNX file, truncated, inconsistent
 // initializers, missing inputs) or akida::UnsupportedError (a valid model using an op, option or
 // layout the QuantizedGraph cannot represent). Messages start with `path`, then name the node
-// (name and op_type) and the field. Files larger than 1 GiB are refused before being read.
+// (name and op_type) and the field. Every unsupported node is reported in the one
+// UnsupportedError, one per line after a "N nodes cannot be converted:" header (nodes fed only by
+// refused nodes are not reported again). Files larger than 1 GiB are refused before being read.
 QuantizedGraph load_onnx(const std::string& path);
 
 }  // namespace cnn2snn

@@ -2,8 +2,10 @@
 // output, node order). The per-node mapping is in node_converters.cpp.
 #include "cnn2snn/onnx_reader.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "cnn2snn/onnx/onnx_common.h"
 
@@ -108,6 +110,20 @@ void check_node(const onnx::NodeProto& node, const GraphState& state,
     where.fail("output '" + node.output(0) + "' is produced twice");
 }
 
+std::string without_source(const std::string& message, const std::string& source) {
+  const std::string prefix = source + ": ";
+  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+}
+
+// One UnsupportedError listing every refused node, one per line ("node 'NAME' (Op): why").
+[[noreturn]] void throw_refused_nodes(const std::string& path,
+                                      const std::vector<std::string>& refused) {
+  if (refused.size() == 1) throw UnsupportedError(path + ": " + refused.front());
+  std::string message = path + ": " + std::to_string(refused.size()) + " nodes cannot be converted:";
+  for (const std::string& line : refused) message += "\n" + line;
+  throw UnsupportedError(message);
+}
+
 }  // namespace
 
 QuantizedGraph load_onnx(const std::string& path) {
@@ -123,8 +139,9 @@ QuantizedGraph load_onnx(const std::string& path) {
   graph.source = path;
   int first = 0;
   const onnx::NodeProto& node0 = g.node(0);
-  check_node(node0, state, graph.blocks);
-  if (parse_op_type(node0.op_type(), Where(path, &node0)).base == Base::InputQuantizer) {
+  // Any other first node, supported or not, is handled (and reported) with the rest below.
+  if (node0.domain() == kDomain && node0.op_type() == "InputQuantizer") {
+    check_node(node0, state, graph.blocks);
     if (node0.input_size() < 1 || node0.input(0) != input.name())
       Where(path, &node0).fail("input 'X' must be the graph input '" + input.name() + "'");
     graph.input_quantizer = convert_input_quantizer(node0, state, dims, graph.input_shape);
@@ -135,15 +152,30 @@ QuantizedGraph load_onnx(const std::string& path) {
     set_integer_input(graph, input, dims, state);
   }
 
+  // Every node that cannot be converted is reported, in one error: a node fed by a refused node
+  // is skipped (its inputs are unknown), so each problem is reported once, at its cause.
+  std::vector<std::string> refused;
+  std::set<std::string> unknown_tensors;
   for (int i = first; i < g.node_size(); ++i) {
     const onnx::NodeProto& node = g.node(i);
     const Where where(path, &node);
-    check_node(node, state, graph.blocks);
-    if (!graph.blocks.empty() && graph.blocks.back().kind == BlockKind::Dequantizer)
-      where.fail<UnsupportedError>("nodes after the Dequantizer '" + graph.blocks.back().name +
-                                   "' are not supported");
-    graph.blocks.push_back(convert_node(node, parse_op_type(node.op_type(), where), state));
+    if (std::any_of(node.input().begin(), node.input().end(),
+                    [&](const std::string& t) { return unknown_tensors.count(t) != 0; })) {
+      unknown_tensors.insert(node.output().begin(), node.output().end());
+      continue;
+    }
+    try {
+      check_node(node, state, graph.blocks);
+      if (!graph.blocks.empty() && graph.blocks.back().kind == BlockKind::Dequantizer)
+        where.fail<UnsupportedError>("nodes after the Dequantizer '" + graph.blocks.back().name +
+                                     "' are not supported");
+      graph.blocks.push_back(convert_node(node, parse_op_type(node.op_type(), where), state));
+    } catch (const UnsupportedError& e) {
+      refused.push_back(without_source(e.what(), path));
+      unknown_tensors.insert(node.output().begin(), node.output().end());
+    }
   }
+  if (!refused.empty()) throw_refused_nodes(path, refused);
   if (graph.blocks.empty()) Where(path, nullptr).fail("the model has no node to convert");
   const std::string& output = g.output(0).name();
   if (g.node(g.node_size() - 1).output(0) != output)

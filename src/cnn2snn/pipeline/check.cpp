@@ -82,7 +82,14 @@ Incompatibility located_problem(const std::string& text) {
 std::vector<Incompatibility> front_end_incompatibilities(const std::string& message,
                                                          const std::string& source) {
   const std::string text = strip_prefix(message, source + ": ");
-  if (text.rfind(kInvalidBlock, 0) != 0) return {located_problem(trim(text))};
+  if (text.rfind(kInvalidBlock, 0) != 0) {
+    // One refusal, or a header line then one refusal per line (every unsupported node or layer).
+    const std::vector<std::string> lines = lines_of(text);
+    if (lines.size() <= 1) return {located_problem(trim(text))};
+    std::vector<Incompatibility> result;
+    for (size_t i = 1; i < lines.size(); ++i) result.push_back(located_problem(lines[i]));
+    return result;
+  }
   std::vector<Incompatibility> result;
   size_t start = 0;
   while (start < text.size()) {
