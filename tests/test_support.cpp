@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <system_error>
+
+#include <unistd.h>
 
 namespace test_support {
 
@@ -24,10 +27,26 @@ std::vector<std::filesystem::path> fixtures_with_extension(const std::string& su
   return files;
 }
 
+namespace {
+// Removes this process's temporary directories when it exits.
+struct TempDirs {
+  std::vector<std::filesystem::path> made;
+  ~TempDirs() {
+    std::error_code ignored;
+    for (const auto& dir : made) std::filesystem::remove_all(dir, ignored);
+  }
+};
+}  // namespace
+
 std::filesystem::path temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("cnn2snn_test_" + name);
+  // ctest runs each test in its own process, several at once: the process id keeps two tests
+  // of one suite from deleting each other's files.
+  static TempDirs dirs;
+  auto dir = std::filesystem::temp_directory_path() /
+             ("cnn2snn_test_" + std::to_string(::getpid()) + "_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  dirs.made.push_back(dir);
   return dir;
 }
 

@@ -15,7 +15,7 @@ std::filesystem::path fixture(const std::string& relative);
 // Every fixture file with this extension under fixtures_dir()/subdir, sorted.
 std::vector<std::filesystem::path> fixtures_with_extension(const std::string& subdir,
                                                            const std::string& extension);
-// A fresh, empty temporary directory for one test.
+// A fresh, empty temporary directory for one test process, removed when the process exits.
 std::filesystem::path temp_dir(const std::string& name);
 // Built executables: bin("akida").
 std::filesystem::path bin(const std::string& name);
