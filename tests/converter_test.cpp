@@ -184,6 +184,65 @@ TEST(ConvertLowering, InputDataThenConv2D) {
   expect_variable(conv, "input_shift", {1}, DType::UInt8, {0});
 }
 
+// A Conv2D with a LUT whose table maps index value v to v * 3 (stored by index v + 1024).
+QuantizedGraph lut_graph() {
+  QuantizedGraph g = signed_input_graph({4, 4, 1});
+  Block conv = neural("conv", BlockKind::Conv2D, tensor({1, 1, 1, 2}, {1, -1}));
+  conv.padding = cnn2snn::PaddingKind::Same;
+  cnn2snn::LutActivation lut;
+  lut.scale_out = output_stage({3, 200}, {-2, -40});
+  lut.scale_out.output_bits = 11;
+  for (int64_t v = -1024; v < 1024; ++v) lut.table.push_back(3 * v);
+  conv.lut = lut;
+  conv.output = output_stage({130}, {-5});
+  g.blocks.push_back(conv);
+  return g;
+}
+
+TEST(ConvertLowering, LutWritesActivationTwoAndItsVariables) {
+  const akida::Model m = cnn2snn::convert_to_akida_v2(lut_graph());
+  const akida::Layer& conv = m.layers.at(1);
+  EXPECT_EQ(conv.parameters.at("activation"), 2);  // akida.ActivationType.LUT
+  EXPECT_EQ(variable_names(conv),
+            (std::vector<std::string>{"activation_scales", "activation_shift", "bias",
+                                      "bias_shift", "input_shift", "lut_values", "output_scales",
+                                      "output_shift", "weights"}));
+  expect_variable(conv, "activation_scales", {2}, DType::UInt8, {3, 200});
+  // Clipped like output_shift: -40 -> 1 - buffer_bits = -27.
+  expect_variable(conv, "activation_shift", {2}, DType::Int8, {-2, -27});
+  const akida::Variable* table = conv.find_variable("lut_values");
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(table->shape, std::vector<uint32_t>{2048});
+  EXPECT_EQ(table->dtype, DType::Int32);
+  ASSERT_EQ(table->data.size(), 2048u * 4);
+  // Akida order, by input value from -1024: the first entry is -3072, the 1025th (v = 0) is 0,
+  // the last 3069; -3072 = 0xFFFFF400 little-endian.
+  EXPECT_EQ(table->int_at(0), -3072);
+  EXPECT_EQ(table->int_at(1024), 0);
+  EXPECT_EQ(table->int_at(2047), 3069);
+  EXPECT_EQ(std::vector<uint8_t>(table->data.begin(), table->data.begin() + 4),
+            (std::vector<uint8_t>{0x00, 0xF4, 0xFF, 0xFF}));
+  EXPECT_EQ(conv.find_variable("max_value"), nullptr);
+}
+
+TEST(ConvertChecks, LutRules) {
+  QuantizedGraph g = lut_graph();
+  Block& conv = g.blocks[0];
+  conv.pool = {cnn2snn::PoolKind::Max, 2, 2, cnn2snn::PaddingKind::Same};
+  conv.relu = true;
+  conv.lut->scale_out.output_bits = 10;
+  conv.lut->table.pop_back();
+  conv.lut->scale_out.scale = {3, 256};
+  const auto found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "conv", "pool", "max pooling cannot be combined with a LUT"))
+      << all_findings(found);
+  EXPECT_TRUE(has_finding(found, "conv", "lut", "one activation"));
+  EXPECT_TRUE(has_finding(found, "conv", "lut.scale_out.output_bits", "signed 11-bit"));
+  EXPECT_TRUE(has_finding(found, "conv", "lut.table", "2047 values, Akida's LUT holds 2048"));
+  EXPECT_TRUE(has_finding(found, "conv", "lut.scale_out.scale[1]", "256 does not fit"));
+  EXPECT_TRUE(cnn2snn::check_v2(lut_graph()).empty()) << all_findings(cnn2snn::check_v2(lut_graph()));
+}
+
 TEST(ConvertLowering, InputConv2DIsNotFlippedAndHasPaddingValue) {
   QuantizedGraph g;
   g.input_shape = {8, 6, 1};
@@ -544,6 +603,15 @@ TEST(ConvertChecks, MalformedBlocksAreReportedNotRead) {
   EXPECT_TRUE(has_finding(found, "conv", "weights", "expects (kx, ky, C, F)")) << all_findings(found);
   EXPECT_TRUE(has_finding(found, "next", "inbound", "'missing' is not an earlier block"));
   EXPECT_EQ(cnn2snn::check_v2(QuantizedGraph{}).size(), 1u);  // no blocks at all
+}
+
+TEST(ConvertChecks, SeparableBlocksHaveNoAkida2Layer) {
+  QuantizedGraph g = signed_input_graph({4, 4, 1});
+  g.blocks.push_back(neural("sep", BlockKind::SeparableConv2D, tensor({3, 3, 1}, iota_values(9))));
+  const auto found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "sep", "kind", "SeparableConv2D has no Akida 2.0 layer"))
+      << all_findings(found);
+  EXPECT_THROW(cnn2snn::convert_to_akida_v2(g), akida::UnsupportedError);
 }
 
 TEST(ConvertChecks, RulesTableDocumentsEveryRule) {

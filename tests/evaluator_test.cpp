@@ -242,6 +242,50 @@ TEST(EvaluatorActivation, ReluClipsToZeroAndThePerChannelMax) {
   EXPECT_EQ(run_one(graph({1, 1, 1}, {conv}), {50}), (std::vector<int32_t>{50, 50, 0}));
 }
 
+// A 3-bit LUT: index values -4..3 map to the table in that order (offset 2^(3-1) = 4), with
+// different slopes on each side so that a wrong offset or order shows.
+LutActivation lut3(std::vector<int64_t> scale, std::vector<int32_t> shift) {
+  LutActivation lut;
+  lut.scale_out = stage(std::move(scale), std::move(shift), 3);
+  lut.table = {-8, -6, -4, -2, 0, 5, 10, 15};
+  return lut;
+}
+
+TEST(EvaluatorActivation, LutScalesOutToItsIndexRangeThenReadsTheTable) {
+  // scale {3, 1, 2}, shift {-1, 0, 1}, signed 3 bits [-4, 3], then table[i + 4]:
+  //   {1, -3, 5}:  3 -> (3 + 1) >> 1 = 2 -> 10;   -3 -> -6;   10 << 1 = 20 -> 3 -> 15
+  //   {-5, 0, -1}: -15 -> (-15 + 1) >> 1 = -7 -> -4 -> -8;   0 -> 0;   -2 << 1 = -4 -> -8
+  Block conv = identity("conv", 3);
+  conv.lut = lut3({3, 1, 2}, {-1, 0, 1});
+  EXPECT_EQ(run_one(graph({1, 1, 3}, {conv}), {1, -3, 5}), (std::vector<int32_t>{10, -6, 15}));
+  EXPECT_EQ(run_one(graph({1, 1, 3}, {conv}), {-5, 0, -1}), (std::vector<int32_t>{-8, 0, -8}));
+}
+
+TEST(EvaluatorActivation, LutComesBeforeTheGlobalSum) {
+  // (2, 2, 1) = 1 -2 3 5, scale 1 shift 0: indices 1 -2 3 3 (5 saturates) -> 5 -4 15 15, sum 31.
+  // (Summing first would give 7 -> index 3 -> 15.)
+  Block conv = identity("conv", 1);
+  conv.lut = lut3({1}, {0});
+  conv.pool.kind = PoolKind::GlobalAverage;
+  EXPECT_EQ(run_one(graph({2, 2, 1}, {conv}), {1, -2, 3, 5}), (std::vector<int32_t>{31}));
+}
+
+TEST(EvaluatorActivation, LutTableMustCoverItsIndexRange) {
+  Block conv = identity("conv", 1);
+  conv.lut = lut3({1}, {0});
+  conv.lut->table.pop_back();
+  try {
+    Evaluator evaluator(graph({1, 1, 1}, {conv}));
+    FAIL() << "expected a ShapeError";
+  } catch (const akida::ShapeError& e) {
+    EXPECT_TRUE(contains(e.what(), "block 'conv' (DepthwiseConv2D): field 'lut.table': has 7 "
+                                   "values, expected 2^3 = 8"));
+  }
+  conv.lut = lut3({1}, {0});
+  conv.relu = true;
+  EXPECT_THROW(Evaluator{graph({1, 1, 1}, {conv})}, akida::UnsupportedError);
+}
+
 TEST(EvaluatorPooling, GlobalAverageIsASumAfterTheRelu) {
   // Input (2, 2, 1) = 1 -2 3 4; ReLU -> 1 0 3 4; sum = 8 (a sum before the ReLU would be 6).
   Block conv = identity("conv", 1);

@@ -415,6 +415,62 @@ TEST(OnnxReader, TinyConvLayoutAndPaddingKinds) {
       {"tiny_node", "QuantizedConv2DScaled", "pads"});
 }
 
+// A QuantizedConv2DLUTScaled: tiny_conv's formals plus ActScale / ActShift / LUT_values, and the
+// LUT chain Clip(-1024, 1023) -> Cast -> Gather(LUT_values) placed before the final Clip.
+TinyModel tiny_lut(size_t table_size) {
+  TinyModel m("QuantizedConv2DLUTScaled",
+              {"W", "pads", "ActScale", "ActShift", "LUT_values", "Scale", "Shift"}, {2, 4, 4});
+  m.add_input<int8_t>("w", onnx::TensorProto::INT8, {1, 2, 3, 3}, std::vector<int8_t>(18, 1));
+  m.add_input<int64_t>("pads", onnx::TensorProto::INT64, {8}, {0, 0, 1, 1, 0, 0, 1, 1});
+  m.add_input<uint8_t>("act_scale", onnx::TensorProto::UINT8, {1, 1, 1, 1}, {160});
+  m.add_input<float>("act_shift", onnx::TensorProto::FLOAT, {1, 1, 1, 1}, {4096.0f});
+  // ONNX order: position k holds input value k (k < 1024) or k - 2048; value v -> 7 v + 1.
+  std::vector<int32_t> table(table_size);
+  for (size_t k = 0; k < table_size; ++k) {
+    const int32_t v = k < table_size / 2 ? static_cast<int32_t>(k)
+                                         : static_cast<int32_t>(k) - static_cast<int32_t>(table_size);
+    table[k] = 7 * v + 1;
+  }
+  m.add_input<int32_t>("lut", onnx::TensorProto::INT32, {static_cast<int64_t>(table_size)}, table);
+  m.add_input<uint8_t>("scale", onnx::TensorProto::UINT8, {1, 1, 1, 1}, {200});
+  m.add_input<float>("shift", onnx::TensorProto::FLOAT, {1, 1, 1, 1}, {64.0f});
+  m.add_ints_attr("strides", {1, 1});
+  onnx::FunctionProto& f = *m.model.mutable_functions(0);
+  TinyModel::add_constant(f, "lo11", -1024.0f);
+  TinyModel::add_constant(f, "hi11", 1023.0f);
+  auto add = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
+    auto* n = f.add_node();
+    n->set_op_type(op);
+    for (const auto& i : in) n->add_input(i);
+    n->add_output(out);
+  };
+  add("Clip", {"Conv/q", "lo11", "hi11"}, "Ys");
+  add("Cast", {"Ys"}, "Ys/input_cast");
+  add("Gather", {"LUT_values", "Ys/input_cast"}, "Ys/output_cast");
+  // Move the final Clip (node 2) back to the end, where QuantizeML's bodies have it.
+  for (int i = 2; i + 1 < f.node_size(); ++i) f.mutable_node()->SwapElements(i, i + 1);
+  return m;
+}
+
+TEST(OnnxReader, LutReordersTheTableByInputValue) {
+  const QuantizedGraph g = load_onnx(tiny_lut(2048).save("onnx_tiny_lut").string());
+  const Block& b = g.blocks.at(0);
+  ASSERT_TRUE(b.lut.has_value());
+  EXPECT_FALSE(b.relu);
+  EXPECT_EQ(b.lut->scale_out.scale, std::vector<int64_t>{160});
+  EXPECT_EQ(b.lut->scale_out.shift, std::vector<int32_t>{-12});  // / 4096
+  EXPECT_EQ(b.lut->scale_out.output_bits, 11);
+  EXPECT_TRUE(b.lut->scale_out.output_signed);
+  ASSERT_EQ(b.lut->table.size(), 2048u);
+  EXPECT_EQ(b.lut->table[0], 7 * -1024 + 1);  // ONNX position 1024
+  EXPECT_EQ(b.lut->table[1023], 7 * -1 + 1);  // ONNX position 2047
+  EXPECT_EQ(b.lut->table[1024], 1);           // ONNX position 0
+  EXPECT_EQ(b.lut->table[2047], 7 * 1023 + 1);
+  EXPECT_EQ(b.output->output_bits, 8);  // the final Clip still sets the output range
+  expect_error<akida::ShapeError>(tiny_lut(1024).save("onnx_tiny_lut_short"),
+                                  {"tiny_node", "LUT_values", "expected 2048"});
+}
+
 // tiny_conv with MaxPool(kernel_shape 3, strides 2, pads=pool_pads) on its 4x4 output.
 TinyModel tiny_conv_max_pool(std::vector<int64_t> conv_pads, std::vector<int64_t> pool_pads) {
   TinyModel m = tiny_conv(conv_pads, 1, {2, 4, 4}, "QuantizedConv2DMaxPoolScaled");

@@ -112,12 +112,35 @@ TEST_F(TargetEnvironment, ScopedVersionRestoresValueAndAbsence) {
   EXPECT_STREQ(std::getenv(cnn2snn::kTargetVersionVariable), "bogus");
 }
 
-TEST_F(TargetEnvironment, ConvertRefusesV1) {
+// v1 routes to convert_to_akida_v1: an 8-bit QuantizeML graph is refused by its rules, naming
+// the file, the layer and the field.
+TEST_F(TargetEnvironment, ConvertV1RunsTheV1RulesOnTheGraph) {
   const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
   cnn2snn::ScopedAkidaVersion v1(AkidaVersion::v1);
   EXPECT_THROW(cnn2snn::convert(graph), akida::UnsupportedError);
-  EXPECT_NE(message_of([&] { cnn2snn::convert(graph); })
-                .find("conversion to Akida 1.0 is not supported yet"),
+  const std::string message = message_of([&] { cnn2snn::convert(graph); });
+  EXPECT_NE(message.find(kDsCnn + ": cannot convert to Akida 1.0:"), std::string::npos) << message;
+  EXPECT_NE(message.find("weights_bits: 8 bits"), std::string::npos) << message;
+}
+
+// Loading for v1: cnn2snn's v1 block search (the 8-bit model's GAP > Reshape is not a v1
+// pattern), ONNX refused as BrainChip does, legacy CNN2SNN models named as such.
+TEST_F(TargetEnvironment, LoadingForV1) {
+  cnn2snn::ScopedAkidaVersion v1(AkidaVersion::v1);
+  EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(kDsCnn); })
+                .find(kDsCnn + ": Model incompatible with akida v1 version."),
+            std::string::npos);
+  const std::string legacy =
+      std::string(CNN2SNN_SOURCE_DIR) + "/examples/ds_cnn_kws_iq8_wq4_aq4_laq1.h5";
+  EXPECT_THROW(cnn2snn::load_quantized_model(legacy), akida::UnsupportedError);
+  EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(legacy); })
+                .find(legacy + ": legacy CNN2SNN models"),
+            std::string::npos);
+  const auto onnx = test_support::fixture("onnx/tennst_int8_quantizeml.onnx");
+  SKIP_WITHOUT_FIXTURE(onnx);
+  EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(onnx.string()); })
+                .find(onnx.string() + ": Akida v1 does not support ONNX models. Use Akida v2 "
+                                      "instead."),
             std::string::npos);
 }
 

@@ -85,8 +85,57 @@ TEST(PostOps, ReluClipsToShiftedMaxValue) {
   EXPECT_EQ(post_ops(unbounded, 2, {20, -5, 7, 300}), (std::vector<int32_t>{20, 0, 7, 300}));
 }
 
-TEST(PostOps, LutActivationIsUnsupported) {
+// lut_values[k] = 5 * (k - 1024) + 1: the table entry of 11-bit value v sits at index v + 1024.
+Variable affine_lut() {
+  std::vector<int64_t> table(2048);
+  for (int64_t k = 0; k < 2048; ++k) table[k] = 5 * (k - 1024) + 1;
+  return int_var("lut_values", {2048}, DType::Int32, table);
+}
+
+TEST(PostOps, LutScalesOutTo11BitsThenReadsTheTable) {
+  // ch0: activation scale 3, shift -2; output scale 1, shift 0.
+  //     5 ->    15 -> (15 + 2) >> 2 = 4                -> 5 * 4 + 1 = 21
+  //    -6 ->   -18 -> (-18 + 2) >> 2 = -4              -> -19
+  //  2000 ->  6000 -> 1500 -> saturated to 1023        -> 5116
+  // -2000 -> -6000 -> floor(-1499.5) = -1500 -> -1024  -> table[0] = -5119
+  // ch1: activation scale 1, shift +1; output scale 1, shift -1 (rounded half up).
+  //   300 ->   600                                     -> 3001 -> (3001 + 1) >> 1 = 1501
+  //  -700 -> -1400 -> -1024                            -> -5119 -> (-5119 + 1) >> 1 = -2559
+  //     7 ->    14                                     -> 71 -> 36
+  //     0 ->     0                                     -> table[1024] = 1 -> (1 + 1) >> 1 = 1
+  const Layer l = layer("l", LayerKind::Conv2D, merged(bits(32, 32, 16), {{"activation", 2}}),
+                        {u8("activation_scales", {2}, {3, 1}), i8("activation_shift", {2}, {-2, 1}),
+                         affine_lut(), u8("output_scales", {2}, {1, 1}),
+                         i8("output_shift", {2}, {0, -1})});
+  EXPECT_EQ(post_ops(l, 4, {5, 300, -6, -700, 2000, 7, -2000, 0}),
+            (std::vector<int32_t>{21, 1501, -19, -2559, 5116, 36, -5119, 1}));
+}
+
+TEST(PostOps, LutProductSaturatesToPostOpBufferBits) {
+  // post_op 10 bits: 100 * 8 = 800 -> 511 -> shift 0 -> table[511 + 1024] = 2556
+  // (unsaturated: 800 -> 4001).
+  const Layer l = layer("l", LayerKind::Conv2D, merged(bits(32, 10, 16), {{"activation", 2}}),
+                        {u8("activation_scales", {1}, {8}), i8("activation_shift", {1}, {0}),
+                         affine_lut()});
+  EXPECT_EQ(post_ops(l, 1, {100}), (std::vector<int32_t>{2556}));
+}
+
+TEST(PostOps, LutWithoutItsTableNamesTheVariable) {
   const Layer l = layer("l", LayerKind::Conv2D, merged(bits(32, 32, 8), {{"activation", 2}}));
+  EXPECT_THROW(post_ops(l, 1, {1}), ShapeError);
+  const Layer short_table =
+      layer("l", LayerKind::Conv2D, merged(bits(32, 32, 8), {{"activation", 2}}),
+            {int_var("lut_values", {1024}, DType::Int32, std::vector<int64_t>(1024, 0))});
+  try {
+    post_ops(short_table, 1, {1});
+    FAIL() << "expected a ShapeError";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("variable 'lut_values'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PostOps, UnknownActivationIsUnsupported) {
+  const Layer l = layer("l", LayerKind::Conv2D, merged(bits(32, 32, 8), {{"activation", 3}}));
   EXPECT_THROW(post_ops(l, 1, {1}), UnsupportedError);
 }
 

@@ -116,6 +116,11 @@ void run_model(const RunOptions& o) {
 
 // ---- verify ---------------------------------------------------------------------------------
 
+// "Akida 1.0" / "Akida 2.0", for the target generation (CNN2SNN_TARGET_AKIDA_VERSION).
+std::string generation_name(cnn2snn::AkidaVersion version = cnn2snn::target_akida_version()) {
+  return version == cnn2snn::AkidaVersion::v1 ? "Akida 1.0" : "Akida 2.0";
+}
+
 int verify_model(const VerifyOptions& o) {
   const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(o.model);
   const akida::Model model = with_file_context(o.model, [&] { return cnn2snn::convert(graph); });
@@ -128,7 +133,8 @@ int verify_model(const VerifyOptions& o) {
   const cnn2snn::VerifyReport report = with_file_context(o.random ? o.model : o.input, [&] {
     return cnn2snn::verify(graph, model, batch);
   });
-  std::cout << "cnn2snn verify: " << o.model << " converted to Akida 2.0 in memory; reference "
+  std::cout << "cnn2snn verify: " << o.model << " converted to " << generation_name()
+            << " in memory; reference "
             << "evaluator vs Akida runtime on " << inputs << "\n"
             << cnn2snn::format_report(report);
   size_t different = 0;
@@ -161,7 +167,7 @@ void print_check_json(const cnn2snn::CheckReport& report) {
 
 void print_check_text(const cnn2snn::CheckReport& report) {
   if (report.compatible()) {
-    std::cout << report.source << ": compatible with Akida 2.0\n";
+    std::cout << report.source << ": compatible with " << generation_name(report.target) << "\n";
     if (!report.hardware_limits.empty()) {
       std::cout << "It runs in software; these layers exceed Akida 2.0 hardware limits:\n";
       for (const auto& i : report.hardware_limits)
@@ -170,7 +176,8 @@ void print_check_text(const cnn2snn::CheckReport& report) {
     return;
   }
   const size_t n = report.incompatibilities.size();
-  std::cout << report.source << ": not compatible with Akida 2.0 (" << n << " incompatibilit"
+  std::cout << report.source << ": not compatible with " << generation_name(report.target) << " ("
+            << n << " incompatibilit"
             << (n == 1 ? "y" : "ies") << "):\n";
   for (const auto& i : report.incompatibilities)
     std::cout << "  " << cnn2snn::to_string(i) << "\n";
@@ -305,8 +312,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
   app.footer(
-      "Target generation: CNN2SNN_TARGET_AKIDA_VERSION (v2 by default; v1 conversion is not "
-      "supported yet). Exit status: 0 on success, 1 when a file, model or input is invalid "
+      "Target generation: CNN2SNN_TARGET_AKIDA_VERSION (v2 by default; v1: QuantizeML 4-bit "
+      "Keras models only). Exit status: 0 on success, 1 when a file, model or input is invalid "
       "(one line 'cnn2snn: error: ...' on stderr) or verify finds a difference, 2 when check "
       "finds the model incompatible, CLI11's usage codes (>100) for bad arguments.");
   CliOptions options;

@@ -37,9 +37,12 @@ enum class ModelFormat { KerasH5, Onnx, AkidaFbz, Unknown };
 // reader accepts is an Akida model. Throws akida::FormatError naming `path` when it cannot be read.
 ModelFormat detect_model_format(const std::string& path);
 
-// Reads a QuantizeML model (Keras .h5 or ONNX, detected by content). Throws akida::FormatError
-// for an unreadable or unrecognised file, akida::UnsupportedError for an .fbz ("... is already
-// an Akida model") and whatever load_keras_h5 / load_onnx throw.
+// Reads a QuantizeML model (Keras .h5 or ONNX, detected by content) for target_akida_version():
+// v2 with load_keras_h5 / load_onnx, v1 with load_keras_h5_v1 (converter_v1.h). Throws
+// akida::FormatError for an unreadable or unrecognised file, akida::UnsupportedError for an .fbz
+// ("... is already an Akida model"), for ONNX with v1 ("PATH: Akida v1 does not support ONNX
+// models. Use Akida v2 instead."), for a legacy CNN2SNN .h5 with v1 ("PATH: legacy CNN2SNN
+// models ... are not supported yet"), and whatever the front ends throw.
 QuantizedGraph load_quantized_model(const std::string& path);
 
 // ---- target generation ----------------------------------------------------------------------
@@ -70,8 +73,8 @@ class ScopedAkidaVersion {
 
 // ---- conversion and checks ------------------------------------------------------------------
 
-// The Akida model of `graph` for target_akida_version(). v2: convert_to_akida_v2(). v1: throws
-// akida::UnsupportedError "SOURCE: conversion to Akida 1.0 is not supported yet".
+// The Akida model of `graph` for target_akida_version(): convert_to_akida_v2() or
+// convert_to_akida_v1() (the graph should come from load_quantized_model() with the same target).
 akida::Model convert(const QuantizedGraph& graph);
 
 // Everything that keeps a model file from becoming an Akida model.
@@ -91,8 +94,8 @@ struct CheckReport {
 // Loads and checks `path` for target_akida_version(). Front-end UnsupportedErrors become
 // incompatibilities (layer and field parsed from their "layer|node 'NAME' (Type): field: ..."
 // context; an invalid block pattern gives one entry per faulty block, with the compatible
-// patterns in `problem`). Throws for files that cannot be read (FormatError), for an .fbz, and
-// akida::UnsupportedError for a v1 target (no v1 rules yet).
+// patterns in `problem`). v1 targets run check_v1() (no separate hardware limits). Throws for
+// files that cannot be read (FormatError) and for an .fbz.
 CheckReport check_model(const std::string& path);
 
 // ---- inputs ---------------------------------------------------------------------------------
@@ -145,8 +148,9 @@ struct VerifyReport {
 
 // Runs the reference Evaluator (run_all) and the Akida runtime (Engine::forward_all) on `batch`
 // (consecutive frames for temporal models; both start from empty FIFOs) and compares every block
-// with the Akida layer of the same name, exactly. Integer layers compare their integers; a final
-// Dequantizer compares predict()'s float32 values. Throws what Evaluator / Engine construction or
+// with the Akida layer of the same name, exactly. Integer layers compare their integers (an
+// Akida 1.0 layer without activation as p − threshold, the block's acc + bias); a final
+// Dequantizer compares predict()'s float32 values (Akida 1.0: inside the last layer). Throws what Evaluator / Engine construction or
 // the batch check throw.
 VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
                     const akida::Batch& batch);

@@ -39,6 +39,11 @@ enum class BlockKind {
   Add,
   Concatenate,
   Dequantizer,
+  // Akida 1.0 only (QuantizeML QuantizedSeparableConv2D): a per-channel correlation with the
+  // depthwise kernel `weights` (kx, ky, C), then a 1x1 convolution with `pointwise_weights`
+  // (C, F), with no rounding or saturation in between (QuantizeML sums the exact depthwise
+  // integers; quantizeml/layers/separable_convolution.py).
+  SeparableConv2D,
 };
 const char* block_kind_name(BlockKind kind);
 
@@ -66,6 +71,18 @@ struct OutputStage {
   bool output_signed = true;
 };
 
+// A lookup-table activation (QuantizeML QuantizedActivation, ONNX op_type suffix "LUT"), applied
+// where a ReLU would be: after max pooling, before the global sum. Per value of channel f:
+//   i = the OutputStage arithmetic of `scale_out` (multiply, rounded shift, saturation to
+//       scale_out.output_bits, signed): 11 bits in every QuantizeML export
+//   value = table[i + 2^(output_bits - 1)]
+// The table is ordered by input value, from -2^(b-1) to 2^(b-1) - 1, as Akida's lut_values; ONNX
+// stores it [0 .. N-1, -N .. -1] (for a Gather with negative indices): the front end reorders it.
+struct LutActivation {
+  OutputStage scale_out;       // the intermediate scale-out (ActScale / ActShift)
+  std::vector<int64_t> table;  // 2^scale_out.output_bits values (QuantizeML: 14-bit integers)
+};
+
 struct Block {
   std::string name;                        // name of the Akida layer it becomes
   std::vector<std::string> source_layers;  // source layers/nodes grouped here (for messages)
@@ -86,9 +103,17 @@ struct Block {
   std::vector<int64_t> bias;           // per output channel, aligned on the accumulator; empty: none
   int32_t buffer_bits = 32;            // the accumulator saturates to this signed width
   Pooling pool;                        // Max before the activation; GlobalAverage after it (a sum)
+  // Akida 1.0 block order (QConv2D > QGlobalAveragePooling2D > QReLU): the global sum is taken
+  // before the ReLU instead of after it, and relu_max is in the units of that sum.
+  bool global_pool_before_relu = false;
   bool relu = false;
   std::vector<int64_t> relu_max;       // per channel (or one value), accumulator units; empty: unbounded
+  std::optional<LutActivation> lut;    // instead of a ReLU (a block has at most one activation)
   std::optional<OutputStage> output;   // absent: the block outputs its accumulator
+  // SeparableConv2D: the pointwise kernel (C, F) and its bit width (`weights` and weights_bits
+  // are the depthwise kernel's). Empty for every other kind.
+  IntTensor pointwise_weights;
+  int32_t pointwise_weights_bits = 8;
 
   // --- Add: (a[c] << a_shift[c]) + (b[c] << b_shift[c]), saturated to buffer_bits, then
   // `output`. Per channel (QuantizeML aligns per-axis inputs channel by channel), or one value

@@ -188,10 +188,17 @@ def check_model_compatibility(model, device=None, input_dtype="uint8"):
     if device is not None:
         raise NotImplementedError(f"cannot check the mapping on {device}: this implementation "
                                   "has no hardware backend")
+    v1_onnx = "Akida v1 does not support ONNX models. Use Akida v2 instead."
     try:
-        quantized = _quantized_model(model)
+        try:
+            quantized = _quantized_model(model)
+        except UnsupportedError as e:
+            # The v1 loader refuses ONNX files ("PATH: <v1_onnx>"): BrainChip raises ValueError.
+            if version is AkidaVersion.v1 and str(e).endswith(": " + v1_onnx):
+                raise ValueError(v1_onnx) from e
+            raise
         if version is AkidaVersion.v1 and quantized.format == "onnx":
-            raise ValueError("Akida v1 does not support ONNX models. Use Akida v2 instead.")
+            raise ValueError(v1_onnx)
         quantized._graph.convert()
     except (UnsupportedError, ShapeError) as e:
         raise type(e)(f"Incompatibility found during conversion: {e}") from e

@@ -13,6 +13,7 @@ const char* block_kind_name(BlockKind kind) {
     case BlockKind::Add: return "Add";
     case BlockKind::Concatenate: return "Concatenate";
     case BlockKind::Dequantizer: return "Dequantizer";
+    case BlockKind::SeparableConv2D: return "SeparableConv2D";
   }
   return "Unknown";
 }

@@ -77,6 +77,29 @@ run 1 convert -m "$WORK/w2.h5"
 grep -q "layer 'dw'" "$WORK/stderr" && grep -q "layer 'head_conv'" "$WORK/stderr" || fail "convert error: $(cat "$WORK/stderr")"
 [[ ! -e $WORK/w2.fbz ]] || fail "an incompatible conversion wrote w2.fbz"
 
+# Non-square kernels: the Keras reader and the evaluator take them (the quantized model runs),
+# Akida does not; both layers are listed, and nothing is written.
+resize_kernels "$WORK/k35.h5" 3 5
+run 2 check -m "$WORK/k35.h5" --json
+"$PY" -c "
+import json
+r = json.load(open('$WORK/stdout'))
+assert r['compatible'] is False, r
+got = sorted((i['layer'], i['field']) for i in r['incompatibilities'])
+assert got == [('dw', 'kernel_size'), ('head_conv', 'kernel_size')], r
+assert all('3x5' in i['problem'] for i in r['incompatibilities']), r
+"
+run 1 convert -m "$WORK/k35.h5"
+grep -q "layer 'dw': kernel_size: kernel 3x5" "$WORK/stderr" && grep -q "layer 'head_conv': kernel_size: kernel 3x5" "$WORK/stderr" || fail "k35 convert: $(cat "$WORK/stderr")"
+[[ ! -e $WORK/k35.fbz ]] || fail "an incompatible conversion wrote k35.fbz"
+"$PY" - "$WORK/k35.h5" "$WORK/k35_in.npy" <<'PYTHON'
+import h5py, json, numpy as np, sys
+with h5py.File(sys.argv[1], "r") as f:
+    shape = json.loads(f.attrs["model_config"])["config"]["layers"][0]["config"]["batch_input_shape"]
+np.save(sys.argv[2], np.random.default_rng(1).integers(0, 256, [2] + shape[1:], dtype=np.uint8))
+PYTHON
+run 0 run -m "$WORK/k35.h5" -i "$WORK/k35_in.npy" -o "$WORK/k35_out.npy"
+
 # Hardware limits: 4x4 kernels convert and run in software, but exceed the Akida 2.0 IP's
 # kernel sizes; check says so without calling the model incompatible.
 resize_kernels "$WORK/k4.h5" 4 4

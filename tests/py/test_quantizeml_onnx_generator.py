@@ -55,12 +55,18 @@ REQUIRED_OP_TYPES = {
     "QuantizedDepthwiseBufferTempConvBiasedReLUScaled",
     "QuantizedDepthwiseBufferTempConvBiasedScaled",
     "QuantizedAddScaled", "QuantizedAdd", "QuantizedConcat",
+    # LUT activations (11-bit scale-out + Gather), before GAP when both are present
+    "QuantizedConv2DBiasedLUTScaled", "QuantizedConv2DLUTScaled",
+    "QuantizedConv2DBiasedGlobalAvgPoolLUTScaled", "QuantizedDepthwise2DBiasedLUTScaled",
+    "QuantizedInputConv2DBiasedLUTScaled",
 }
 
 # The standard-op sequence of each body, written out by hand from QuantizeML's build_subgraph
 # sources (docs/quantizeml-onnx.md): an independent statement of what the bodies must be.
 SCALE_OUT = ["Cast", "Cast", "Div", "Mul", "Constant", "Add", "Floor", "Constant", "Constant",
              "Clip", "Cast"]
+# LUT: the same scale-out without its final int8 Cast, then Cast int32, Gather, Cast float.
+LUT_OPS = SCALE_OUT[:-1] + ["Cast", "Gather", "Cast"]
 SHIFT_OUT = ["Cast", "Div", "Constant", "Add", "Floor", "Constant", "Constant", "Clip", "Cast"]
 EXPECTED_BODIES = {
     "InputQuantizer": ["Transpose", "QuantizeLinear"],
@@ -79,6 +85,10 @@ EXPECTED_BODIES = {
     "QuantizedInputConv2DBiasedReLUScaled":
         ["Cast"] * 4 + ["Constant", "Unsqueeze", "Sub", "Pad", "Add", "Conv", "Relu"] + SCALE_OUT,
     "QuantizedDepthwise2DBiasedReLUScaled": ["Cast"] * 3 + ["Pad", "Conv", "Relu"] + SCALE_OUT,
+    "QuantizedConv2DBiasedLUTScaled": ["Cast"] * 3 + ["Pad", "Conv"] + LUT_OPS + SCALE_OUT,
+    "QuantizedConv2DBiasedGlobalAvgPoolLUTScaled":
+        ["Cast"] * 3 + ["Pad", "Conv"] + LUT_OPS + ["Constant", "ReduceSum"] + SCALE_OUT,
+    "QuantizedDepthwise2DBiasedLUTScaled": ["Cast"] * 3 + ["Pad", "Conv"] + LUT_OPS + SCALE_OUT,
     "QuantizedDense1DFlattenBiasedReLUScaled":
         ["Cast"] * 3 + ["Flatten", "Gemm", "Relu"] + SCALE_OUT,
     "QuantizedDense1DBiased": ["Cast"] * 3 + ["Gemm", "Cast"],
@@ -251,7 +261,8 @@ def test_initializers_follow_quantizeml_naming_and_dtypes(models, name):
         out_channels = len(attrs(n)["scale"])
         expect_suffix = {"W": "_Wi", "bias": "_B", "pads": "_pads", "Scale": "_M",
                          "Shift": "_S_out", "max_value": "_max_value", "x_pad_value": "_Xpad",
-                         "Xs": "_x1_shift", "Ys": "_x2_shift"}
+                         "Xs": "_x1_shift", "Ys": "_x2_shift", "ActScale": "_M_act",
+                         "ActShift": "_S_act", "LUT_values": "_LUT"}
         for f_name, actual in formal.items():
             if f_name in ("X", "Y"):
                 continue
@@ -280,6 +291,15 @@ def test_initializers_follow_quantizeml_naming_and_dtypes(models, name):
             elif f_name == "x_pad_value":
                 assert v.dtype == np.uint8 and v.ndim == 1
                 assert np.array_equal(v, inits["quantize_zp"])
+            elif f_name == "ActScale":
+                assert v.dtype == np.uint8 and v.shape == (1, out_channels, 1, 1)
+                assert v.min() >= 128, "M_act is a normalized 8-bit mantissa"
+            elif f_name == "ActShift":
+                assert v.dtype == np.float32 and v.shape == (1, out_channels, 1, 1) and is_pow2(v)
+            elif f_name == "LUT_values":
+                # 2^11 int32 entries of 14-bit values, ONNX order [0 .. 1023, -1024 .. -1]
+                assert v.dtype == np.int32 and v.shape == (2048,)
+                assert np.abs(v).max() < 2 ** 13
             elif f_name in ("Xs", "Ys"):
                 assert v.dtype == np.int32 and v.shape == (1, out_channels, 1, 1) and is_pow2(v)
         scale = n.attribute[-1]

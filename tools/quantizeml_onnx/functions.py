@@ -21,7 +21,7 @@ BASES = ("QuantizedInputConv2D", "QuantizedConv2D", "QuantizedDepthwise2D", "Qua
 
 def op_type_of(base, flatten=False, biased=False, pool=None, activation=None, scaled=False):
     """The op_type QuantizeML serializes for these options (pool: None|"max"|"gap";
-    activation: None|"ReLU"|"ReLUClipped")."""
+    activation: None|"ReLU"|"ReLUClipped"|"LUT")."""
     name = base
     name += "Flatten" if flatten else ""
     name += "Biased" if biased else ""
@@ -37,7 +37,7 @@ def split_op_type(op_type):
     base = max((b for b in BASES if op_type.startswith(b)), key=len)
     rest = op_type[len(base):]
     flags = {}
-    for suffix in ("Flatten", "Biased", "MaxPool", "GlobalAvgPool", "ReLUClipped", "ReLU",
+    for suffix in ("Flatten", "Biased", "MaxPool", "GlobalAvgPool", "ReLUClipped", "ReLU", "LUT",
                    "Scaled"):
         if rest.startswith(suffix):
             flags[suffix] = True
@@ -78,10 +78,11 @@ def _rename_last_output(nodes):
     return nodes[-1].output[0]
 
 
-def _scale_out(src, dst, with_scale=True, bits=8):
+def _scale_out(src, dst, with_scale=True, bits=8, scale_name="Scale", shift_name="Shift"):
     """y = clip(floor(x / Shift * Scale + 0.5), -2^(b-1), 2^(b-1)-1), all in float
-    (QuantizeML subgraph_ops get_scale_out_ops / get_saturate_ops). Add has no Scale."""
-    nodes, (scale, shift) = _casts(["Scale" if with_scale else "", "Shift"])
+    (QuantizeML subgraph_ops get_scale_out_ops / get_saturate_ops). Add has no Scale; the LUT's
+    intermediate scale-out uses ActScale / ActShift and 11 bits."""
+    nodes, (scale, shift) = _casts([scale_name if with_scale else "", shift_name])
     if scale:
         nodes += [_node("Div", [src, shift], [f"{src}/div"]),
                   _node("Mul", [f"{src}/div", scale], [f"{src}/scaled"])]
@@ -105,6 +106,17 @@ def _activation(nodes, clipped):
     nodes += [_node("Relu", [src], [f"{src}/relu"]),
               _node("Cast", ["max_value"], ["max_value/cast"], to=TensorProto.FLOAT),
               _node("Min", [f"{src}/relu", "max_value/cast"], ["Yi"])]
+
+
+def _lut(nodes):
+    """LUT (QuantizeML conv2d build_subgraph + subgraph_ops.activation get_lut_ops): an 11-bit
+    scale-out with ActScale / ActShift into "Ys", then Gather(LUT_values, Cast(Ys, INT32)),
+    whose negative indices read the table's second half ([0 .. N-1, -N .. -1] order)."""
+    src = _rename_last_output(nodes)
+    nodes += _scale_out(src, "Ys", bits=11, scale_name="ActScale", shift_name="ActShift")
+    nodes += [_node("Cast", ["Ys"], ["Ys/input_cast"], to=TensorProto.INT32),
+              _node("Gather", ["LUT_values", "Ys/input_cast"], ["Ys/output_cast"]),
+              _node("Cast", ["Ys/output_cast"], ["Yi"], to=TensorProto.FLOAT)]
 
 
 def _final_cast(nodes, scaled, src="Yi", dst="Y"):
@@ -138,6 +150,8 @@ def _conv_body(base, flags):
             _ref("kernel_shape", "pool_size", AttributeProto.INTS),
             _ref("strides", "pool_strides", AttributeProto.INTS),
             _ref("pads", "pool_pads", AttributeProto.INTS)]))
+    if flags.get("LUT"):
+        _lut(nodes)
     if flags.get("ReLU") or flags.get("ReLUClipped"):
         _activation(nodes, flags.get("ReLUClipped", False))
     if flags.get("GlobalAvgPool"):
@@ -156,6 +170,8 @@ def _depthwise_body(flags):
     nodes.append(_node("Conv", ["Xi", w, bias], ["Yi"], refs=[
         _ref("strides", "strides", AttributeProto.INTS),
         _ref("group", "groups", AttributeProto.INT)]))
+    if flags.get("LUT"):  # as in Conv2D (the transposed depthwise body has the same chain)
+        _lut(nodes)
     if flags.get("ReLU") or flags.get("ReLUClipped"):
         _activation(nodes, flags.get("ReLUClipped", False))
     _final_cast(nodes, True)

@@ -13,6 +13,7 @@ S_out. The simulation below is the generator's own calibration tool only; the te
 resulting models with onnxruntime and an independent numpy computation.
 """
 import hashlib
+import math
 import uuid
 
 import numpy as np
@@ -72,6 +73,41 @@ def scale_and_shift(ratio):
     k = np.where(m >= 256, k - 1, k)
     m = np.round(ratio * 2.0 ** k)
     return m.astype(np.uint8), (2.0 ** k).astype(np.float32)
+
+
+def coarse_scale_and_shift(ratio):
+    """scale_and_shift with M rounded to a multiple of 32 (3 significant bits): the LUT's
+    intermediate scale-out then stays exact in the float32 ONNX body (acc / S * M) for every
+    |acc| < 2^21, where an 8-bit M would need |acc| < 2^16. A generator choice, not QuantizeML's
+    (which would use any M in 128..255)."""
+    m, s_out = scale_and_shift(ratio)
+    m = np.round(m.astype(np.float64) / 32.0) * 32.0
+    s_out = np.where(m == 256, s_out / 2, s_out).astype(np.float32)
+    m = np.where(m == 256, 128, m)
+    return m.astype(np.uint8), s_out
+
+
+# The functions QuantizeML tabulates in a LUT (onnx_support subgraph_ops.activation).
+LUT_FUNCTIONS = {
+    "gelu": lambda x: 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0))),
+    "swish": lambda x: x / (1.0 + np.exp(-x)),
+    "leaky_relu": lambda x: np.where(x >= 0, x, 0.1 * x),
+}
+LUT_BITS, LUT_OUT_BITS = 11, 14  # QuantizeML compute_lut_values(bitwidth=11, out_bitwidth=14)
+# |acc| bound under which the LUT scale-out is exact in float32 with a 3-bit M (see above).
+LUT_EXACT_ACC = 2 ** 21
+
+
+def lut_table(function, in_scale):
+    """QuantizeML compute_lut_values: the function at the 2^11 inputs i / in_scale, stored in
+    the order [0 .. 1023, -1024 .. -1] (Gather reads negative indices from the end), quantized to
+    14 bits with one power-of-two scale. Returns (int32 table, its float scale)."""
+    half = 2 ** (LUT_BITS - 1)
+    q = np.array(list(range(half)) + list(range(-half, 0)), np.float64)
+    f = LUT_FUNCTIONS[function]((q / in_scale).astype(np.float32).astype(np.float64))
+    out_scale = 2.0 ** np.floor(np.log2((2 ** (LUT_OUT_BITS - 1) - 1) / np.abs(f).max()))
+    table = np.clip(np.round(f * out_scale), -(2 ** (LUT_OUT_BITS - 1)), 2 ** (LUT_OUT_BITS - 1) - 1)
+    return table.astype(np.int32), out_scale
 
 
 def scale_out(acc, m, s_out, bits=8):
@@ -261,6 +297,26 @@ class ModelBuilder:
         shape = (1, -1) + (1,) * (y.ndim - 2)
         return np.minimum(y, max_value.astype(np.int64).reshape(shape)), max_value.reshape(shape)
 
+    def _lut(self, y, acc_scale, acc_bound, function, name, inputs):
+        """LUT activation (QuantizeML conv2d __quantize__ "LUT"): one float range for the whole
+        tensor gives the 11-bit index scale; per channel M_act / S_act bring the accumulator to
+        it; the table maps each index to the 14-bit function value. Appends `_M_act`, `_S_act`,
+        `_LUT`; returns the table values and their (per-tensor) scale."""
+        if np.max(acc_bound) >= LUT_EXACT_ACC:
+            raise ValueError(f"{name}: accumulators up to {np.max(acc_bound)} could make the "
+                             "float32 LUT scale-out inexact")
+        axes = tuple(i for i in range(y.ndim) if i != 1)
+        float_range = (np.maximum(np.abs(y).max(axis=axes), 1) / acc_scale).max()
+        in_scale = HEADROOM * (2 ** (LUT_BITS - 1) - 1) / float_range
+        m, s_act = coarse_scale_and_shift(in_scale / acc_scale)
+        shape = (1, -1) + (1,) * (y.ndim - 2)
+        index = scale_out(y, m.reshape(shape), s_act.reshape(shape), bits=LUT_BITS)
+        table, out_scale = lut_table(function, in_scale)
+        inputs += [self._init(name + "_M_act", m.reshape(shape)),
+                   self._init(name + "_S_act", s_act.reshape(shape)),
+                   self._init(name + "_LUT", table)]
+        return table.astype(np.int64)[index], np.full(y.shape[1], out_scale)
+
     # -- layers ----------------------------------------------------------------------------------
 
     def input_quantizer(self, signed=True, perm=None):
@@ -294,15 +350,16 @@ class ModelBuilder:
                               "int8" if signed else "uint8")
 
     def conv(self, x, filters, kernel=3, stride=1, padding="same", biased=True, activation="ReLU",
-             pool=None, pool_size=2, pool_stride=2, fp_output=False):
+             pool=None, pool_size=2, pool_stride=2, fp_output=False, lut="gelu"):
         """QuantizedConv2D, or QuantizedInputConv2D on a uint8 input (bias mandatory, padding
-        with the input zero point). pool: None, "max" or "gap"."""
+        with the input zero point). pool: None, "max" or "gap"; activation "LUT" tabulates the
+        function `lut`."""
         input_conv = x.dtype == "uint8"
         biased = biased or input_conv
         base = "QuantizedInputConv2D" if input_conv else "QuantizedConv2D"
         op_type = op_type_of(base, biased=biased, pool=pool, activation=activation, scaled=True)
-        out_op = {"ReLU": "relu", "ReLUClipped": "hardtanh", None: None}[activation] or \
-            {"max": "max_pool2d", "gap": "mean", None: "conv2d"}[pool]
+        out_op = {"ReLU": "relu", "ReLUClipped": "hardtanh", "LUT": lut, None: None}[activation] \
+            or {"max": "max_pool2d", "gap": "mean", None: "conv2d"}[pool]
         name, out = self._names("Conv", out_op)
         c, xs, ys = x.shape
         w = self._kernel((filters, c, kernel, kernel))
@@ -336,7 +393,13 @@ class ModelBuilder:
             acc = _max_pool(acc, pool_size, pool_stride, ppads)
             attrs += [("pool_size", [pool_size, pool_size]),
                       ("pool_strides", [pool_stride, pool_stride]), ("pool_pads", ppads)]
-        y, max_value = self._activation(acc, activation)
+        if activation == "LUT":
+            bound = np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)) * (255 if input_conv else 128)
+            y, max_value = acc, None
+            bound = bound + (np.abs(bias.astype(np.int64)) if biased else 0)
+            y, acc_scale = self._lut(y, acc_scale, bound, lut, name, inputs)
+        else:
+            y, max_value = self._activation(acc, activation)
         if max_value is not None:
             inputs.append(self._init(name + "_max_value", max_value))
         if pool == "gap":
@@ -348,11 +411,12 @@ class ModelBuilder:
         return self._add_node(op_type, name, inputs, out, attrs, values, out_scale, "int8")
 
     def depthwise(self, x, kernel=3, stride=1, padding="same", biased=True, activation="ReLU",
-                  fp_output=False):
+                  fp_output=False, lut="gelu"):
         """QuantizedDepthwise2D: W (C, 1, kx, ky), Conv group = C (attribute "groups")."""
         op_type = op_type_of("QuantizedDepthwise2D", biased=biased, activation=activation,
                              scaled=True)
-        out_op = {"ReLU": "relu", "ReLUClipped": "hardtanh", None: "conv2d"}[activation]
+        out_op = {"ReLU": "relu", "ReLUClipped": "hardtanh", "LUT": lut,
+                  None: "conv2d"}[activation]
         name, out = self._names("Conv", out_op)
         c, xs, ys = x.shape
         w = self._kernel((c, 1, kernel, kernel))
@@ -365,10 +429,17 @@ class ModelBuilder:
             acc = acc + bias.astype(np.int64)[None, :, None, None]
             inputs.append(self._init(name + "_B", bias))
         inputs.append(self._init(name + "_pads", pads))
-        y, max_value = self._activation(acc, activation)
+        acc_scale = self._acc_scale(c)
+        if activation == "LUT":
+            bound = np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3)) * 128
+            bound = bound + (np.abs(bias.astype(np.int64)) if biased else 0)
+            y, acc_scale = self._lut(acc, acc_scale, bound, lut, name, inputs)
+            max_value = None
+        else:
+            y, max_value = self._activation(acc, activation)
         if max_value is not None:
             inputs.append(self._init(name + "_max_value", max_value))
-        m, s_out, values, out_scale = self._output_stage(y, self._acc_scale(c), fp_output)
+        m, s_out, values, out_scale = self._output_stage(y, acc_scale, fp_output)
         inputs += [self._init(name + "_M", m.reshape(1, -1, 1, 1)),
                    self._init(name + "_S_out", s_out.reshape(1, -1, 1, 1))]
         # QuantizedDepthwise2D appends "groups" after "strides".

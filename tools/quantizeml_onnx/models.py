@@ -203,6 +203,28 @@ def concat(b):
     b.dequantizer(x)
 
 
+@_model((3, 8, 8))
+def conv_lut(b):
+    """LUT activations (11-bit scale-out, then a 2048-entry table): Conv2D BiasedLUT (GELU),
+    Depthwise2D stride 2 BiasedLUT (Swish), Conv2D 1x1 LUT without bias (leaky ReLU), and a
+    stride-2 Conv2D whose LUT precedes its GlobalAvgPool (on 2x2)."""
+    x = b.input_quantizer()
+    x = b.conv(x, 8, kernel=3, padding="same", activation="LUT", lut="gelu")
+    x = b.depthwise(x, kernel=3, stride=2, padding="same", activation="LUT", lut="swish")
+    x = b.conv(x, 8, kernel=1, padding="valid", biased=False, activation="LUT", lut="leaky_relu")
+    x = b.conv(x, 12, kernel=3, stride=2, padding="same", activation="LUT", lut="gelu", pool="gap")
+    b.dequantizer(x)
+
+
+@_model((3, 10, 10))
+def input_conv_lut(b):
+    """uint8 input -> InputConv2D 3x3 stride 2 Same BiasedLUT (Swish) -> Conv2D ReLU."""
+    x = b.input_quantizer(signed=False)
+    x = b.conv(x, 8, kernel=3, stride=2, padding="same", activation="LUT", lut="swish")
+    x = b.conv(x, 8, kernel=3, padding="same")
+    b.dequantizer(x)
+
+
 def model_names():
     return list(MODELS)
 

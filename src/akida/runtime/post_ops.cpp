@@ -26,13 +26,24 @@ namespace {
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 constexpr int64_t kInt32Min = std::numeric_limits<int32_t>::min();
 
+// activation 2: the intermediate scale-out (same bounds as output_scales / output_shift, so the
+// same int64 argument holds) and the table, whose int32 values keep a * output_scales in int64.
+void read_lut(const Layer& layer, int64_t channels, PostOps& ops) {
+  ops.lut = true;
+  ops.lut_scales = per_channel_values(layer, "activation_scales", channels, 1, 0, kInt32Max);
+  const auto shift = per_channel_values(layer, "activation_shift", channels, 0, -62, 31);
+  ops.lut_shift.assign(shift.begin(), shift.end());
+  const Variable& table =
+      require_int_variable(layer, "lut_values", {static_cast<uint32_t>(kLutSize)});
+  ops.lut_values = table.ints();
+}
+
 void read_activation(const Layer& layer, int64_t channels, PostOps& ops) {
   const int32_t activation = layer.param("activation", 0);
-  if (activation == 2)
-    throw UnsupportedError(layer_context(layer) + ": LUT activations (activation = 2) do not run yet");
+  if (activation == 2) return read_lut(layer, channels, ops);
   if (activation != 0 && activation != 1)
     throw UnsupportedError(layer_context(layer) + ": parameter 'activation' is " +
-                           std::to_string(activation) + ", expected 0 (none) or 1 (ReLU)");
+                           std::to_string(activation) + ", expected 0 (none), 1 (ReLU) or 2 (LUT)");
   ops.relu = activation == 1;
   if (!ops.relu || !layer.find_variable("max_value")) return;
   // max_value (uint8) << max_value_shift (uint8; 31 in real files means "unbounded"): bounded
@@ -97,6 +108,17 @@ std::vector<int64_t> max_pool(const PostOps& ops, const std::vector<int64_t>& in
   return out;
 }
 
+// The 11-bit intermediate scale-out, then the table read (index = value + kLutSize / 2).
+void apply_lut(const PostOps& ops, std::vector<int64_t>& v) {
+  const size_t channels = static_cast<size_t>(ops.conv_shape.c);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const size_t f = i % channels;
+    int64_t y = saturate(v[i] * ops.lut_scales[f], ops.post_op_buffer_bits);
+    y = saturate(apply_shift(y, ops.lut_shift[f]), kLutBits);
+    v[i] = ops.lut_values[static_cast<size_t>(y + kLutSize / 2)];
+  }
+}
+
 std::vector<int64_t> global_sum(const PostOps& ops, const std::vector<int64_t>& in) {
   const int64_t channels = ops.conv_shape.c;
   // At most 2^27 values of at most 2^31: the sum stays below 2^58.
@@ -144,6 +166,7 @@ void apply_post_ops(const PostOps& ops, std::vector<int64_t>& acc, std::vector<i
       if (!ops.relu_max.empty()) v[i] = std::min(v[i], ops.relu_max[i % channels]);
     }
   }
+  if (ops.lut) apply_lut(ops, v);  // at the ReLU's place (QuantizeML conv2d body: LUT, then GAP)
   if (ops.pool == PoolType::GlobalAverage) {
     pooled = global_sum(ops, v);
     values = &pooled;

@@ -8,6 +8,10 @@
 //   max pooling over a (TF semantics: padded positions are ignored)      pool_type 1
 //   ReLU: a = clamp(a, 0, max_value[f] << max_value_shift[f])           activation 1
 //         (no max_value variable: only a >= 0)
+//   or LUT: i = sat(a * activation_scales[f], post_op_buffer_bits)      activation 2
+//         i = sat(activation_shift[f] < 0 ? rounded right shift : left shift, 11)
+//         a = lut_values[i + 1024]    (2048 int32 values ordered by input -1024..1023;
+//         cnn2snn onnx_conversion/activation.py set_lut_variables, QuantizeML conv2d LUT body)
 //   global average pooling as a SUM over x, y (1/(x*y) is folded into output_scales), then
 //         sat(., buffer_bits)                                            pool_type 2
 //   y = sat(a * output_scales[f], post_op_buffer_bits)
@@ -34,6 +38,12 @@ int64_t saturate(int64_t value, int bits);
 // Preconditions: -62 <= shift <= 31 and value << shift fits in int64.
 int64_t apply_shift(int64_t value, int32_t shift);
 
+// Akida's LUT holds 2048 entries, indexed by an 11-bit signed value: BrainChip's converter can
+// only fill it from an 11-bit intermediate scale-out ("Table size is hardcoded", cnn2snn
+// quantizeml/activations.py set_lut_variables).
+inline constexpr int kLutBits = 11;
+inline constexpr int64_t kLutSize = int64_t{1} << kLutBits;
+
 struct PostOps {
   Shape conv_shape;  // the accumulator map the layer computes, before pooling
   Shape out_shape;   // after pooling
@@ -44,6 +54,10 @@ struct PostOps {
   Window pool_window;
   bool relu = false;
   std::vector<int64_t> relu_max;  // max_value << max_value_shift per channel; empty: unbounded
+  bool lut = false;                    // activation 2: the lookup table instead of a ReLU
+  std::vector<int64_t> lut_scales;     // activation_scales per channel (1 when absent)
+  std::vector<int32_t> lut_shift;      // activation_shift per channel (0 when absent)
+  std::vector<int64_t> lut_values;     // kLutSize values, index = 11-bit value + kLutSize / 2
   bool scaled = false;            // output_scales or output_shift present
   std::vector<int64_t> output_scales;  // per channel (all 1 when only output_shift is present)
   std::vector<int32_t> output_shift;   // per channel (all 0 when only output_scales is present)
@@ -53,7 +67,7 @@ struct PostOps {
 
 // Reads the bit widths, activation and post-op variables of `layer` and checks their shapes
 // (one value per output channel) and ranges. `plan` gives the accumulator map and pooling.
-// Throws ShapeError / UnsupportedError (LUT activations) naming the layer and field.
+// Throws ShapeError / UnsupportedError naming the layer and field.
 PostOps prepare_post_ops(const Layer& layer, const ConvParams& params, const ConvPlan& plan);
 // For layers without pooling (Dense1D): the accumulator map is `conv_shape`.
 PostOps prepare_post_ops(const Layer& layer, const Shape& conv_shape);

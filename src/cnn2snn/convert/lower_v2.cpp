@@ -10,6 +10,7 @@
 #include "akida/fbz.h"
 #include "cnn2snn/converter.h"
 #include "convert_internal.h"
+#include "variables.h"
 
 namespace cnn2snn {
 
@@ -30,8 +31,9 @@ akida::LayerKind akida_kind(BlockKind kind) {
     case BlockKind::Add: return LayerKind::Add;
     case BlockKind::Concatenate: return LayerKind::Concatenate;
     case BlockKind::Dequantizer: return LayerKind::Dequantizer;
+    case BlockKind::SeparableConv2D: break;  // Akida 1.0 only: rule "v2-kind" refuses it
   }
-  throw std::logic_error("unknown BlockKind");
+  throw std::logic_error(std::string("BlockKind ") + block_kind_name(kind) + " has no Akida 2.0 layer");
 }
 
 int32_t akida_buffer_bits(BlockKind kind) {
@@ -47,6 +49,7 @@ int32_t akida_buffer_bits(BlockKind kind) {
       return 32;
     case BlockKind::Concatenate:
     case BlockKind::Dequantizer:
+    case BlockKind::SeparableConv2D:  // no Akida 2.0 layer
       return 0;
   }
   return 0;
@@ -186,7 +189,7 @@ void add_pooling(const Block& block, Parameters& p) {
 // BufferTempConv, DepthwiseBufferTempConv).
 void add_neural_common(const Block& block, Parameters& p) {
   const int32_t buffer_bits = akida_buffer_bits(block.kind);
-  p["activation"] = block.relu ? 1 : 0;
+  p["activation"] = block.lut ? 2 : block.relu ? 1 : 0;  // akida.ActivationType: None, ReLU, LUT
   p["buffer_bits"] = buffer_bits;
   // No output stage: the layer outputs its accumulator (VWW's classifier: output_bits 28).
   p["output_bits"] = block.output ? block.output->output_bits : buffer_bits;
@@ -234,6 +237,8 @@ Parameters block_parameters(const QuantizedGraph& graph, const Block& block) {
     case BlockKind::Concatenate:
     case BlockKind::Dequantizer:
       break;  // BrainChip writes only layer_type (tennst's dequantizer)
+    case BlockKind::SeparableConv2D:
+      akida_kind(block.kind);  // throws: no Akida 2.0 layer
   }
   return p;
 }
@@ -295,24 +300,6 @@ std::vector<T> per_channel(const std::vector<T>& values, size_t count, T fallbac
   return values;
 }
 
-template <typename T>
-Variable int_variable(const std::string& name, std::vector<uint32_t> shape, DType dtype,
-                      const std::vector<T>& values) {
-  Variable v{name, std::move(shape), dtype, {}};
-  v.data.reserve(values.size());
-  // One byte per value: every integer variable of a 2.0 layer is int8 or uint8, and the rules
-  // guarantee the values fit (the cast keeps the two's-complement byte of int8 values).
-  for (T value : values) v.data.push_back(static_cast<uint8_t>(value));
-  return v;
-}
-
-Variable float_variable(const std::string& name, const std::vector<float>& values) {
-  Variable v{name, {static_cast<uint32_t>(values.size())}, DType::Float32, {}};
-  v.data.resize(values.size() * 4);
-  std::memcpy(v.data.data(), values.data(), v.data.size());  // little-endian targets only
-  return v;
-}
-
 uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
 
 // Kernel in Akida's layout. Conv2D and DepthwiseConv2D compute a true convolution, so their
@@ -330,10 +317,7 @@ Variable weights_variable(const Block& block) {
     case BlockKind::DepthwiseConv2D: {
       const int64_t kx = s[0], ky = s[1];
       const int64_t inner = block.kind == BlockKind::Conv2D ? s[2] * s[3] : s[2];  // C*F or C
-      for (int64_t i = 0; i < kx; ++i)
-        for (int64_t j = 0; j < ky; ++j)
-          std::copy_n(w.begin() + ((kx - 1 - i) * ky + (ky - 1 - j)) * inner, inner,
-                      values.begin() + (i * ky + j) * inner);
+      values = rotated_kernel(w, kx, ky, inner);
       shape = {u32(kx), u32(ky), u32(s[2]), u32(block.kind == BlockKind::Conv2D ? s[3] : 1)};
       break;
     }
@@ -342,7 +326,7 @@ Variable weights_variable(const Block& block) {
     case BlockKind::DepthwiseBufferTempConv: shape = {1, 1, u32(s[0]), u32(s[1])}; break;
     default: break;
   }
-  return int_variable("weights", std::move(shape), DType::Int8, values);
+  return byte_variable("weights", std::move(shape), DType::Int8, values);
 }
 
 void add_bias(const Block& block, size_t filters, std::vector<Variable>& vars) {
@@ -355,8 +339,8 @@ void add_bias(const Block& block, size_t filters, std::vector<Variable>& vars) {
       shift[f] = vs.shift;
     }
   }
-  vars.push_back(int_variable("bias", {u32(filters)}, DType::Int8, bias));
-  vars.push_back(int_variable("bias_shift", {u32(filters)}, DType::UInt8, shift));
+  vars.push_back(byte_variable("bias", {u32(filters)}, DType::Int8, bias));
+  vars.push_back(byte_variable("bias_shift", {u32(filters)}, DType::UInt8, shift));
 }
 
 void add_relu_bound(const Block& block, size_t filters, std::vector<Variable>& vars) {
@@ -371,8 +355,24 @@ void add_relu_bound(const Block& block, size_t filters, std::vector<Variable>& v
       shift[f] = vs.shift;
     }
   }
-  vars.push_back(int_variable("max_value", {u32(filters)}, DType::UInt8, value));
-  vars.push_back(int_variable("max_value_shift", {u32(filters)}, DType::UInt8, shift));
+  vars.push_back(byte_variable("max_value", {u32(filters)}, DType::UInt8, value));
+  vars.push_back(byte_variable("max_value_shift", {u32(filters)}, DType::UInt8, shift));
+}
+
+// LUT (cnn2snn set_lut_variables): the intermediate scale-out as activation_scales (uint8) and
+// activation_shift (int8, clipped like output_shift: BrainChip sets both with the same helper and
+// prefix "activation"), and the table, already in Akida's order (by input value from -1024).
+void add_lut(const Block& block, size_t filters, std::vector<Variable>& vars) {
+  if (!block.lut) return;
+  const OutputStage& stage = block.lut->scale_out;
+  vars.push_back(byte_variable("activation_scales", {u32(filters)}, DType::UInt8,
+                              per_channel(stage.scale, filters, int64_t{1})));
+  std::vector<int64_t> shifts;
+  for (int32_t s : per_channel(stage.shift, filters, 0))
+    shifts.push_back(stored_output_shift(s, block.kind));
+  vars.push_back(byte_variable("activation_shift", {u32(filters)}, DType::Int8, shifts));
+  vars.push_back(int32_variable("lut_values", {u32(static_cast<int64_t>(block.lut->table.size()))},
+                                block.lut->table));
 }
 
 std::vector<int64_t> stored_shifts(const Block& block, size_t channels) {
@@ -387,8 +387,8 @@ void add_output_stage(const Block& block, size_t filters, std::vector<Variable>&
   // No output stage: scale 1, shift 0, i.e. the accumulator itself (VWW's classifier).
   const auto scales =
       block.output ? per_channel(block.output->scale, filters, int64_t{1}) : std::vector<int64_t>(filters, 1);
-  vars.push_back(int_variable("output_scales", {u32(filters)}, DType::UInt8, scales));
-  vars.push_back(int_variable("output_shift", {u32(filters)}, DType::Int8, stored_shifts(block, filters)));
+  vars.push_back(byte_variable("output_scales", {u32(filters)}, DType::UInt8, scales));
+  vars.push_back(byte_variable("output_shift", {u32(filters)}, DType::Int8, stored_shifts(block, filters)));
 }
 
 // The per-channel input shifts of a Dense block whose input has `input_channel_count` channels:
@@ -410,14 +410,15 @@ std::vector<Variable> neural_variables(const Block& block, size_t input_channel_
   vars.push_back(weights_variable(block));
   add_bias(block, filters, vars);
   add_relu_bound(block, filters, vars);
+  add_lut(block, filters, vars);
   add_output_stage(block, filters, vars);
   if (block.kind == BlockKind::InputConv2D) {
-    vars.push_back(int_variable("padding_value", {u32(channels)}, DType::UInt8,
+    vars.push_back(byte_variable("padding_value", {u32(channels)}, DType::UInt8,
                                 per_channel(block.padding_value, channels, int64_t{0})));
   } else {
     // Every other neural layer carries input_shift, all zeros when the block shifts nothing
     // (BrainChip writes it even on DepthwiseConv2D, where quantizeml applies none).
-    vars.push_back(int_variable("input_shift", {u32(channels)}, DType::UInt8,
+    vars.push_back(byte_variable("input_shift", {u32(channels)}, DType::UInt8,
                                 spatial_dense ? dense_input_shift(block, channels)
                                               : per_channel(block.input_shift, channels, 0)));
   }
@@ -426,11 +427,11 @@ std::vector<Variable> neural_variables(const Block& block, size_t input_channel_
 
 std::vector<Variable> add_variables(const Block& block, size_t channels) {
   std::vector<Variable> vars;
-  vars.push_back(int_variable("a_shift", {u32(channels)}, DType::UInt8,
+  vars.push_back(byte_variable("a_shift", {u32(channels)}, DType::UInt8,
                               per_channel(block.a_shift, channels, int32_t{0})));
-  vars.push_back(int_variable("b_shift", {u32(channels)}, DType::UInt8,
+  vars.push_back(byte_variable("b_shift", {u32(channels)}, DType::UInt8,
                               per_channel(block.b_shift, channels, int32_t{0})));
-  vars.push_back(int_variable("output_shift", {u32(channels)}, DType::Int8,
+  vars.push_back(byte_variable("output_shift", {u32(channels)}, DType::Int8,
                               stored_shifts(block, channels)));
   return vars;
 }

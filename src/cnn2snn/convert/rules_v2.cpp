@@ -4,6 +4,7 @@
 // variables), §4.1 (Akida 2.0 hardware documentation). Each rule reports the layer, the field, the
 // value and the limit.
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -23,7 +24,11 @@ void report(Findings& out, const Block& block, std::string field, std::string pr
   out.push_back({block.name, std::move(field), std::move(problem)});
 }
 
-std::string kind_name(BlockKind kind) { return std::string(akida::name_of(akida_kind(kind))); }
+bool has_v2_layer(BlockKind kind) { return kind != BlockKind::SeparableConv2D; }
+
+std::string kind_name(BlockKind kind) {
+  return has_v2_layer(kind) ? std::string(akida::name_of(akida_kind(kind))) : block_kind_name(kind);
+}
 std::string str(int64_t v) { return std::to_string(v); }
 
 template <typename Container>
@@ -48,6 +53,12 @@ void check_each(Findings& out, const Block& block, const std::string& field,
 }
 
 // --- structure ---------------------------------------------------------------------------------
+
+void check_kind(const RuleInput& in, Findings& out) {
+  if (!has_v2_layer(in.block.kind))
+    report(out, in.block, "kind", kind_name(in.block.kind) + " has no Akida 2.0 layer (QuantizeML "
+                                  "models for Akida 2.0 use DepthwiseConv2D then Conv2D)");
+}
 
 void check_block_name(const RuleInput& in, Findings& out) {
   if (in.block.name.empty()) {
@@ -141,6 +152,10 @@ void check_channel_vectors(const RuleInput& in, Findings& out) {
   if (b.output) {
     check_length(out, b, "output.scale", b.output->scale, filters, false);
     check_length(out, b, "output.shift", b.output->shift, filters, false);
+  }
+  if (b.lut) {
+    check_length(out, b, "lut.scale_out.scale", b.lut->scale_out.scale, filters, false);
+    check_length(out, b, "lut.scale_out.shift", b.lut->scale_out.shift, filters, false);
   }
 }
 
@@ -301,10 +316,49 @@ void check_relu_max(const RuleInput& in, Findings& out) {
              "is not a uint8 value shifted left (value << shift with value in 0..255)");
 }
 
+// LUT (akida-spec §1.3 step 6, §4.1): Akida reads its 2048 lut_values (int32) with a signed
+// 11-bit index computed by activation_scales (uint8) and activation_shift (int8, clipped like
+// output_shift); a layer has one activation, one post_op_buffer_bits, and no max pooling with a
+// LUT (BrainChip's hardware documentation; QuantizeML's ONNX body would pool first).
+void check_lut(const RuleInput& in, Findings& out) {
+  const Block& b = in.block;
+  if (!b.lut) return;
+  const LutActivation& lut = *b.lut;
+  const OutputStage& s = lut.scale_out;
+  if (!is_spatial_conv(b.kind))
+    report(out, b, "lut", "LUT activations only on InputConv2D, Conv2D and DepthwiseConv2D, not " +
+                              kind_name(b.kind));
+  if (b.relu) report(out, b, "lut", "set together with a ReLU: an Akida layer has one activation");
+  if (b.pool.kind == PoolKind::Max)
+    report(out, b, "pool", "max pooling cannot be combined with a LUT activation");
+  if (!s.output_signed || s.output_bits != 11)
+    report(out, b, "lut.scale_out.output_bits",
+           str(s.output_bits) + (s.output_signed ? " signed" : " unsigned") +
+               " bits, Akida's LUT index is a signed 11-bit value");
+  if (lut.table.size() != 2048)
+    report(out, b, "lut.table",
+           str(static_cast<int64_t>(lut.table.size())) + " values, Akida's LUT holds 2048");
+  check_each(out, b, "lut.table", lut.table,
+             [](int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; },
+             "does not fit lut_values (int32)");
+  check_each(out, b, "lut.scale_out.scale", s.scale, [](int64_t v) { return v >= 0 && v <= 255; },
+             "does not fit activation_scales (uint8, 0..255)");
+  check_each(out, b, "lut.scale_out.shift", s.shift,
+             [&](int32_t v) { return stored_output_shift(v, b.kind) <= 31; },
+             "is out of range (activation_shift, clipped to >= " +
+                 str(1 - akida_buffer_bits(b.kind)) + ", must be <= 31)");
+  const int32_t post_op = b.output ? b.output->post_op_buffer_bits : 32;
+  if (s.post_op_buffer_bits != post_op)
+    report(out, b, "lut.scale_out.post_op_buffer_bits",
+           str(s.post_op_buffer_bits) + " bits differ from the layer's post_op_buffer_bits " +
+               str(post_op) + " (one parameter serves both scale-outs)");
+}
+
 void check_activation(const RuleInput& in, Findings& out) {
   const Block& b = in.block;
   if (b.relu)
     report(out, b, "relu", "ReLU not supported on " + kind_name(b.kind));
+  if (b.lut) report(out, b, "lut", "LUT activation not supported on " + kind_name(b.kind));
   if (b.pool.kind != PoolKind::None)
     report(out, b, "pool", "pooling not supported on " + kind_name(b.kind));
 }
@@ -466,6 +520,8 @@ const std::vector<BlockKind> kNonNeural = {K::Add, K::Concatenate, K::Dequantize
 const std::vector<Rule>& v2_rules() {
   using S = RuleStage;
   static const std::vector<Rule> rules = {
+      {"v2-kind", "Blocks are of a kind Akida 2.0 has a layer for (no SeparableConv2D).",
+       S::Structure, {}, check_kind},
       {"block-name", "Every block has a name, and no two blocks share one.", S::Structure, {},
        check_block_name},
       {"inbound",
@@ -521,8 +577,13 @@ const std::vector<Rule>& v2_rules() {
        "Each ReLU bound is exactly a uint8 value shifted left (max_value << max_value_shift), "
        "and only a ReLU has one.",
        S::Block, kNeural, check_relu_max},
-      {"no-activation", "Add, Concatenate and Dequantizer have no ReLU and no pooling.", S::Block,
-       kNonNeural, check_activation},
+      {"no-activation", "Add, Concatenate and Dequantizer have no ReLU, LUT or pooling.",
+       S::Block, kNonNeural, check_activation},
+      {"lut",
+       "A LUT activation is on InputConv2D, Conv2D or DepthwiseConv2D, without ReLU or max "
+       "pooling, with a uint8 activation scale, an activation shift in range, a signed 11-bit "
+       "index, 2048 int32 table values and the layer's post_op_buffer_bits.",
+       S::Block, kNeural, check_lut},
       {"output-stage",
        "Output scales are uint8 (Add: 1); output shifts, clipped to >= 1 - buffer_bits as "
        "BrainChip stores them, are at most 31; outputs have 4 or 8 bits; Concatenate and "

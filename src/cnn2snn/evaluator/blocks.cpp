@@ -98,6 +98,25 @@ std::vector<int64_t> depthwise_conv2d(const PreparedBlock& p, const std::vector<
   return acc;
 }
 
+// QuantizedSeparableConv2D: the exact depthwise sums (per channel, zero padding), then a 1x1
+// convolution with the pointwise kernel (C, F); nothing is rounded or saturated in between.
+std::vector<int64_t> separable_conv2d(const PreparedBlock& p, const std::vector<int64_t>& x) {
+  PreparedBlock depthwise = p;  // the depthwise pass sees its own (kx, ky, C) output shape
+  depthwise.neural_shape.c = p.input_shapes[0].c;
+  const std::vector<int64_t> dw = depthwise_conv2d(depthwise, x);
+  const std::vector<int64_t>& w = p.block->pointwise_weights.values;
+  const int64_t channels = p.input_shapes[0].c, filters = p.neural_shape.c;
+  const int64_t positions = p.neural_shape.x * p.neural_shape.y;
+  std::vector<int64_t> acc(static_cast<size_t>(positions * filters), 0);
+  for (int64_t pos = 0; pos < positions; ++pos)
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t value = dw[static_cast<size_t>(pos * channels + c)];
+      for (int64_t f = 0; f < filters; ++f)
+        acc[static_cast<size_t>(pos * filters + f)] += value * w[static_cast<size_t>(c * filters + f)];
+    }
+  return acc;
+}
+
 // The (x, y, c)-flattened input times weights (X, F).
 std::vector<int64_t> dense(const PreparedBlock& p, const std::vector<int64_t>& x) {
   const std::vector<int64_t>& w = p.block->weights.values;
@@ -200,6 +219,19 @@ int64_t apply_output_stage(const OutputStage& stage, int64_t acc, int64_t scale,
   return saturate(y, 0, (int64_t{1} << stage.output_bits) - 1);
 }
 
+// LUT: the intermediate scale-out (the output-stage arithmetic, saturated to its signed
+// output_bits), then the table entry of that value, the table being ordered from -2^(bits-1).
+void apply_lut(const PreparedBlock& p, std::vector<int64_t>& values, int64_t channels) {
+  const LutActivation& lut = *p.block->lut;
+  const int64_t offset = int64_t{1} << (lut.scale_out.output_bits - 1);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const size_t c = i % static_cast<size_t>(channels);
+    const int64_t index =
+        apply_output_stage(lut.scale_out, values[i], p.lut_scale[c], p.lut_shift[c]) + offset;
+    values[i] = lut.table[static_cast<size_t>(index)];
+  }
+}
+
 // The output stage per channel, or, without one, the accumulator saturated to buffer_bits.
 void apply_output(const PreparedBlock& p, std::vector<int64_t>& values, int64_t channels) {
   const Block& block = *p.block;
@@ -216,6 +248,7 @@ std::vector<int64_t> neural_op(PreparedBlock& p, const std::vector<int64_t>& inp
     case BlockKind::InputConv2D:
     case BlockKind::Conv2D: return conv2d(p, x);
     case BlockKind::DepthwiseConv2D: return depthwise_conv2d(p, x);
+    case BlockKind::SeparableConv2D: return separable_conv2d(p, x);
     case BlockKind::Dense: return dense(p, x);
     case BlockKind::BufferTempConv: push_frame(p, std::move(x)); return buffer_temp_conv(p);
     case BlockKind::DepthwiseBufferTempConv:
@@ -235,8 +268,12 @@ std::vector<int64_t> eval_neural(PreparedBlock& p, const std::vector<int64_t>& i
     acc[i] = saturate_signed(saturate_signed(acc[i], block.buffer_bits) + bias, block.buffer_bits);
   }
   if (block.pool.kind == PoolKind::Max) acc = max_pool(p, acc);
+  // Akida 1.0 blocks sum before the ReLU (QConv2D > QGAP > QReLU), Akida 2.0 ones after it.
+  const bool sum_first = block.pool.kind == PoolKind::GlobalAverage && block.global_pool_before_relu;
+  if (sum_first) acc = global_sum(acc, channels);
   if (block.relu) apply_relu(p, acc, channels);
-  if (block.pool.kind == PoolKind::GlobalAverage) acc = global_sum(acc, channels);
+  if (block.lut) apply_lut(p, acc, channels);  // at the ReLU's place, before the global sum
+  if (block.pool.kind == PoolKind::GlobalAverage && !sum_first) acc = global_sum(acc, channels);
   apply_output(p, acc, channels);
   return acc;
 }

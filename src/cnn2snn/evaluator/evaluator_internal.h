@@ -37,6 +37,8 @@ struct PreparedBlock {
   std::vector<int64_t> padding_value;     // per input channel (zeros when absent)
   std::vector<int64_t> bias;              // per neural output channel (zeros when absent)
   std::vector<int64_t> relu_max;          // per channel; empty: unbounded
+  std::vector<int64_t> lut_scale;         // LUT intermediate scale-out, per channel
+  std::vector<int64_t> lut_shift;         // LUT intermediate scale-out, per channel
   std::vector<int64_t> scale;             // output stage, per output channel
   std::vector<int64_t> shift;             // output stage, per output channel
   std::vector<int64_t> a_shift, b_shift;  // Add, per channel (zeros when absent)

@@ -28,6 +28,7 @@ const char* kind_label(BlockKind kind) {
     case BlockKind::Add: return "Add";
     case BlockKind::Concatenate: return "Concatenate";
     case BlockKind::Dequantizer: return "Dequantizer";
+    case BlockKind::SeparableConv2D: return "SeparableConv2D";
   }
   return "unknown kind";
 }
@@ -57,14 +58,15 @@ bool is_neural(BlockKind kind) {
     case BlockKind::DepthwiseConv2D:
     case BlockKind::Dense:
     case BlockKind::BufferTempConv:
-    case BlockKind::DepthwiseBufferTempConv: return true;
+    case BlockKind::DepthwiseBufferTempConv:
+    case BlockKind::SeparableConv2D: return true;
     default: return false;
   }
 }
 
 bool is_spatial_conv(BlockKind kind) {
   return kind == BlockKind::InputConv2D || kind == BlockKind::Conv2D ||
-         kind == BlockKind::DepthwiseConv2D;
+         kind == BlockKind::DepthwiseConv2D || kind == BlockKind::SeparableConv2D;
 }
 
 bool is_temporal(BlockKind kind) {
@@ -137,6 +139,27 @@ class Checker {
                                    std::to_string(block_.weights_bits));
   }
 
+  // SeparableConv2D's pointwise kernel: (C, F), one value per element, within its bit width.
+  void check_pointwise_tensor(int64_t channels) const {
+    const IntTensor& w = block_.pointwise_weights;
+    if (w.shape.size() != 2 || w.shape[0] != channels || w.shape[1] < 1 ||
+        w.shape[1] > (int64_t{1} << 24))
+      shape_error("pointwise_weights", "shape " + dims_text(w.shape) + ", expected (" +
+                                           std::to_string(channels) + ", F)");
+    if (static_cast<int64_t>(w.values.size()) != w.shape[0] * w.shape[1])
+      shape_error("pointwise_weights", "has " + std::to_string(w.values.size()) +
+                                           " values for shape " + dims_text(w.shape));
+    require_range("pointwise_weights_bits", block_.pointwise_weights_bits, 1, 32);
+    const int64_t lo = signed_min(block_.pointwise_weights_bits);
+    const int64_t hi = signed_max(block_.pointwise_weights_bits);
+    for (size_t i = 0; i < w.values.size(); ++i)
+      if (w.values[i] < lo || w.values[i] > hi)
+        shape_error("pointwise_weights", "value " + std::to_string(w.values[i]) + " at index " +
+                                             std::to_string(i) + " does not fit " +
+                                             std::to_string(block_.pointwise_weights_bits) +
+                                             " bits");
+  }
+
   void require_dim(int axis, int64_t expected, const std::string& meaning) const {
     const int64_t actual = block_.weights.shape[static_cast<size_t>(axis)];
     if (actual != expected)
@@ -186,6 +209,7 @@ class Checker {
     if (output_and_relu) {
       if (b.output) unsupported("output", "not used by this kind of block");
       if (b.relu || !b.relu_max.empty()) unsupported("relu", "not used by this kind of block");
+      if (b.lut) unsupported("lut", "not used by this kind of block");
     }
     if (scales && !b.scales.empty()) unsupported("scales", "only used by Dequantizer blocks");
   }
@@ -200,21 +224,28 @@ long double range_bound(int bits, bool is_signed) {
   return is_signed ? pow2(bits - 1) : pow2(bits) - 1;
 }
 
+// A scale-out's per-channel scales and shifts, validated (fields named `prefix` + "scale"...).
+void prepare_scale_and_shift(const Checker& check, const std::string& prefix,
+                             const OutputStage& stage, int64_t channels,
+                             std::vector<int64_t>& scale, std::vector<int64_t>& shift) {
+  scale = check.per_channel<int64_t>(prefix + "scale", stage.scale, channels, 1);
+  const std::vector<int32_t> shifts =
+      check.per_channel<int32_t>(prefix + "shift", stage.shift, channels, 0);
+  shift.assign(shifts.begin(), shifts.end());
+  for (int64_t s : scale) check.require_range(prefix + "scale", s, 1, int64_t{1} << 31);
+  // Right shifts beyond 62 would shift out every bit of an int64; left shifts beyond 31 would
+  // saturate any non-zero value of a <= 32-bit output anyway (see apply_output_stage).
+  for (int64_t s : shift) check.require_range(prefix + "shift", s, -62, 31);
+  check.require_range(prefix + "post_op_buffer_bits", stage.post_op_buffer_bits, 2, 63);
+}
+
 // Prepared output stage (or the raw accumulator's saturation); returns the output's bound.
 long double prepare_output_stage(const Checker& check, const Block& block, PreparedBlock& p,
                                  long double acc_bound) {
   const int64_t channels = p.output_shape.c;
   if (!block.output) return std::min(acc_bound, pow2(block.buffer_bits - 1));
   const OutputStage& stage = *block.output;
-  p.scale = check.per_channel<int64_t>("output.scale", stage.scale, channels, 1);
-  const std::vector<int32_t> shifts =
-      check.per_channel<int32_t>("output.shift", stage.shift, channels, 0);
-  p.shift.assign(shifts.begin(), shifts.end());
-  for (int64_t s : p.scale) check.require_range("output.scale", s, 1, int64_t{1} << 31);
-  // Right shifts beyond 62 would shift out every bit of an int64; left shifts beyond 31 would
-  // saturate any non-zero value of a <= 32-bit output anyway (see apply_output_stage).
-  for (int64_t s : p.shift) check.require_range("output.shift", s, -62, 31);
-  check.require_range("output.post_op_buffer_bits", stage.post_op_buffer_bits, 2, 63);
+  prepare_scale_and_shift(check, "output.", stage, channels, p.scale, p.shift);
   check.require_range("output.output_bits", stage.output_bits, 1, stage.output_signed ? 32 : 31);
   const long double max_scale =
       static_cast<long double>(*std::max_element(p.scale.begin(), p.scale.end()));
@@ -223,6 +254,35 @@ long double prepare_output_stage(const Checker& check, const Block& block, Prepa
                                           std::to_string(std::ilogb(acc_bound) + 1) +
                                           ") times scale could overflow int64");
   return range_bound(stage.output_bits, stage.output_signed);
+}
+
+// LUT: a per-channel scale-out to a signed index range, and a table covering exactly that range.
+// Returns the bound of the table's values, which replace the accumulator.
+long double prepare_lut(const Checker& check, const Block& block, PreparedBlock& p,
+                        int64_t channels, long double acc_bound) {
+  const LutActivation& lut = *block.lut;
+  const OutputStage& stage = lut.scale_out;
+  if (block.relu) check.unsupported("lut", "set on a block with a ReLU (one activation at most)");
+  prepare_scale_and_shift(check, "lut.scale_out.", stage, channels, p.lut_scale, p.lut_shift);
+  if (!stage.output_signed)
+    check.unsupported("lut.scale_out.output_signed", "the table index is a signed value");
+  check.require_range("lut.scale_out.output_bits", stage.output_bits, 1, 20);
+  const size_t size = size_t{1} << stage.output_bits;
+  if (lut.table.size() != size)
+    check.shape_error("lut.table", "has " + std::to_string(lut.table.size()) +
+                                       " values, expected 2^" +
+                                       std::to_string(stage.output_bits) + " = " +
+                                       std::to_string(size) + " (one per index value)");
+  const long double max_scale =
+      static_cast<long double>(*std::max_element(p.lut_scale.begin(), p.lut_scale.end()));
+  if (acc_bound * max_scale >= kSafeBound)
+    check.unsupported("lut.scale_out.scale", "accumulator times scale could overflow int64");
+  long double bound = 0;
+  for (int64_t v : lut.table) {
+    check.require_range("lut.table", v, -(int64_t{1} << 32), int64_t{1} << 32);
+    bound = std::max(bound, static_cast<long double>(std::llabs(v)));
+  }
+  return bound;
 }
 
 struct GraphState {
@@ -284,6 +344,19 @@ int64_t prepare_neural_op(const Checker& check, const Block& block, PreparedBloc
       p.conv_y = check.window("weights", in.y, w[1], block.stride, block.padding);
       p.neural_shape = {p.conv_x.out, p.conv_y.out, in.c};
       return w[0] * w[1];
+    case BlockKind::SeparableConv2D: {
+      check.check_weights_tensor(3, "(kx, ky, C)");
+      check.require_dim(2, in.c, "channels C");
+      check.check_pointwise_tensor(in.c);
+      p.conv_x = check.window("weights", in.x, w[0], block.stride, block.padding);
+      p.conv_y = check.window("weights", in.y, w[1], block.stride, block.padding);
+      p.neural_shape = {p.conv_x.out, p.conv_y.out, block.pointwise_weights.shape[1]};
+      // One potential sums kx*ky*C products of an input and a depthwise-times-pointwise weight;
+      // the caller bounds max|w| with the depthwise kernel, so the pointwise factor goes here.
+      int64_t pw_max = 0;
+      for (int64_t v : block.pointwise_weights.values) pw_max = std::max<int64_t>(pw_max, std::llabs(v));
+      return w[0] * w[1] * w[2] * std::max<int64_t>(pw_max, 1);
+    }
     case BlockKind::Dense:
       check.check_weights_tensor(2, "(X, F)");
       check.require_dim(0, in.size(), "flattened input size x*y*c");
@@ -313,6 +386,11 @@ long double prepare_neural(const Checker& check, const Block& block, const Graph
         "inbound", "has " + std::to_string(p.inbound.size()) + " blocks, a neural block takes one");
   const Shape in = p.input_shapes[0];
   check.require_unused(false, false, true, false, true);
+  if (block.kind != BlockKind::SeparableConv2D &&
+      (!block.pointwise_weights.shape.empty() || !block.pointwise_weights.values.empty()))
+    check.unsupported("pointwise_weights", "only SeparableConv2D blocks have one");
+  if (block.global_pool_before_relu && block.pool.kind != PoolKind::GlobalAverage)
+    check.unsupported("global_pool_before_relu", "set on a block without global pooling");
   if (!is_spatial_conv(block.kind) && block.stride != 1)
     check.unsupported("stride", std::to_string(block.stride) + " (only convolutions have one)");
   if (is_temporal(block.kind)) {
@@ -366,6 +444,7 @@ long double prepare_neural(const Checker& check, const Block& block, const Graph
   // After saturation (and the max pool / ReLU, which only narrow it) |acc| <= 2^(buffer_bits-1);
   // the global sum multiplies that bound by the number of positions.
   long double acc_bound = pow2(block.buffer_bits - 1);
+  if (block.lut) acc_bound = prepare_lut(check, block, p, shape.c, acc_bound);
   if (block.pool.kind == PoolKind::GlobalAverage) {
     acc_bound *= static_cast<long double>(shape.x * shape.y);
     shape = {1, 1, shape.c};
@@ -392,6 +471,7 @@ long double prepare_add(const Checker& check, const Block& block, const GraphSta
   for (int64_t s : p.a_shift) check.require_range("a_shift", s, 0, 31);
   for (int64_t s : p.b_shift) check.require_range("b_shift", s, 0, 31);
   check.require_range("buffer_bits", block.buffer_bits, 2, 32);
+  if (block.lut) check.unsupported("lut", "Add has no lookup-table activation");
   const long double sum_bound =
       bound_of(state, p.inbound[0]) * pow2(*std::max_element(p.a_shift.begin(), p.a_shift.end())) +
       bound_of(state, p.inbound[1]) * pow2(*std::max_element(p.b_shift.begin(), p.b_shift.end()));

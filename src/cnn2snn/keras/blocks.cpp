@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
+#include <utility>
 
 #include "akida/errors.h"
+#include "cnn2snn/refusals.h"
 
 namespace cnn2snn::keras {
 namespace {
@@ -25,12 +28,13 @@ std::string dims_text(const Dims& dims) {
   throw akida::FormatError(layer_context(source, layer) + ": " + message);
 }
 
-// A pair field (kernel_size, strides, pool_size) that must hold two equal positive integers.
-int64_t square_field(const std::string& source, const KerasLayer& layer, const std::string& key,
-                     std::optional<int64_t> fallback = std::nullopt) {
+// A pair field (kernel_size, strides, pool_size): two positive integers (one integer means both).
+std::pair<int64_t, int64_t> pair_field(const std::string& source, const KerasLayer& layer,
+                                       const std::string& key,
+                                       std::optional<int64_t> fallback = std::nullopt) {
   const json& config = layer.config;
   if (!config.contains(key) || config[key].is_null()) {
-    if (fallback) return *fallback;
+    if (fallback) return {*fallback, *fallback};
     malformed(source, layer, "field '" + key + "' is missing");
   }
   json value = config[key];
@@ -39,9 +43,18 @@ int64_t square_field(const std::string& source, const KerasLayer& layer, const s
       !value[1].is_number_integer())
     malformed(source, layer, "field '" + key + "' " + value.dump() + " is not two integers");
   const auto a = value[0].get<int64_t>(), b = value[1].get<int64_t>();
-  if (a != b || a < 1)
-    unsupported(source, layer, "field '" + key + "' " + value.dump() +
-                                   ": only square, positive values are supported");
+  if (a < 1 || b < 1 || a > (int64_t{1} << 20) || b > (int64_t{1} << 20))
+    malformed(source, layer, "field '" + key + "' " + value.dump() + " is not two positive sizes");
+  return {a, b};
+}
+
+// A pair field that must hold two equal values.
+int64_t square_field(const std::string& source, const KerasLayer& layer, const std::string& key,
+                     std::optional<int64_t> fallback = std::nullopt) {
+  const auto [a, b] = pair_field(source, layer, key, fallback);
+  if (a != b)
+    unsupported(source, layer, "field '" + key + "' [" + std::to_string(a) + ", " +
+                                   std::to_string(b) + "]: only square values are supported");
   return a;
 }
 
@@ -122,14 +135,16 @@ std::optional<Dims> layer_dims(const std::string& source, const KerasLayer& laye
     if (x.size() != 3)
       unsupported(source, layer, "input dims " + dims_text(x) + ": expected (x, y, c)");
   };
-  if (cls == "QuantizedConv2D" || cls == "QuantizedDepthwiseConv2D") {
+  if (cls == "QuantizedConv2D" || cls == "QuantizedDepthwiseConv2D" ||
+      cls == "QuantizedSeparableConv2D") {
     spatial();
-    const Window w = conv_window(layer, source);
-    const int64_t filters = cls == "QuantizedConv2D" ? positive_int(source, layer, "filters")
+    const ConvWindow w = conv_window(layer, source);
+    const int64_t filters = cls != "QuantizedDepthwiseConv2D" ? positive_int(source, layer, "filters")
                                                      : x[2] * layer.config.value("depth_multiplier", 1);
-    const Dims out = {w.out(x[0]), w.out(x[1]), filters};
+    const Dims out = {w.x.out(x[0]), w.y.out(x[1]), filters};
     if (out[0] < 1 || out[1] < 1)
-      unsupported(source, layer, "kernel " + std::to_string(w.size) + " is larger than input " +
+      unsupported(source, layer, "kernel " + std::to_string(w.x.size) + "x" +
+                                     std::to_string(w.y.size) + " is larger than input " +
                                      dims_text(x));
     return out;
   }
@@ -184,6 +199,19 @@ struct Pattern {
   std::vector<std::string> layers;
 };
 
+// Dense blocks, optionally after QFlatten, QReshape or both (the same in v1 and v2).
+void add_dense_patterns(std::vector<Pattern>& p) {
+  const std::vector<std::vector<std::string>> prefixes = {
+      {}, {"QuantizedFlatten"}, {"QuantizedReshape"}, {"QuantizedReshape", "QuantizedFlatten"}};
+  for (const auto& prefix : prefixes)
+    for (const auto& tail : std::vector<std::vector<std::string>>{
+             {"QuantizedDense"}, {"QuantizedDense", "QuantizedReLU"}}) {
+      Pattern dense{BlockKind::Dense, prefix};
+      dense.layers.insert(dense.layers.end(), tail.begin(), tail.end());
+      p.push_back(dense);
+    }
+}
+
 const std::vector<Pattern>& input_patterns() {
   static const std::vector<Pattern> patterns = {
       {BlockKind::InputConv2D, {"QuantizedConv2D", "QuantizedReLU"}},
@@ -205,17 +233,31 @@ const std::vector<Pattern>& block_patterns() {
         {BlockKind::DepthwiseConv2D,
          {"QuantizedDepthwiseConv2D", "QuantizedMaxPool2D", "QuantizedReLU"}},
     };
-    const std::vector<std::vector<std::string>> prefixes = {
-        {}, {"QuantizedFlatten"}, {"QuantizedReshape"}, {"QuantizedReshape", "QuantizedFlatten"}};
-    for (const auto& prefix : prefixes)
-      for (const auto& tail : std::vector<std::vector<std::string>>{
-               {"QuantizedDense"}, {"QuantizedDense", "QuantizedReLU"}}) {
-        Pattern dense{BlockKind::Dense, prefix};
-        dense.layers.insert(dense.layers.end(), tail.begin(), tail.end());
-        p.push_back(dense);
-      }
+    add_dense_patterns(p);
     p.push_back({BlockKind::Add, {"QuantizedAdd"}});
     p.push_back({BlockKind::Concatenate, {"QuantizedConcatenate"}});
+    p.push_back({BlockKind::Dequantizer, {"Dequantizer"}});
+    return p;
+  }();
+  return patterns;
+}
+
+// Akida 1.0 patterns (akida-spec §3.3 "v1 patterns"; the input patterns are the v2 ones).
+const std::vector<Pattern>& v1_block_patterns() {
+  static const std::vector<Pattern> patterns = [] {
+    const std::string conv = "QuantizedConv2D", sep = "QuantizedSeparableConv2D",
+                      gap = "QuantizedGlobalAveragePooling2D", pool = "QuantizedMaxPool2D",
+                      relu = "QuantizedReLU";
+    std::vector<Pattern> p;
+    for (const auto& [kind, main] : {std::pair{BlockKind::Conv2D, conv},
+                                     std::pair{BlockKind::SeparableConv2D, sep}}) {
+      p.push_back({kind, {main}});
+      p.push_back({kind, {main, relu}});
+      p.push_back({kind, {main, pool, relu}});
+      p.push_back({kind, {main, gap, relu}});
+      p.push_back({kind, {main, gap}});
+    }
+    add_dense_patterns(p);
     p.push_back({BlockKind::Dequantizer, {"Dequantizer"}});
     return p;
   }();
@@ -231,9 +273,10 @@ std::optional<BlockKind> match(const std::vector<Pattern>& patterns,
 
 // The patterns sharing a layer type with the faulty block (all of them when none does), as
 // " - A > B" lines, like cnn2snn's _display_supported_patterns.
-std::string compatible_patterns(const std::vector<std::string>& types) {
+std::string compatible_patterns(const std::vector<Pattern>& patterns,
+                                const std::vector<std::string>& types) {
   std::string shown, all;
-  for (const Pattern& p : block_patterns()) {
+  for (const Pattern& p : patterns) {
     std::string line = " -";
     for (size_t i = 0; i < p.layers.size(); ++i) line += (i ? " > " : " ") + p.layers[i];
     line += "\n";
@@ -255,13 +298,29 @@ bool holds_block_boundary(const KerasLayer& layer) {
 
 // blocks.py _search_block_v2: walk back while the previous layer neither ends a block nor has
 // several inbounds.
-std::vector<size_t> search_block(const KerasModel& model, size_t index) {
+// blocks.py _search_block_v1: any OutputQuantizer ends a block, and it must sit on a ReLU.
+bool holds_block_boundary_v1(const std::string& source, const KerasLayer& layer,
+                             const KerasLayer& next) {
+  if (output_quantizer_config(layer)) {
+    if (layer.class_name != "QuantizedReLU")
+      throw akida::UnsupportedError(source + ": Model incompatible with akida v1 version. The layer " +
+                                    layer.name + " followed by " + next.name + " is not valid.");
+    return true;
+  }
+  return layer.class_name == "InputQuantizer";
+}
+
+std::vector<size_t> search_block(const KerasModel& model, size_t index, PatternSet patterns,
+                                 const std::string& source) {
   std::vector<size_t> chain = {index};
   while (true) {
     const KerasLayer& layer = model.layers[chain.front()];
     if (layer.inbound.size() != 1) break;
     const size_t prev = model.index.at(layer.inbound[0]);
-    if (holds_block_boundary(model.layers[prev])) break;
+    const bool boundary = patterns == PatternSet::V1
+                              ? holds_block_boundary_v1(source, model.layers[prev], layer)
+                              : holds_block_boundary(model.layers[prev]);
+    if (boundary) break;
     chain.insert(chain.begin(), prev);
   }
   return chain;
@@ -282,18 +341,18 @@ const json* output_quantizer_config(const KerasLayer& layer) {
   return oq.is_object() ? &oq : nullptr;
 }
 
-Window conv_window(const KerasLayer& layer, const std::string& source) {
+ConvWindow conv_window(const KerasLayer& layer, const std::string& source) {
   check_channels_last(source, layer);
-  Window w;
-  w.size = square_field(source, layer, "kernel_size");
-  w.stride = square_field(source, layer, "strides", 1);
+  ConvWindow w;
+  std::tie(w.x.size, w.y.size) = pair_field(source, layer, "kernel_size");
+  w.x.stride = w.y.stride = square_field(source, layer, "strides", 1);
   if (square_field(source, layer, "dilation_rate", 1) != 1)
     unsupported(source, layer, "field 'dilation_rate': only 1 is supported");
   if (layer.config.value("groups", 1) != 1)
     unsupported(source, layer, "field 'groups': only 1 is supported");
   const json& pad_value = layer.config.contains("padding_value") ? layer.config["padding_value"]
                                                                  : json();
-  w.same = same_padding(source, layer) || !pad_value.is_null();
+  w.x.same = w.y.same = same_padding(source, layer) || !pad_value.is_null();
   return w;
 }
 
@@ -308,17 +367,32 @@ Window pool_window(const KerasLayer& layer, const std::string& source) {
 
 std::vector<Dims> infer_dims(const KerasModel& model, const std::string& source) {
   std::vector<Dims> dims(model.layers.size());
+  std::vector<bool> refused(model.layers.size(), false);
+  Refusals refusals(source);
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const KerasLayer& layer = model.layers[i];
     std::vector<Dims> in;
-    for (const std::string& name : layer.inbound) in.push_back(dims[model.index.at(name)]);
-    if (auto d = layer_dims(source, layer, in)) dims[i] = *d;
+    for (const std::string& name : layer.inbound) {
+      const size_t producer = model.index.at(name);
+      refused[i] = refused[i] || refused[producer];
+      in.push_back(dims[producer]);
+    }
+    if (refused[i]) continue;  // fed by a refused layer: reported there
+    try {
+      if (auto d = layer_dims(source, layer, in)) dims[i] = *d;
+    } catch (const akida::UnsupportedError& e) {
+      refusals.add(e);
+      refused[i] = true;
+    }
   }
+  refusals.throw_if_any("layer");
   return dims;
 }
 
 std::vector<SplitBlock> split_into_blocks(const KerasModel& model, const std::vector<Dims>& dims,
-                                          const std::string& source) {
+                                          const std::string& source, PatternSet patterns) {
+  const std::vector<Pattern>& table =
+      patterns == PatternSet::V1 ? v1_block_patterns() : block_patterns();
   // Everything from the first Dequantizer on is dropped; the Dequantizer is a block of its own.
   size_t end = model.layers.size();
   for (size_t i = 0; i < model.layers.size(); ++i)
@@ -343,7 +417,7 @@ std::vector<SplitBlock> split_into_blocks(const KerasModel& model, const std::ve
                          [&](const std::vector<size_t>& c) { return c.front() == next; });
     }
     if (ends) {
-      chains.push_back(search_block(model, i));
+      chains.push_back(search_block(model, i, patterns, source));
       for (size_t j : chains.back()) block_of[j] = static_cast<int>(chains.size() - 1);
     } else if (block_of[i] < 0) {
       throw akida::UnsupportedError(layer_context(source, layer) +
@@ -374,14 +448,14 @@ std::vector<SplitBlock> split_into_blocks(const KerasModel& model, const std::ve
                          input.config.value("dtype", "float32") == "uint8";
       std::optional<BlockKind> kind;
       if (first && image) kind = match(input_patterns(), types);
-      if (!kind) kind = match(block_patterns(), types);
+      if (!kind) kind = match(table, types);
       first = false;
       if (!kind) {
         faulty += "Invalid block found during conversion:\n";
         for (size_t i : block.main)
           faulty += " " + model.layers[i].class_name + " (" + model.layers[i].name + ")\n";
         faulty += "Compatible patterns that contain the faulty layers are:\n" +
-                  compatible_patterns(types);
+                  compatible_patterns(table, types);
       } else {
         block.kind = *kind;
       }

@@ -23,8 +23,13 @@ struct Window {
   bool same = false;
   int64_t out(int64_t in) const { return same ? (in + stride - 1) / stride : (in - size) / stride + 1; }
 };
+// A convolution's window along x and y. Kernels may be non-square here (the quantized graph and
+// the evaluator handle them; whether Akida can is a converter rule); strides are square.
+struct ConvWindow {
+  Window x, y;
+};
 // kernel_size/strides/padding of a Conv2D or DepthwiseConv2D (dilation 1, channels_last).
-Window conv_window(const KerasLayer& layer, const std::string& source);
+ConvWindow conv_window(const KerasLayer& layer, const std::string& source);
 // pool_size/strides/padding of a MaxPool2D.
 Window pool_window(const KerasLayer& layer, const std::string& source);
 // "<source>: layer '<name>' (<class>)"
@@ -44,10 +49,22 @@ struct SplitBlock {
   bool skipped = false;        // only skippable layers: no Akida layer
 };
 
-// Splits the model into blocks in topological order and checks every block against the Akida
-// 2.0 patterns. Layers after the first Dequantizer are left out. Throws akida::UnsupportedError
-// listing every faulty block at once, or naming a layer that fits no block.
+// Which Akida generation's block patterns a model is split with (cnn2snn registers one pattern
+// table per AkidaVersion).
+enum class PatternSet {
+  V2,  // block_converter.py _V2_PATTERN_CONVERTERS
+  // Akida 1.0 (conv.py/separable_convolution.py/dense.py _PATTERNS_V1): QConv2D / QDense /
+  // QSeparableConv2D blocks, GlobalAveragePooling *before* the ReLU, no Add / Concatenate /
+  // DepthwiseConv2D, and a block may only follow a QuantizedReLU's OutputQuantizer
+  // (blocks.py _search_block_v1).
+  V1,
+};
+
+// Splits the model into blocks in topological order and checks every block against the
+// patterns of `patterns`. Layers after the first Dequantizer are left out. Throws
+// akida::UnsupportedError listing every faulty block at once, or naming a layer that fits no block.
 std::vector<SplitBlock> split_into_blocks(const KerasModel& model, const std::vector<Dims>& dims,
-                                          const std::string& source);
+                                          const std::string& source,
+                                          PatternSet patterns = PatternSet::V2);
 
 }  // namespace cnn2snn::keras

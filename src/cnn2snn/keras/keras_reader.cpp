@@ -11,12 +11,14 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "akida/errors.h"
 #include "cnn2snn/keras/blocks.h"
 #include "cnn2snn/keras/hdf5_file.h"
 #include "cnn2snn/keras/model_config.h"
 #include "cnn2snn/keras/quantizeml_math.h"
+#include "cnn2snn/refusals.h"
 
 namespace cnn2snn {
 namespace keras {
@@ -59,13 +61,23 @@ class Lowering {
     QuantizedGraph graph;
     graph.source = source_;
     set_input(graph);
+    Refusals refusals(source_);
     for (const SplitBlock& split : blocks) {
-      if (split.skipped) {
-        pass_through(split);
+      if (fed_by_refused(split)) {
+        mark_refused(split);  // its inputs are unknown; the cause is reported already
         continue;
       }
-      graph.blocks.push_back(lower(split));
+      try {
+        if (split.skipped)
+          pass_through(split);
+        else
+          graph.blocks.push_back(lower(split));
+      } catch (const akida::UnsupportedError& e) {
+        refusals.add(e);
+        mark_refused(split);
+      }
     }
+    refusals.throw_if_any("layer");
     return graph;
   }
 
@@ -170,6 +182,16 @@ class Lowering {
     return found == states_.end() ? input_state_ : found->second;
   }
 
+  bool fed_by_refused(const SplitBlock& split) const {
+    for (size_t i : split.layers)
+      for (const std::string& in : model_.layers[i].inbound)
+        if (refused_.count(in)) return true;
+    return false;
+  }
+  void mark_refused(const SplitBlock& split) {
+    for (size_t i : split.layers) refused_.insert(model_.layers[i].name);
+  }
+
   // A block of skippable layers only: no Akida layer, but Rescaling still changes the input scale.
   void pass_through(const SplitBlock& split) {
     Block scratch;
@@ -221,6 +243,7 @@ class Lowering {
     if (cls == "QuantizedDropout" || cls == "Dropout") return in;
     if (cls == "QuantizedConv2D" || cls == "QuantizedDepthwiseConv2D" || cls == "QuantizedDense")
       return neural(layer, in, block);
+    if (cls == "QuantizedSeparableConv2D") return separable(layer, in, block);
     if (cls == "QuantizedMaxPool2D") return max_pool(layer, in, block);
     if (cls == "QuantizedReLU") return relu(layer, in, block);
     if (cls == "QuantizedGlobalAveragePooling2D") return global_average(layer, in, block);
@@ -307,12 +330,12 @@ class Lowering {
         unsupported(layer, "Dense needs a flat input (add a Flatten): input is spatial");
       expected = {channels, filters};
     } else {
-      const Window win = conv_window(layer, source_);
-      block.stride = win.stride;
-      block.padding = win.same ? PaddingKind::Same : PaddingKind::Valid;
+      const ConvWindow win = conv_window(layer, source_);
+      block.stride = win.x.stride;
+      block.padding = win.x.same ? PaddingKind::Same : PaddingKind::Valid;
       if (depthwise && layer.config.value("depth_multiplier", 1) != 1)
         unsupported(layer, "field 'depth_multiplier': only 1 is supported");
-      expected = {win.size, win.size, channels, depthwise ? 1 : filters};
+      expected = {win.x.size, win.y.size, channels, depthwise ? 1 : filters};
     }
     require_shape(layer, depthwise ? "depthwise_kernel" : "kernel", kernel, expected);
 
@@ -347,6 +370,74 @@ class Lowering {
     if (layer.config.contains("padding_value") && !layer.config["padding_value"].is_null())
       padding_value(layer, in, bits, block);
     if (layer.config.value("use_bias", false)) bias(layer, weight(layer, w, "bias"), acc, filters, block);
+    return acc;
+  }
+
+  // A WeightQuantizer of quant_config (`key`): the bit width, and whether it is per-tensor
+  // ("axis": null) or along which axis.
+  struct WeightQuantizerConfig {
+    int bits = 8;
+    bool per_tensor = false;
+    int axis = -1;
+  };
+  WeightQuantizerConfig weight_quantizer(const KerasLayer& layer, const std::string& key) const {
+    const json wq = quant_config(layer).value(key, json::object());
+    const std::string where = "quant_config." + key + ".";
+    WeightQuantizerConfig c;
+    c.bits = int_field(layer, wq, "bitwidth", 8, 2, 16, where);
+    if (!bool_field(layer, wq, "signed", true, where))
+      unsupported(layer, "field '" + where + "signed': unsigned weights are not supported");
+    if (bool_field(layer, wq, "fp_quantizer", false, where))
+      unsupported(layer, "field '" + where + "fp_quantizer': power-of-two weights are not supported");
+    c.per_tensor = wq.contains("axis") && wq["axis"].is_null();
+    c.axis = c.per_tensor ? -1 : int_field(layer, wq, "axis", -1, -4, 3, where);
+    return c;
+  }
+
+  // separable_convolution.py QuantizedSeparableConv2D.call: per-tensor inputs only; the
+  // depthwise output is a QFloat of scales in.scales * dw.scales (exact integers), the pointwise
+  // output one of scales (in.scales * dw.scales) * pw.scales; the bias is aligned on that. No
+  // buffer cap at 28 bits here (unlike convolution.py).
+  QState separable(const KerasLayer& layer, QState in, Block& block) {
+    if (!in.per_tensor())
+      unsupported(layer, "inputs must be quantized per-tensor (QuantizedSeparableConv2D asserts "
+                         "it)");
+    if (layer.config.value("depth_multiplier", 1) != 1)
+      unsupported(layer, "field 'depth_multiplier': only 1 is supported");
+    const int buffer = buffer_bitwidth(layer);
+    block.buffer_bits = buffer;
+    in = buffer_inputs(layer, in, buffer - 1, true, &block.input_shift);
+    const ConvWindow win = conv_window(layer, source_);
+    block.stride = win.x.stride;
+    block.padding = win.x.same ? PaddingKind::Same : PaddingKind::Valid;
+    const int64_t channels = dims_of(layer.inbound.at(0)).back();
+    const int64_t filters = dims_of(layer.name).back();
+    const LayerWeights w = weights(layer);
+    const FloatArray& dw = weight(layer, w, "depthwise_kernel");
+    const FloatArray& pw = weight(layer, w, "pointwise_kernel");
+    require_shape(layer, "depthwise_kernel", dw, {win.x.size, win.y.size, channels, 1});
+    require_shape(layer, "pointwise_kernel", pw, {1, 1, channels, filters});
+    const WeightQuantizerConfig dwq = weight_quantizer(layer, "dw_weight_quantizer");
+    const WeightQuantizerConfig pwq = weight_quantizer(layer, "pw_weight_quantizer");
+    const QuantizedWeights qdw =
+        quantize_weights(dw.values, dw.shape, dwq.axis, dwq.per_tensor, dwq.bits - 1);
+    const QuantizedWeights qpw =
+        quantize_weights(pw.values, pw.shape, pwq.axis, pwq.per_tensor, pwq.bits - 1);
+    if (qdw.scales.size() != 1)
+      unsupported(layer, "field 'quant_config.dw_weight_quantizer.axis': a per-channel depthwise "
+                         "scale cannot be carried into the pointwise sum");
+    block.weights = {{win.x.size, win.y.size, channels}, qdw.values};
+    block.weights_bits = dwq.bits;
+    block.pointwise_weights = {{channels, filters}, qpw.values};
+    block.pointwise_weights_bits = pwq.bits;
+
+    const float dw_scale = in.qfloat ? in.scales[0] * qdw.scales[0] : qdw.scales[0];
+    QState acc = in;
+    acc.qfloat = true;
+    acc.scales.clear();
+    for (float s : qpw.scales) acc.scales.push_back(dw_scale * s);
+    if (layer.config.value("use_bias", false))
+      bias(layer, weight(layer, w, "bias"), acc, filters, block);
     return acc;
   }
 
@@ -405,6 +496,8 @@ class Lowering {
     }
     in = buffer_inputs(layer, in, buffer_bitwidth(layer), /*may_expand=*/false, nullptr);
     block.relu = true;
+    // Only the Akida 1.0 patterns put a global average pooling before the ReLU.
+    block.global_pool_before_relu = block.pool.kind == PoolKind::GlobalAverage;
     // QuantizedReLU(max_value=6): the default applies when the key is absent.
     const json max_value = layer.config.contains("max_value") ? layer.config["max_value"] : json(6.0);
     if (max_value.is_null()) return in;
@@ -582,21 +675,34 @@ class Lowering {
   QState input_state_;
   std::map<std::string, QState> states_;        // the QTensor leaving each layer
   std::map<std::string, std::string> producer_;  // layer -> block producing it ("" = model input)
+  std::set<std::string> refused_;                // layers of refused blocks
 };
 
 }  // namespace
 }  // namespace keras
 
-QuantizedGraph load_keras_h5(const std::string& path) {
-  const keras::Hdf5File file(path);
+namespace keras {
+
+QuantizedGraph load(const std::string& path, PatternSet patterns) {
+  const Hdf5File file(path);
   const auto config = file.string_attribute("/", "model_config");
   if (!config)
     throw akida::FormatError(path + ": HDF5 file without a 'model_config' attribute: not a Keras "
                                     "model file (a weights-only file?)");
-  const keras::KerasModel model = keras::parse_model_config(*config, path);
-  const std::vector<keras::Dims> dims = keras::infer_dims(model, path);
-  const std::vector<keras::SplitBlock> blocks = keras::split_into_blocks(model, dims, path);
-  return keras::Lowering(file, model, dims).run(blocks);
+  const KerasModel model = parse_model_config(*config, path);
+  const std::vector<Dims> dims = infer_dims(model, path);
+  const std::vector<SplitBlock> blocks = split_into_blocks(model, dims, path, patterns);
+  return Lowering(file, model, dims).run(blocks);
+}
+
+}  // namespace keras
+
+QuantizedGraph load_keras_h5(const std::string& path) {
+  return keras::load(path, keras::PatternSet::V2);
+}
+
+QuantizedGraph load_keras_h5_v1(const std::string& path) {
+  return keras::load(path, keras::PatternSet::V1);
 }
 
 }  // namespace cnn2snn

@@ -46,10 +46,8 @@ std::optional<int32_t> exact_log2(double v) {
 }
 
 // Output bits and signedness from the scale-out Clip bounds: [-2^(b-1), 2^(b-1)-1] or [0, 2^b-1].
-void set_output_range(OutputStage& out, const NodeInputs& in) {
-  auto range = in.clip_range();
-  if (!range) in.where().fail("function body: a 'Scaled' op without a final Clip");
-  const auto [lo, hi] = *range;
+void set_range_bits(OutputStage& out, const NodeInputs& in, std::pair<double, double> range) {
+  const auto [lo, hi] = range;
   auto bits = exact_log2(hi + 1);
   if (bits && lo == -(hi + 1)) {
     out.output_bits = *bits + 1;
@@ -63,30 +61,73 @@ void set_output_range(OutputStage& out, const NodeInputs& in) {
   }
 }
 
-// "Scaled": y = saturate(floor(acc / Shift * Scale + 0.5)). Shift is a power of two, so this is
-// the IR's multiply then rounded shift by -log2(Shift).
-OutputStage output_stage(const NodeInputs& in, int64_t channels, bool has_scale) {
+void set_output_range(OutputStage& out, const NodeInputs& in) {
+  auto range = in.clip_range();
+  if (!range) in.where().fail("function body: a 'Scaled' op without a final Clip");
+  set_range_bits(out, in, *range);
+}
+
+// y = floor(acc / Shift * Scale + 0.5) with the formals `scale_formal` (uint8, absent: 1) and
+// `shift_formal` (a power of two): the IR's multiply then rounded shift by -log2(Shift). The
+// saturation range is the caller's to set.
+OutputStage scale_and_shift(const NodeInputs& in, int64_t channels, const std::string& scale_formal,
+                            const std::string& shift_formal) {
   OutputStage out;
-  if (has_scale) {
-    IntTensor scale = in.ints_of("Scale", TP::UINT8);
-    out.scale = per_channel(scale, channels, in, "Scale");
+  if (!scale_formal.empty()) {
+    IntTensor scale = in.ints_of(scale_formal, TP::UINT8);
+    out.scale = per_channel(scale, channels, in, scale_formal);
   } else {
     out.scale = {1};
   }
-  std::vector<double> shift = in.floats("Shift");
+  std::vector<double> shift = in.floats(shift_formal);
   if (static_cast<int64_t>(shift.size()) != channels && shift.size() != 1)
-    in.where().fail<akida::ShapeError>(in.field("Shift") + ": holds " +
+    in.where().fail<akida::ShapeError>(in.field(shift_formal) + ": holds " +
                                        std::to_string(shift.size()) + " values, expected 1 or " +
                                        std::to_string(channels));
   for (double s : shift) {
     auto k = exact_log2(s);
     if (!k || *k < -62 || *k > 62)
-      in.where().fail<UnsupportedError>(in.field("Shift") + ": " + std::to_string(s) +
+      in.where().fail<UnsupportedError>(in.field(shift_formal) + ": " + std::to_string(s) +
                                         " is not a power of two in [2^-62, 2^62]");
     out.shift.push_back(-*k);
   }
+  return out;
+}
+
+// "Scaled": the final scale-out, saturated to the body's last Clip.
+OutputStage output_stage(const NodeInputs& in, int64_t channels, bool has_scale) {
+  OutputStage out = scale_and_shift(in, channels, has_scale ? "Scale" : "", "Shift");
   set_output_range(out, in);
   return out;
+}
+
+// "LUT" (QuantizeML conv2d build_subgraph): scale-out with ActScale / ActShift saturated to the
+// Clip feeding the Gather (11 bits), then Gather(LUT_values, index). LUT_values (int32, 2^b
+// values) is stored [0 .. N-1, -N .. -1] so that negative indices wrap; the IR orders it by
+// index value from -N (cnn2snn onnx_conversion/activation.py reorders the same way).
+LutActivation lut_activation(const NodeInputs& in, int64_t channels) {
+  LutActivation lut;
+  lut.scale_out = scale_and_shift(in, channels, "ActScale", "ActShift");
+  auto range = in.gather_index_range("LUT_values");
+  if (!range)
+    in.where().fail("function body: a 'LUT' op without Gather(LUT_values, Cast(Clip(...)))");
+  set_range_bits(lut.scale_out, in, *range);
+  if (!lut.scale_out.output_signed || lut.scale_out.output_bits > 20)
+    in.where().fail<UnsupportedError>("function body: the LUT index range [" +
+                                      std::to_string(range->first) + ", " +
+                                      std::to_string(range->second) +
+                                      "] is not a signed range of at most 20 bits");
+  const IntTensor table = in.ints_of("LUT_values", TP::INT32);
+  const size_t size = size_t{1} << lut.scale_out.output_bits, half = size / 2;
+  if (table.values.size() != size)
+    in.where().fail<akida::ShapeError>(in.field("LUT_values") + ": shape " + str(table.shape) +
+                                       " holds " + std::to_string(table.values.size()) +
+                                       " values, expected " + std::to_string(size) +
+                                       " (one per index of the LUT Clip range)");
+  lut.table.assign(table.values.begin() + static_cast<std::ptrdiff_t>(half), table.values.end());
+  lut.table.insert(lut.table.end(), table.values.begin(),
+                   table.values.begin() + static_cast<std::ptrdiff_t>(half));
+  return lut;
 }
 
 // Bias, ReLU, output stage: the tail every neural block shares.
@@ -95,6 +136,7 @@ void set_post_ops(Block& b, const OpType& op, const NodeInputs& in, int64_t filt
   b.relu = op.activation == Activation::ReLU || op.activation == Activation::ReLUClipped;
   if (op.activation == Activation::ReLUClipped)
     b.relu_max = per_channel(in.ints("max_value"), filters, in, "max_value");
+  if (op.activation == Activation::LUT) b.lut = lut_activation(in, filters);
   // The ONNX bodies compute in float without saturating the accumulator: 32 is the widest
   // accumulator the IR knows. The converter sets Akida's own buffer_bits.
   b.buffer_bits = 32;

@@ -105,6 +105,29 @@ std::optional<double> constant_value(const onnx::FunctionProto& f, const std::st
 
 }  // namespace
 
+std::optional<std::pair<double, double>> NodeInputs::gather_index_range(
+    const std::string& table) const {
+  auto producer = [&](const std::string& tensor) -> const onnx::NodeProto* {
+    for (const onnx::NodeProto& n : function_->node())
+      for (const std::string& out : n.output())
+        if (out == tensor) return &n;
+    return nullptr;
+  };
+  for (const onnx::NodeProto& gather : function_->node()) {
+    if (gather.op_type() != "Gather" || gather.input_size() != 2 || gather.input(0) != table)
+      continue;
+    // QuantizeML get_lut_ops: Gather(LUT_values, Cast(Ys, INT32)), Ys the scale-out's Clip.
+    const onnx::NodeProto* n = producer(gather.input(1));
+    while (n != nullptr && n->op_type() == "Cast" && n->input_size() == 1) n = producer(n->input(0));
+    if (n == nullptr || n->op_type() != "Clip" || n->input_size() != 3) return std::nullopt;
+    auto lo = constant_value(*function_, n->input(1), where_);
+    auto hi = constant_value(*function_, n->input(2), where_);
+    if (!lo || !hi) where_.fail("function body: the LUT index Clip bounds are not constants");
+    return std::make_pair(*lo, *hi);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::pair<double, double>> NodeInputs::clip_range() const {
   for (int i = function_->node_size() - 1; i >= 0; --i) {
     const onnx::NodeProto& n = function_->node(i);

@@ -39,6 +39,9 @@ class NodeInputs {
 
   // The output range of the function body's final Clip (the scale-out saturation), if any.
   std::optional<std::pair<double, double>> clip_range() const;
+  // The range of the Clip whose output, cast, indexes the Gather reading `table` (the LUT's
+  // intermediate scale-out); nullopt when the body has no such chain.
+  std::optional<std::pair<double, double>> gather_index_range(const std::string& table) const;
 
  private:
   const onnx::NodeProto& node_;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cnn2snn/onnx/onnx_common.h"
+#include "cnn2snn/refusals.h"
 
 namespace cnn2snn {
 namespace {
@@ -110,20 +111,6 @@ void check_node(const onnx::NodeProto& node, const GraphState& state,
     where.fail("output '" + node.output(0) + "' is produced twice");
 }
 
-std::string without_source(const std::string& message, const std::string& source) {
-  const std::string prefix = source + ": ";
-  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
-}
-
-// One UnsupportedError listing every refused node, one per line ("node 'NAME' (Op): why").
-[[noreturn]] void throw_refused_nodes(const std::string& path,
-                                      const std::vector<std::string>& refused) {
-  if (refused.size() == 1) throw UnsupportedError(path + ": " + refused.front());
-  std::string message = path + ": " + std::to_string(refused.size()) + " nodes cannot be converted:";
-  for (const std::string& line : refused) message += "\n" + line;
-  throw UnsupportedError(message);
-}
-
 }  // namespace
 
 QuantizedGraph load_onnx(const std::string& path) {
@@ -154,7 +141,7 @@ QuantizedGraph load_onnx(const std::string& path) {
 
   // Every node that cannot be converted is reported, in one error: a node fed by a refused node
   // is skipped (its inputs are unknown), so each problem is reported once, at its cause.
-  std::vector<std::string> refused;
+  Refusals refused(path);
   std::set<std::string> unknown_tensors;
   for (int i = first; i < g.node_size(); ++i) {
     const onnx::NodeProto& node = g.node(i);
@@ -171,11 +158,11 @@ QuantizedGraph load_onnx(const std::string& path) {
                                      "' are not supported");
       graph.blocks.push_back(convert_node(node, parse_op_type(node.op_type(), where), state));
     } catch (const UnsupportedError& e) {
-      refused.push_back(without_source(e.what(), path));
+      refused.add(e);
       unknown_tensors.insert(node.output().begin(), node.output().end());
     }
   }
-  if (!refused.empty()) throw_refused_nodes(path, refused);
+  refused.throw_if_any("node");
   if (graph.blocks.empty()) Where(path, nullptr).fail("the model has no node to convert");
   const std::string& output = g.output(0).name();
   if (g.node(g.node_size() - 1).output(0) != output)

@@ -59,9 +59,8 @@ void check_suffixes(const OpType& op, const Where& where) {
     refuse(op.pool == PoolKind::Max ? "MaxPool" : "GlobalAvgPool");
   if (op.activation != Activation::None && !is_neural(op.base)) refuse("ReLU/LUT");
   if (op.scaled && !is_neural(op.base) && op.base != Base::Add) refuse("Scaled");
-  if (op.activation == Activation::LUT)
-    where.fail<akida::UnsupportedError>(
-        "op_type: LUT activations are not supported (QuantizedGraph has no lookup table)");
+  // QuantizeML exports LUTs on convolutions only (conv2d / conv2d_transpose build_subgraph).
+  if (op.activation == Activation::LUT && !is_conv_like(op.base)) refuse("LUT");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "akida/errors.h"
+#include "cnn2snn/converter_v1.h"
 #include "cnn2snn/pipeline.h"
 
 namespace cnn2snn {
@@ -104,10 +105,7 @@ std::vector<Incompatibility> front_end_incompatibilities(const std::string& mess
 }  // namespace
 
 CheckReport check_model(const std::string& path) {
-  CheckReport report{path, target_akida_version(), {}};
-  if (report.target == AkidaVersion::v1)
-    throw akida::UnsupportedError(path + ": checking for Akida 1.0 is not supported yet (" +
-                                  kTargetVersionVariable + "=v1)");
+  CheckReport report{path, target_akida_version(), {}, {}};
   // An .fbz or an unreadable file is an error, not an incompatibility: detect first.
   const ModelFormat format = detect_model_format(path);
   if (format == ModelFormat::AkidaFbz || format == ModelFormat::Unknown) load_quantized_model(path);
@@ -116,6 +114,10 @@ CheckReport check_model(const std::string& path) {
     graph = load_quantized_model(path);
   } catch (const akida::UnsupportedError& e) {
     report.incompatibilities = front_end_incompatibilities(e.what(), path);
+    return report;
+  }
+  if (report.target == AkidaVersion::v1) {
+    report.incompatibilities = check_v1(graph);  // v1 rules include the hardware limits
     return report;
   }
   report.incompatibilities = check_v2(graph);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "akida/errors.h"
+#include "cnn2snn/converter_v1.h"
 #include "cnn2snn/pipeline.h"
 
 namespace cnn2snn {
@@ -34,10 +35,7 @@ ScopedAkidaVersion::~ScopedAkidaVersion() {
 }
 
 akida::Model convert(const QuantizedGraph& graph) {
-  if (target_akida_version() == AkidaVersion::v1)
-    throw akida::UnsupportedError(graph.source +
-                                  ": conversion to Akida 1.0 is not supported yet (" +
-                                  kTargetVersionVariable + "=v1)");
+  if (target_akida_version() == AkidaVersion::v1) return convert_to_akida_v1(graph);
   return convert_to_akida_v2(graph);
 }
 

@@ -51,6 +51,24 @@ void compare_predictions(Evaluator& evaluator, akida::Engine& engine, const akid
   compare(evaluator.predict(batch), engine.predict(batch), row);
 }
 
+// An Akida 1.0 layer without activation outputs its potential p, where the block's accumulator
+// is acc + bias = p − threshold (the converter puts −bias in threshold): the Akida side in the
+// block's units, per channel (the last axis). Other layers are returned unchanged.
+akida::Batch in_block_units(const akida::Layer& layer, akida::Batch batch) {
+  const bool v1_neural = layer.kind == akida::LayerKind::InputConvolutional ||
+                         layer.kind == akida::LayerKind::Convolutional ||
+                         layer.kind == akida::LayerKind::SeparableConvolutional ||
+                         layer.kind == akida::LayerKind::FullyConnected;
+  const akida::Variable* threshold = layer.find_variable("threshold");
+  if (!v1_neural || layer.param("activation") != 0 || threshold == nullptr) return batch;
+  const std::vector<int64_t> t = threshold->ints();
+  const auto channels = static_cast<size_t>(batch.shape.c);
+  if (t.size() != channels) return batch;  // the runtime refused such a layer already
+  for (size_t i = 0; i < batch.values.size(); ++i)
+    batch.values[i] = static_cast<int32_t>(batch.values[i] - t[i % channels]);
+  return batch;
+}
+
 }  // namespace
 
 bool VerifyReport::all_equal() const {
@@ -89,10 +107,22 @@ VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
       else
         row.detail = "a Dequantizer before the end: its floats are not observable";
     } else {
-      compare(expected[found->second], actual[l], row);
+      compare(expected[found->second], in_block_units(layer, actual[l]), row);
     }
     block_index.erase(layer.name);
     report.layers.push_back(std::move(row));
+  }
+  // Akida 1.0 folds a final Dequantizer into the last layer's act_step: predict() gives its
+  // floats, (p − threshold) / act_step, to compare with the Dequantizer's.
+  const auto folded = block_index.find(graph.blocks.empty() ? "" : graph.blocks.back().name);
+  if (folded != block_index.end() && graph.blocks.back().kind == BlockKind::Dequantizer &&
+      !model.layers.empty() && akida::name_of(model.layers.back().kind) != "InputData" &&
+      model.layers.back().find_variable("act_step") != nullptr) {
+    LayerComparison row{folded->first, "Dequantizer (in " + model.layers.back().name + ")",
+                        engine.output_shapes().back(), LayerVerdict::NotCompared, std::nullopt, ""};
+    compare_predictions(evaluator, engine, batch, row);
+    report.layers.push_back(std::move(row));
+    block_index.erase(folded);
   }
   for (const auto& [name, index] : block_index)
     report.layers.push_back({name, block_kind_name(graph.blocks[index].kind), {},
@@ -105,6 +135,7 @@ namespace {
 
 std::string value_text(double v) {
   std::ostringstream out;
+  out.precision(9);  // enough to tell two float32 values apart
   out << v;
   return out.str();
 }
