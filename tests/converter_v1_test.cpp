@@ -19,6 +19,7 @@
 #include "akida/runtime/v1_activation.h"
 #include "cnn2snn/converter_v1.h"
 #include "cnn2snn/evaluator.h"
+#include "cnn2snn/legacy_reader.h"
 #include "test_support.h"
 
 namespace {
@@ -29,17 +30,28 @@ using cnn2snn::QuantizedGraph;
 
 std::filesystem::path source_dir() { return CNN2SNN_SOURCE_DIR; }
 
+// Models made by tools.quantizeml_h5 with `option` (--all-v1, --all-legacy) into a folder.
+std::filesystem::path generated_models(const std::string& option) {
+  const auto d = test_support::temp_dir("converter_v1_models" + option);
+  const std::string command = "cd '" + source_dir().string() +
+                              "' && /usr/bin/python3 -m tools.quantizeml_h5 " + option + " '" +
+                              d.string() + "' > /dev/null 2>&1";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return d;
+}
+
 // The 21 v1 pattern models, generated once per test binary run.
 std::filesystem::path v1_models() {
-  static const std::filesystem::path dir = [] {
-    const auto d = test_support::temp_dir("converter_v1_models");
-    const std::string command = "cd '" + source_dir().string() +
-                                "' && /usr/bin/python3 -m tools.quantizeml_h5 --all-v1 '" +
-                                d.string() + "' > /dev/null 2>&1";
-    EXPECT_EQ(std::system(command.c_str()), 0) << command;
-    return d;
-  }();
+  static const std::filesystem::path dir = generated_models("--all-v1");
   return dir;
+}
+
+std::vector<std::filesystem::path> h5_files(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".h5") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 akida::Batch random_images(const akida::Shape& shape, int64_t n, uint32_t seed) {
@@ -112,7 +124,7 @@ akida::Model single_layer(const QuantizedGraph& graph, const akida::Model& model
   akida::Layer input;
   input.name = prev.name;  // the layer's inbound name
   input.kind = akida::LayerKind::InputData;
-  input.parameters = {{"input_bits", prev.output->output_bits}, {"input_channels", int32_t(s.c)},
+  input.parameters = {{"input_bits", cnn2snn::v1_act_bits(prev)}, {"input_channels", int32_t(s.c)},
                       {"input_height", int32_t(s.y)}, {"input_signed", 0},
                       {"input_width", int32_t(s.x)}};
   one.layers.insert(one.layers.begin(), input);
@@ -214,10 +226,7 @@ bool all_activations_fitted(const QuantizedGraph& graph, const std::string& mode
 // Fitted layers (and potentials) must be exact for every value; a layer that kept BrainChip's
 // formula may differ, but only on the level boundaries that formula gets wrong.
 TEST(ConverterV1, EveryV1PatternModelEqualsTheEvaluator) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(v1_models()))
-    if (e.path().extension() == ".h5") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
+  const auto files = h5_files(v1_models());
   ASSERT_EQ(files.size(), 21u);
   int64_t total = 0, compared_exact = 0;
   std::vector<std::string> fitted, fallback;
@@ -310,6 +319,88 @@ int64_t quantizeml_level(int64_t x, int64_t s, int32_t k, int32_t bits) {
 // variables, BrainChip's kept: A = 64/7f, threshold = −100 + round(4.571) = −95 (one above
 // B_1 − 1 − bias = −96: x = 5 is level 1 in QuantizeML, 0 here).
 // 2 bits: boundaries 5, 14, 23, q ∈ [9, 9.5): threshold −96, q = 9, act_step = 9/4.
+// Legacy CNN2SNN models (tools.quantizeml_h5 --all-legacy): each converted layer, fed the
+// evaluator's input, equals the evaluator wherever its neurons were fitted (and for potentials);
+// a neuron on BrainChip's legacy formula may differ only on a level boundary where that formula
+// (threshold + floor((m − 1)·q) + 1) and the float model's (Block::levels) disagree.
+TEST(ConverterV1, EveryLegacyPatternModelEqualsTheEvaluator) {
+  const auto files = h5_files(generated_models("--all-legacy"));
+  ASSERT_EQ(files.size(), 27u);
+  std::pair<int64_t, int64_t> neurons{0, 0};
+  int64_t compared = 0, whole = 0;
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.filename().string());
+    ASSERT_TRUE(cnn2snn::is_legacy_cnn2snn_h5(file.string()));
+    const QuantizedGraph graph = cnn2snn::load_legacy_cnn2snn_h5(file.string());
+    const akida::Model model =
+        akida::read_fbz_bytes(akida::to_fbz_bytes(cnn2snn::convert_to_akida_v1(graph)), file.string());
+    const akida::Batch in = random_images(graph.input_shape, 64, 11);
+    const auto expected = cnn2snn::Evaluator(graph).run_all(in);
+    bool all_fitted = true;
+    for (size_t b = 0; b < graph.blocks.size(); ++b) {
+      const Block& block = graph.blocks[b];
+      if (block.kind == BlockKind::Dequantizer) continue;
+      size_t source = 0;
+      if (!block.inbound.empty())
+        while (graph.blocks[source].name != block.inbound.front()) ++source;
+      const akida::Batch got =
+          akida::Engine(single_layer(graph, model, b)).forward(block.inbound.empty() ? in : expected[source]);
+      const auto neuron = cnn2snn::v1_neuron_variables(graph, b);
+      if (neuron.activation) {
+        neurons.first += std::count(neuron.exact.begin(), neuron.exact.end(), true);
+        neurons.second += static_cast<int64_t>(neuron.exact.size());
+        all_fitted = all_fitted && neuron.all_exact();
+      }
+      const akida::Batch& want = expected[b];
+      ASSERT_EQ(want.values.size(), got.values.size()) << block.name;
+      const auto channels = static_cast<size_t>(want.shape.c);
+      for (size_t i = 0; i < want.values.size(); ++i) {
+        const size_t n = i % channels;
+        const int64_t value = neuron.activation ? got.values[i] : got.values[i] - neuron.threshold[n];
+        ++compared;
+        if (value == want.values[i]) continue;
+        ASSERT_TRUE(neuron.activation && !neuron.exact[n])
+            << block.name << " neuron " << n << " (fitted or potential): evaluator "
+            << want.values[i] << ", akida " << value;
+        // Explained only if some level's two boundaries straddle the difference: the runtime's
+        // level is the count of its own boundaries the potential reaches, the evaluator's the
+        // count of the float model's; they differ by at most the levels whose boundaries differ.
+        const auto& mine = block.levels->boundaries[block.levels->boundaries.size() == 1 ? 0 : n];
+        const auto runtime = akida::runtime::V1Activation(
+            [&] {
+              akida::Layer l = model.layers[0];
+              for (const auto& layer : model.layers)
+                if (layer.name == block.name) l = layer;
+              return l;
+            }(),
+            static_cast<int64_t>(channels));
+        int64_t disagreeing = 0;
+        for (size_t m = 0; m < mine.size(); ++m) {
+          // Runtime boundary of level m + 1: the smallest potential with output > m.
+          int64_t lo = mine[m] - (int64_t{1} << 40), hi = mine[m] + (int64_t{1} << 40);
+          while (lo < hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (runtime.output(mid, static_cast<int64_t>(n)) > static_cast<int32_t>(m)) hi = mid;
+            else lo = mid + 1;
+          }
+          if (lo != mine[m]) ++disagreeing;
+        }
+        EXPECT_GT(disagreeing, 0) << block.name << " neuron " << n
+                                  << ": differs although every boundary agrees";
+      }
+    }
+    if (all_fitted) {
+      const Comparison c = compare(graph, model, in);
+      whole += c.values;
+      EXPECT_EQ(c.mismatches, 0) << "whole model: " << c.first;
+    }
+  }
+  std::cout << "[ legacy fit ] " << neurons.first << " of " << neurons.second
+            << " activated neurons fitted exactly; " << compared << " values compared layer by "
+            << "layer, " << whole << " in whole models with every neuron fitted\n";
+  EXPECT_GT(neurons.first, 0) << "no neuron was fitted: the exact check never ran";
+}
+
 TEST(ConverterV1, NeuronVariablesFitOrFollowOutputsPy) {
   EXPECT_EQ(cnn2snn::quantizeml_v1_boundaries(7, -6, 2, 32), (std::vector<int64_t>{5, 14, 23}));
   EXPECT_EQ(cnn2snn::quantizeml_v1_boundaries(7, -6, 4, 32),

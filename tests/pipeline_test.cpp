@@ -124,7 +124,8 @@ TEST_F(TargetEnvironment, ConvertV1RunsTheV1RulesOnTheGraph) {
 }
 
 // Loading for v1: cnn2snn's v1 block search (the 8-bit model's GAP > Reshape is not a v1
-// pattern), ONNX refused as BrainChip does, legacy CNN2SNN models named as such.
+// pattern), ONNX refused as BrainChip does. Legacy CNN2SNN models load for Akida 1.0 whatever
+// the target.
 TEST_F(TargetEnvironment, LoadingForV1) {
   cnn2snn::ScopedAkidaVersion v1(AkidaVersion::v1);
   EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(kDsCnn); })
@@ -132,10 +133,12 @@ TEST_F(TargetEnvironment, LoadingForV1) {
             std::string::npos);
   const std::string legacy =
       std::string(CNN2SNN_SOURCE_DIR) + "/examples/ds_cnn_kws_iq8_wq4_aq4_laq1.h5";
-  EXPECT_THROW(cnn2snn::load_quantized_model(legacy), akida::UnsupportedError);
-  EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(legacy); })
-                .find(legacy + ": legacy CNN2SNN models"),
-            std::string::npos);
+  EXPECT_TRUE(cnn2snn::load_quantized_model(legacy).legacy_cnn2snn);
+  {
+    cnn2snn::ScopedAkidaVersion v2(AkidaVersion::v2);
+    const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(legacy);
+    EXPECT_EQ(cnn2snn::convert(graph).ip_version(), akida::IpVersion::v1);
+  }
   const auto onnx = test_support::fixture("onnx/tennst_int8_quantizeml.onnx");
   SKIP_WITHOUT_FIXTURE(onnx);
   EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(onnx.string()); })

@@ -24,7 +24,7 @@ namespace {
 
 std::string version_text() {
   return std::string("cnn2snn ") + cnn2snn::version() +
-         " (converts QuantizeML models to Akida 2.0; writes .fbz files as akida " +
+         " (converts QuantizeML models to Akida 2.0 or 1.0; writes .fbz files as akida " +
          akida::kWriterVersion + ")";
 }
 
@@ -84,12 +84,24 @@ void refuse_to_overwrite_input(const std::string& model, const std::string& outp
 }
 
 void convert_model(const ConvertOptions& o) {
-  if (o.scale || o.shift)
-    std::cerr << "cnn2snn: warning: -sc/--scale and -sh/--shift are deprecated and ignored: "
-                 "QuantizeML models carry their own input quantization\n";
+  std::optional<cnn2snn::InputScaling> scaling;
+  if (o.scale || o.shift) {
+    // cnn2snn's input_scaling only applies to legacy CNN2SNN models; QuantizeML models
+    // quantize their own inputs (BrainChip warns and goes on the same way).
+    const bool legacy = cnn2snn::detect_model_format(o.model) == cnn2snn::ModelFormat::KerasH5 &&
+                        cnn2snn::is_legacy_cnn2snn_h5(o.model);
+    if (legacy) {
+      scaling = cnn2snn::InputScaling{o.scale.value_or(1.0f), static_cast<double>(o.shift.value_or(0))};
+      std::cerr << "cnn2snn: warning: -sc/--scale and -sh/--shift are deprecated: input scaling ("
+                << scaling->scale << ", " << scaling->shift << ") applied to this legacy model\n";
+    } else {
+      std::cerr << "cnn2snn: warning: -sc/--scale and -sh/--shift are deprecated and ignored: "
+                   "QuantizeML models carry their own input quantization\n";
+    }
+  }
   const std::string output = o.output.empty() ? default_output(o.model) : o.output;
   refuse_to_overwrite_input(o.model, output);
-  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(o.model);
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(o.model, scaling);
   const akida::Model model = with_file_context(o.model, [&] { return cnn2snn::convert(graph); });
   akida::write_fbz(model, output);
   std::cout << "Model successfully converted and saved as " << output << ".\n";
@@ -133,7 +145,9 @@ int verify_model(const VerifyOptions& o) {
   const cnn2snn::VerifyReport report = with_file_context(o.random ? o.model : o.input, [&] {
     return cnn2snn::verify(graph, model, batch);
   });
-  std::cout << "cnn2snn verify: " << o.model << " converted to " << generation_name()
+  const std::string generation = generation_name(
+      graph.legacy_cnn2snn ? cnn2snn::AkidaVersion::v1 : cnn2snn::target_akida_version());
+  std::cout << "cnn2snn verify: " << o.model << " converted to " << generation
             << " in memory; reference "
             << "evaluator vs Akida runtime on " << inputs << "\n"
             << cnn2snn::format_report(report);
@@ -208,16 +222,16 @@ void add_deprecated_action(CLI::App& app, const std::string& name, const std::st
 void add_convert(CLI::App& app, CliOptions& o) {
   auto* cmd = app.add_subcommand(
       "convert", "Convert a QuantizeML model (Keras .h5 or ONNX, detected by content) to an "
-                 "Akida 2.0 .fbz file; on any incompatibility, list every faulty layer and write "
-                 "nothing");
+                 "Akida .fbz file for the target generation (2.0 unless CNN2SNN_TARGET_AKIDA_VERSION=v1); "
+                 "on any incompatibility, list every faulty layer and write nothing");
   cmd->add_option("-m,--model", o.convert.model, "Quantized model file (.h5 or .onnx)")->required();
   cmd->add_option("-o,--output", o.convert.output,
                   "Akida model to write (replaced atomically; default: the model's path with "
                   "its extension replaced by .fbz)");
   cmd->add_option("--scale", o.convert.scale,
-                  "Deprecated (-sc): input scaling is ignored for QuantizeML models (warning)");
+                  "Deprecated (-sc): input scaling of a legacy CNN2SNN model (input_akida = scale * input_keras + shift); ignored for QuantizeML models (warning)");
   cmd->add_option("--shift", o.convert.shift,
-                  "Deprecated (-sh): input scaling is ignored for QuantizeML models (warning)");
+                  "Deprecated (-sh): input shift of a legacy CNN2SNN model; ignored for QuantizeML models (warning)");
   cmd->callback([&o] { convert_model(o.convert); });
 }
 
@@ -265,8 +279,9 @@ void add_verify(CLI::App& app, CliOptions& o) {
 
 void add_check(CLI::App& app, CliOptions& o) {
   auto* cmd = app.add_subcommand(
-      "check", "List every incompatibility of a model with Akida 2.0 (layer, field, problem), "
-               "then, for a compatible model, the Akida 2.0 hardware limits its layers exceed "
+      "check", "List every incompatibility of a model with the target generation (layer, field, "
+               "problem), then, for a compatible Akida 2.0 model, the hardware limits its layers "
+               "exceed "
                "(the model still converts and runs in software); exit 0 if compatible, 2 if "
                "not, 1 if the file cannot be read");
   cmd->add_option("-m,--model", o.check.model, "Quantized model file (.h5 or .onnx)")->required();
@@ -306,7 +321,7 @@ std::vector<std::string> arguments(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Convert QuantizeML models (Keras .h5, ONNX) to Akida 2.0 .fbz models, check "
+  CLI::App app{"Convert QuantizeML models (Keras .h5, ONNX) to Akida .fbz models (2.0, or 1.0 on request), check "
                "them, run them and verify conversions.",
                "cnn2snn"};
   app.set_version_flag("--version", version_text());

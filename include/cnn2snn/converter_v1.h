@@ -108,6 +108,10 @@ std::map<std::string, akida::Shape> v1_output_shapes(const QuantizedGraph& graph
 // Output channels (neurons) of a v1 neural block (InputConv2D, Conv2D, SeparableConv2D, Dense),
 // 0 for other kinds. Preconditions: the weights have their kind's rank (rule "weights-shape").
 int64_t v1_neurons(const Block& block);
+// Whether the Akida 1.0 layer of a block has an activation (a ReLU, or a legacy CNN2SNN
+// activation), and its act_bits (1 without activation).
+bool v1_activated(const Block& block);
+int32_t v1_act_bits(const Block& block);
 // Kinds with a spatial kernel in Akida 1.0: InputConv2D, Conv2D, SeparableConv2D.
 bool v1_spatial(BlockKind kind);
 

@@ -20,6 +20,7 @@
 #include "akida/npy.h"
 #include "akida/shapes.h"
 #include "cnn2snn/converter.h"
+#include "cnn2snn/legacy_reader.h"
 #include "cnn2snn/quantized_graph.h"
 
 namespace cnn2snn {
@@ -41,9 +42,12 @@ ModelFormat detect_model_format(const std::string& path);
 // v2 with load_keras_h5 / load_onnx, v1 with load_keras_h5_v1 (converter_v1.h). Throws
 // akida::FormatError for an unreadable or unrecognised file, akida::UnsupportedError for an .fbz
 // ("... is already an Akida model"), for ONNX with v1 ("PATH: Akida v1 does not support ONNX
-// models. Use Akida v2 instead."), for a legacy CNN2SNN .h5 with v1 ("PATH: legacy CNN2SNN
-// models ... are not supported yet"), and whatever the front ends throw.
-QuantizedGraph load_quantized_model(const std::string& path);
+// models. Use Akida v2 instead."), and whatever the front ends throw.
+// A legacy CNN2SNN .h5 (legacy_reader.h) is read for Akida 1.0 whatever the target, with
+// `input_scaling` (cnn2snn.convert's argument; ignored for QuantizeML models, which quantize
+// their own inputs).
+QuantizedGraph load_quantized_model(const std::string& path,
+                                    std::optional<InputScaling> input_scaling = std::nullopt);
 
 // ---- target generation ----------------------------------------------------------------------
 
@@ -74,7 +78,8 @@ class ScopedAkidaVersion {
 // ---- conversion and checks ------------------------------------------------------------------
 
 // The Akida model of `graph` for target_akida_version(): convert_to_akida_v2() or
-// convert_to_akida_v1() (the graph should come from load_quantized_model() with the same target).
+// convert_to_akida_v1() (the graph should come from load_quantized_model() with the same target);
+// always convert_to_akida_v1() for a legacy CNN2SNN graph.
 akida::Model convert(const QuantizedGraph& graph);
 
 // Everything that keeps a model file from becoming an Akida model.

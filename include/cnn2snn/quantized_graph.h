@@ -83,6 +83,22 @@ struct LutActivation {
   std::vector<int64_t> table;  // 2^scale_out.output_bits values (QuantizeML: 14-bit integers)
 };
 
+// A legacy CNN2SNN quantized activation (cnn2snn < 2.0 QuantizedReLU / ActivationDiscreteRelu:
+// step * clip(ceil((x - step/2) / step), 0, 2^bits - 1) on the float pre-activation), in
+// integers: the level of channel f is the number of boundaries[f] its accumulator reaches
+// (acc >= B), the accumulator taken after max pooling, or the global sum when
+// global_pool_before_relu. The front end derives the boundaries from the float model (bias,
+// scales, step) once; they are exact wherever the float model's pre-activation is not within
+// rounding of a level edge.
+struct LevelActivation {
+  int32_t bits = 4;                               // levels 0 .. 2^bits - 1
+  std::vector<std::vector<int64_t>> boundaries;   // per channel, 2^bits - 1 non-decreasing values
+  // Per channel: the real accumulator distance between two levels (q = input scale * weight
+  // scale * step) and the real position of the first edge (level 1 needs acc > first_edge):
+  // what BrainChip's legacy converter derives threshold and act_step from.
+  std::vector<double> spacing, first_edge;
+};
+
 struct Block {
   std::string name;                        // name of the Akida layer it becomes
   std::vector<std::string> source_layers;  // source layers/nodes grouped here (for messages)
@@ -109,6 +125,7 @@ struct Block {
   bool relu = false;
   std::vector<int64_t> relu_max;       // per channel (or one value), accumulator units; empty: unbounded
   std::optional<LutActivation> lut;    // instead of a ReLU (a block has at most one activation)
+  std::optional<LevelActivation> levels;  // legacy CNN2SNN models only, instead of relu + output
   std::optional<OutputStage> output;   // absent: the block outputs its accumulator
   // SeparableConv2D: the pointwise kernel (C, F) and its bit width (`weights` and weights_bits
   // are the depthwise kernel's). Empty for every other kind.
@@ -120,8 +137,11 @@ struct Block {
   // for all; empty: 0.
   std::vector<int32_t> a_shift, b_shift;
 
-  // --- Dequantizer: float(x) * scales[c] (per channel, or one value)
+  // --- Dequantizer: float(x) * scales[c] (per channel, or one value); a legacy CNN2SNN model's
+  // final layer divides instead: float(x / divisors[c]) (its float output is acc / k, and Akida
+  // 1.0 computes (p - threshold) / act_step), with `scales` then 1 / divisors for information.
   std::vector<float> scales;
+  std::vector<float> divisors;
 };
 
 // How float inputs become the model's integer inputs (ONNX/Keras InputQuantizer):
@@ -141,6 +161,9 @@ struct QuantizedGraph {
   bool input_signed = false;
   std::optional<InputQuantizer> input_quantizer;
   std::vector<Block> blocks;     // topological order
+  // Read from a legacy CNN2SNN model (cnn2snn < 2.0 quantization): it converts to Akida 1.0
+  // whatever the target, as BrainChip's cnn2snn does.
+  bool legacy_cnn2snn = false;
 
   const Block* find(const std::string& name) const;
 };

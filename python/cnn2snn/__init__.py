@@ -87,6 +87,11 @@ class QuantizedModel:
         return self._graph.input_shape
 
     @property
+    def legacy(self):
+        """True for a legacy CNN2SNN-quantized model (it converts to Akida 1.0 only)."""
+        return self._graph.legacy
+
+    @property
     def input_dtype(self):
         return ("int" if self._graph.input_signed else "uint") + str(self._graph.input_bits)
 
@@ -159,18 +164,27 @@ def _fbz_path(file_path):
 
 
 def convert(model, file_path=None, input_scaling=None):
-    """The ``akida.Model`` of a QuantizeML model for ``get_akida_version()``.
+    """The ``akida.Model`` of a quantized model for ``get_akida_version()`` (Akida 1.0 always for
+    a legacy CNN2SNN model).
 
-    ``model``: a path to a QuantizeML .h5 or .onnx file, a QuantizedModel, an onnx.ModelProto,
-    or a Keras model (needs TensorFlow). ``file_path``: also save the model there (``.fbz``
-    appended when it has no extension, directories created). ``input_scaling`` belongs to the
-    legacy CNN2SNN quantization path and is ignored, as BrainChip's converter ignores it for
-    QuantizeML models.
+    ``model``: a path to a QuantizeML or legacy CNN2SNN .h5, or a QuantizeML .onnx file, a
+    QuantizedModel, an onnx.ModelProto, or a Keras model (needs TensorFlow). ``file_path``: also
+    save the model there (``.fbz`` appended when it has no extension, directories created).
+    ``input_scaling`` ``(scale, shift)``, with input_akida = scale · input_keras + shift, applies
+    to legacy CNN2SNN models (not with a Rescaling layer); it is ignored, with a warning, for
+    QuantizeML models, as BrainChip's converter does.
     """
     get_akida_version()  # a bad CNN2SNN_TARGET_AKIDA_VERSION is a ValueError, as in the vendor's
-    if input_scaling is not None:
-        warnings.warn("input_scaling is ignored for QuantizeML models", UserWarning, stacklevel=2)
     quantized = _quantized_model(model)
+    if input_scaling is not None:
+        if quantized.legacy:
+            scale, shift = input_scaling
+            quantized = QuantizedModel(_native.load_quantized_model(
+                quantized.source, (float(scale), float(shift))))
+        else:
+            warnings.warn("Cannot use input_scaling parameter when converting QuantizeML models "
+                          "to Akida. Continuing execution without this parameter.", UserWarning,
+                          stacklevel=2)
     ak_model = akida.Model._from_native(quantized._graph.convert())
     if file_path is not None:
         ak_model.save(_fbz_path(file_path))

@@ -27,8 +27,11 @@ const char* format_name(cnn2snn::ModelFormat format) {
   return "unknown";
 }
 
-std::shared_ptr<PyGraph> load(const std::string& path) {
-  auto graph = cnn2snn::load_quantized_model(path);
+std::shared_ptr<PyGraph> load(const std::string& path,
+                              std::optional<std::pair<double, double>> input_scaling) {
+  std::optional<cnn2snn::InputScaling> scaling;
+  if (input_scaling) scaling = cnn2snn::InputScaling{input_scaling->first, input_scaling->second};
+  auto graph = cnn2snn::load_quantized_model(path, scaling);
   // Loading succeeded, so the format is one of the two the loader accepts.
   return std::make_shared<PyGraph>(
       PyGraph{std::move(graph), format_name(cnn2snn::detect_model_format(path))});
@@ -70,10 +73,11 @@ void bind_converter(py::module_& m) {
                              })
       .def_property_readonly("input_bits", [](const PyGraph& s) { return s.graph.input_bits; })
       .def_property_readonly("input_signed", [](const PyGraph& s) { return s.graph.input_signed; })
+      .def_property_readonly("legacy", [](const PyGraph& s) { return s.graph.legacy_cnn2snn; })
       .def("blocks", &blocks)
       .def("check_v2", &check_v2)
       .def("convert", &convert);
-  m.def("load_quantized_model", &load, py::arg("path"));
+  m.def("load_quantized_model", &load, py::arg("path"), py::arg("input_scaling") = py::none());
   m.def("target_akida_version",
         [] { return cnn2snn::to_string(cnn2snn::target_akida_version()); });
   m.def("version", [] { return cnn2snn::version(); });

@@ -125,9 +125,26 @@ def test_file_path_appends_fbz_and_creates_directories(tmp_path):
 
 
 def test_input_scaling_is_ignored_with_a_warning():
-    with pytest.warns(UserWarning, match="input_scaling is ignored"):
+    with pytest.warns(UserWarning, match="Cannot use input_scaling parameter"):
         model = convert(DS_CNN, input_scaling=(2, 0))
     assert model.to_buffer() == convert(DS_CNN).to_buffer()
+
+
+def test_input_scaling_applies_to_legacy_models(tmp_path):
+    # The legacy DS-CNN has a Rescaling layer: cnn2snn refuses a second input scaling.
+    legacy_ds_cnn = os.path.join(os.path.dirname(DS_CNN), "ds_cnn_kws_iq8_wq4_aq4_laq1.h5")
+    with pytest.raises(Exception, match="If a Rescaling layer is present"):
+        convert(legacy_ds_cnn, input_scaling=(2, 0))
+    # Without one, the scale enters the thresholds and the shift the InputConvolutional padding.
+    subprocess.run(["/usr/bin/python3", "-m", "tools.quantizeml_h5", "--legacy-pattern",
+                    "input_conv_relu", "-o", str(tmp_path / "m.h5")],
+                   cwd=os.path.dirname(EXAMPLES), check=True, capture_output=True)
+    plain = convert(str(tmp_path / "m.h5"))
+    scaled = convert(str(tmp_path / "m.h5"), input_scaling=(2, 3))
+    assert plain.ip_version == scaled.ip_version == akida.IpVersion.v1
+    conv = {layer.name: layer for layer in scaled.layers}["conv"]
+    assert conv.parameters.padding_value == 3
+    assert plain.to_buffer() != scaled.to_buffer()
 
 
 def test_onnx_model_proto_converts_like_its_file(tmp_path):

@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include "akida/errors.h"
@@ -78,9 +79,9 @@ void add_conv_parameters(const Block& b, Parameters& p) {
 
 Parameters block_parameters(const QuantizedGraph& graph, const Block& b) {
   Parameters p;
-  p["activation"] = b.relu ? 1 : 0;
+  p["activation"] = v1_activated(b) ? 1 : 0;
   // Without activation act_bits is unused; 1 is akida's constructor default.
-  p["act_bits"] = b.output ? b.output->output_bits : 1;
+  p["act_bits"] = v1_act_bits(b);
   p["weights_bits"] = b.weights_bits;
   if (v1_spatial(b.kind)) add_conv_parameters(b, p);
   if (b.kind == BlockKind::Dense) p["units"] = as_i32(v1_neurons(b));
@@ -275,7 +276,10 @@ std::pair<int64_t, float> brainchip_variables(const Block& b, size_t n, int64_t 
     threshold += round_half_even(0.5f * step);
     step *= std::ldexp(1.0f, act_bits - 4);
   }
-  if (dequantizer) {
+  if (dequantizer && !dequantizer->divisors.empty()) {
+    const auto& divisors = dequantizer->divisors;
+    step *= divisors.size() == 1 ? divisors.front() : divisors[n];
+  } else if (dequantizer) {
     const auto& scales = dequantizer->scales;
     step /= scales.size() == 1 ? scales.front() : scales[n];
   }
@@ -292,7 +296,27 @@ std::optional<V1Fit> fitted_variables(const Block& b, size_t n, int64_t bias, in
   return fit_v1_neuron(*boundaries, bias * positions, o.output_bits);
 }
 
+// A legacy activation (LevelActivation) of neuron n: the exact fit of its boundaries, else
+// BrainChip's legacy derivation (cnn2snn weights_ops.py _convert_layer_thresholds):
+// threshold = floor(first edge), act_step = float32(spacing · 2^bits / 16).
+std::tuple<int64_t, float, bool> legacy_variables(const LevelActivation& levels, size_t n) {
+  const size_t c = levels.boundaries.size() == 1 ? 0 : n;
+  if (auto fit = fit_v1_neuron(levels.boundaries[c], 0, levels.bits))
+    return {fit->threshold, fit->act_step, true};
+  const double spacing = levels.spacing.size() == 1 ? levels.spacing.front() : levels.spacing[c];
+  const double edge = levels.first_edge.size() == 1 ? levels.first_edge.front() : levels.first_edge[c];
+  return {static_cast<int64_t>(std::floor(edge)),
+          static_cast<float>(spacing * std::ldexp(1.0, levels.bits - 4)), false};
+}
+
 }  // namespace
+
+bool v1_activated(const Block& b) { return b.relu || b.levels.has_value(); }
+
+int32_t v1_act_bits(const Block& b) {
+  if (b.levels) return b.levels->bits;
+  return b.output ? b.output->output_bits : 1;
+}
 
 int64_t v1_neurons(const Block& b) {
   switch (b.kind) {
@@ -373,11 +397,18 @@ V1NeuronVariables v1_neuron_variables(const QuantizedGraph& graph, size_t index)
   const int64_t positions = pooled_positions(b, block_input(graph, b, shapes));
   const Block* dequantizer = dequantizer_after(graph, index);
   V1NeuronVariables v;
-  v.activation = b.relu;
-  v.act_bits = b.output ? b.output->output_bits : 1;
+  v.activation = v1_activated(b);
+  v.act_bits = v1_act_bits(b);
   for (int64_t n = 0; n < count; ++n) {
     const auto i = static_cast<size_t>(n);
     const int64_t bias = b.bias.empty() ? 0 : b.bias.size() == 1 ? b.bias.front() : b.bias[i];
+    if (b.levels) {
+      const auto [threshold, step, exact] = legacy_variables(*b.levels, i);
+      v.threshold.push_back(threshold);
+      v.act_step.push_back(step);
+      v.exact.push_back(exact);
+      continue;
+    }
     // A Dequantizer after an activation rescales act_step (BrainChip): no exact fit then.
     const std::optional<V1Fit> fit =
         b.relu && b.output && !dequantizer ? fitted_variables(b, i, bias, positions) : std::nullopt;

@@ -40,7 +40,7 @@ T channel(const std::vector<T>& v, size_t n) {
 int64_t input_max(const RuleInput& in) {
   if (in.index == 0) return (int64_t{1} << in.graph.input_bits) - 1;
   const Block& prev = in.graph.blocks[in.index - 1];
-  return prev.output ? (int64_t{1} << prev.output->output_bits) - 1 : 0;
+  return v1_activated(prev) ? (int64_t{1} << v1_act_bits(prev)) - 1 : 0;
 }
 
 // --- structure ---------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ void check_pooling(const RuleInput& in, Findings& out) {
     if (b.kind == K::InputConv2D)
       report(out, b, "pool", "global average pooling not supported on InputConvolutional");
     // Semantics: v1 pools potentials, then activates; a ReLU before the sum is not that.
-    if (b.relu && !b.global_pool_before_relu)
+    if (v1_activated(b) && !b.global_pool_before_relu)
       report(out, b, "pool", "global average pooling after the ReLU: Akida 1.0 sums the "
                              "potentials before its activation (QConv2D > QGAP > QReLU)");
     return;
@@ -223,6 +223,13 @@ void check_pooling(const RuleInput& in, Findings& out) {
 void check_activation(const RuleInput& in, Findings& out) {
   const Block& b = in.block;
   if (b.lut) report(out, b, "lut", "Akida 1.0 has no LUT activation (threshold and act_step only)");
+  if (b.levels) {
+    if (b.relu || b.output)
+      report(out, b, "levels", "a legacy activation replaces the ReLU and the output quantizer");
+    if (!one_of(b.levels->bits, {1, 2, 4}))
+      report(out, b, "levels.bits", str(b.levels->bits) + " bits, act_bits takes 1, 2 or 4");
+    return;
+  }
   if (b.relu && !b.output)
     report(out, b, "output", "in AkidaVersion.v1, output_quantizer is mandatory on a ReLU");
   if (!b.relu && b.output)
@@ -269,7 +276,7 @@ void check_relu_bound_unreached(const RuleInput& in, Findings& out) {
 
 void check_inputs_of_next(const RuleInput& in, Findings& out) {
   const Block& b = in.block;
-  if (b.relu || in.index + 1 >= in.graph.blocks.size()) return;
+  if (v1_activated(b) || in.index + 1 >= in.graph.blocks.size()) return;
   if (in.graph.blocks[in.index + 1].kind != K::Dequantizer)
     report(out, b, "relu", "a layer without activation outputs potentials: it can only be the "
                            "last layer of an Akida 1.0 model");

@@ -58,6 +58,9 @@ void check_kind(const RuleInput& in, Findings& out) {
   if (!has_v2_layer(in.block.kind))
     report(out, in.block, "kind", kind_name(in.block.kind) + " has no Akida 2.0 layer (QuantizeML "
                                   "models for Akida 2.0 use DepthwiseConv2D then Conv2D)");
+  if (in.block.levels)
+    report(out, in.block, "levels", "a legacy CNN2SNN activation: such models convert to Akida 1.0 "
+                                    "only");
 }
 
 void check_block_name(const RuleInput& in, Findings& out) {

@@ -232,6 +232,16 @@ void apply_lut(const PreparedBlock& p, std::vector<int64_t>& values, int64_t cha
   }
 }
 
+// Legacy activation: the number of the channel's level boundaries the value reaches.
+void apply_levels(const PreparedBlock& p, std::vector<int64_t>& values, int64_t channels) {
+  const auto& boundaries = p.block->levels->boundaries;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const std::vector<int64_t>& b =
+        boundaries.size() == 1 ? boundaries.front() : boundaries[i % static_cast<size_t>(channels)];
+    values[i] = std::upper_bound(b.begin(), b.end(), values[i]) - b.begin();
+  }
+}
+
 // The output stage per channel, or, without one, the accumulator saturated to buffer_bits.
 void apply_output(const PreparedBlock& p, std::vector<int64_t>& values, int64_t channels) {
   const Block& block = *p.block;
@@ -273,6 +283,7 @@ std::vector<int64_t> eval_neural(PreparedBlock& p, const std::vector<int64_t>& i
   if (sum_first) acc = global_sum(acc, channels);
   if (block.relu) apply_relu(p, acc, channels);
   if (block.lut) apply_lut(p, acc, channels);  // at the ReLU's place, before the global sum
+  if (block.levels) apply_levels(p, acc, channels);
   if (block.pool.kind == PoolKind::GlobalAverage && !sum_first) acc = global_sum(acc, channels);
   apply_output(p, acc, channels);
   return acc;
@@ -323,6 +334,13 @@ std::vector<float> eval_dequantizer(const PreparedBlock& block, const std::vecto
   const auto channels = static_cast<size_t>(block.output_shape.c);
   std::vector<float> out(input.size());
   // float32 throughout, as QuantizeML's Dequantizer and the ONNX Cast + Mul compute it.
+  if (!block.dequant_divisors.empty()) {
+    // Legacy CNN2SNN: the quotient in double, rounded once (Akida 1.0's predict() does the same).
+    for (size_t i = 0; i < input.size(); ++i)
+      out[i] = static_cast<float>(static_cast<double>(input[i]) /
+                                  static_cast<double>(block.dequant_divisors[i % channels]));
+    return out;
+  }
   for (size_t i = 0; i < input.size(); ++i)
     out[i] = static_cast<float>(input[i]) * block.dequant_scales[i % channels];
   return out;

@@ -43,6 +43,7 @@ struct PreparedBlock {
   std::vector<int64_t> shift;             // output stage, per output channel
   std::vector<int64_t> a_shift, b_shift;  // Add, per channel (zeros when absent)
   std::vector<float> dequant_scales;      // Dequantizer, per channel
+  std::vector<float> dequant_divisors;    // legacy Dequantizer, per channel (empty: multiply)
   std::deque<std::vector<int64_t>> fifo;  // temporal blocks: front = oldest frame
 };
 

@@ -239,6 +239,25 @@ void prepare_scale_and_shift(const Checker& check, const std::string& prefix,
   check.require_range(prefix + "post_op_buffer_bits", stage.post_op_buffer_bits, 2, 63);
 }
 
+// Legacy activation: 2^bits - 1 non-decreasing boundaries per channel (or one list for all), the
+// only activation and output of its block. Returns the bound of the levels.
+long double prepare_levels(const Checker& check, const Block& block, int64_t channels) {
+  const LevelActivation& levels = *block.levels;
+  if (block.relu || block.lut || block.output)
+    check.unsupported("levels", "set with a ReLU, a LUT or an output stage (one activation at most)");
+  check.require_range("levels.bits", levels.bits, 1, 8);
+  const auto count = static_cast<int64_t>(levels.boundaries.size());
+  if (count != 1 && count != channels)
+    check.shape_error("levels.boundaries", "has " + std::to_string(count) +
+                                               " channels, expected 1 or " + std::to_string(channels));
+  const size_t per_channel = (size_t{1} << levels.bits) - 1;
+  for (const std::vector<int64_t>& b : levels.boundaries)
+    if (b.size() != per_channel || !std::is_sorted(b.begin(), b.end()))
+      check.shape_error("levels.boundaries", "each channel needs " + std::to_string(per_channel) +
+                                                 " non-decreasing boundaries");
+  return static_cast<long double>(per_channel);
+}
+
 // Prepared output stage (or the raw accumulator's saturation); returns the output's bound.
 long double prepare_output_stage(const Checker& check, const Block& block, PreparedBlock& p,
                                  long double acc_bound) {
@@ -445,6 +464,7 @@ long double prepare_neural(const Checker& check, const Block& block, const Graph
   // the global sum multiplies that bound by the number of positions.
   long double acc_bound = pow2(block.buffer_bits - 1);
   if (block.lut) acc_bound = prepare_lut(check, block, p, shape.c, acc_bound);
+  if (block.levels) acc_bound = prepare_levels(check, block, shape.c);
   if (block.pool.kind == PoolKind::GlobalAverage) {
     acc_bound *= static_cast<long double>(shape.x * shape.y);
     shape = {1, 1, shape.c};
@@ -517,6 +537,10 @@ void prepare_dequantizer(const Checker& check, const Block& block, PreparedBlock
   p.dequant_scales = check.per_channel<float>("scales", block.scales, p.output_shape.c, 1.0f);
   for (float s : p.dequant_scales)
     if (!std::isfinite(s)) check.shape_error("scales", "holds a non-finite value");
+  if (!block.divisors.empty())
+    p.dequant_divisors = check.per_channel<float>("divisors", block.divisors, p.output_shape.c, 1.0f);
+  for (float d : p.dequant_divisors)
+    if (!std::isfinite(d) || d == 0.0f) check.shape_error("divisors", "holds a zero or non-finite value");
 }
 
 void check_graph_input(const QuantizedGraph& graph) {

@@ -9,15 +9,6 @@
 #include "cnn2snn/refusals.h"
 
 namespace cnn2snn::keras {
-namespace {
-
-using nlohmann::json;
-
-std::string dims_text(const Dims& dims) {
-  std::string s = "(";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + ")";
-}
 
 [[noreturn]] void unsupported(const std::string& source, const KerasLayer& layer,
                               const std::string& message) {
@@ -26,6 +17,16 @@ std::string dims_text(const Dims& dims) {
 [[noreturn]] void malformed(const std::string& source, const KerasLayer& layer,
                             const std::string& message) {
   throw akida::FormatError(layer_context(source, layer) + ": " + message);
+}
+
+namespace {
+
+using nlohmann::json;
+
+std::string dims_text(const Dims& dims) {
+  std::string s = "(";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + ")";
 }
 
 // A pair field (kernel_size, strides, pool_size): two positive integers (one integer means both).
@@ -363,6 +364,24 @@ Window pool_window(const KerasLayer& layer, const std::string& source) {
   w.stride = square_field(source, layer, "strides", w.size);
   w.same = same_padding(source, layer);
   return w;
+}
+
+LayerWeights read_layer_weights(const Hdf5File& file, const KerasLayer& layer) {
+  const std::string group = "/model_weights/" + layer.name;
+  const auto names = file.string_list_attribute(group, "weight_names");
+  if (!names)
+    malformed(file.path(), layer, "group '" + group + "' or its attribute 'weight_names' is missing");
+  LayerWeights out;
+  for (const std::string& full : *names) {
+    std::string role = full.substr(0, full.rfind(':'));
+    if (role.ends_with("output_quantizer/rescaling_rate")) role = "rescaling_rate";
+    else if (role.ends_with("output_quantizer/range_max")) role = "range_max";
+    else role = role.substr(role.rfind('/') + 1);
+    if (!file.exists(group + "/" + full))
+      malformed(file.path(), layer, "variable '" + full + "' (listed in weight_names) is missing");
+    out[role] = file.float_dataset(group + "/" + full);
+  }
+  return out;
 }
 
 std::vector<Dims> infer_dims(const KerasModel& model, const std::string& source) {

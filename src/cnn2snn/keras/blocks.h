@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cnn2snn/keras/hdf5_file.h"
 #include "cnn2snn/keras/model_config.h"
 #include "cnn2snn/quantized_graph.h"
 
@@ -34,6 +36,18 @@ ConvWindow conv_window(const KerasLayer& layer, const std::string& source);
 Window pool_window(const KerasLayer& layer, const std::string& source);
 // "<source>: layer '<name>' (<class>)"
 std::string layer_context(const std::string& source, const KerasLayer& layer);
+// Throw akida::UnsupportedError / akida::FormatError "<layer_context>: <message>".
+[[noreturn]] void unsupported(const std::string& source, const KerasLayer& layer,
+                              const std::string& message);
+[[noreturn]] void malformed(const std::string& source, const KerasLayer& layer,
+                            const std::string& message);
+
+// Float variables of one layer, by role: kernel, depthwise_kernel, pointwise_kernel, bias,
+// range_max, rescaling_rate (the last path components of the names in the layer's weight_names,
+// under /model_weights/<layer>). Throws akida::FormatError naming the layer when the group, its
+// weight_names or a listed variable is missing.
+using LayerWeights = std::map<std::string, FloatArray>;
+LayerWeights read_layer_weights(const Hdf5File& file, const KerasLayer& layer);
 
 // Output dims of every layer (same order as model.layers). Throws akida::FormatError /
 // UnsupportedError naming the layer and the field when a config is malformed or inconsistent.

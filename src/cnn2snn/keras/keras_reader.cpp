@@ -48,9 +48,6 @@ bool uniform(const Floats& v) {
   return std::all_of(v.begin(), v.end(), [&](float x) { return x == v[0]; });
 }
 
-// Float variables of one layer, by role: kernel, depthwise_kernel, bias, range_max,
-// rescaling_rate (the last path components of the names in the layer's weight_names).
-using LayerWeights = std::map<std::string, FloatArray>;
 
 class Lowering {
  public:
@@ -116,22 +113,7 @@ class Lowering {
   }
 
   // ---- weights ----
-  LayerWeights weights(const KerasLayer& layer) const {
-    const std::string group = "/model_weights/" + layer.name;
-    const auto names = file_.string_list_attribute(group, "weight_names");
-    if (!names) malformed(layer, "group '" + group + "' or its attribute 'weight_names' is missing");
-    LayerWeights out;
-    for (const std::string& full : *names) {
-      std::string role = full.substr(0, full.rfind(':'));
-      if (role.ends_with("output_quantizer/rescaling_rate")) role = "rescaling_rate";
-      else if (role.ends_with("output_quantizer/range_max")) role = "range_max";
-      else role = role.substr(role.rfind('/') + 1);
-      if (!file_.exists(group + "/" + full))
-        malformed(layer, "variable '" + full + "' (listed in weight_names) is missing");
-      out[role] = file_.float_dataset(group + "/" + full);
-    }
-    return out;
-  }
+  LayerWeights weights(const KerasLayer& layer) const { return read_layer_weights(file_, layer); }
   const FloatArray& weight(const KerasLayer& layer, const LayerWeights& w,
                            const std::string& role) const {
     const auto found = w.find(role);

@@ -109,6 +109,8 @@ CheckReport check_model(const std::string& path) {
   // An .fbz or an unreadable file is an error, not an incompatibility: detect first.
   const ModelFormat format = detect_model_format(path);
   if (format == ModelFormat::AkidaFbz || format == ModelFormat::Unknown) load_quantized_model(path);
+  // Legacy CNN2SNN models only convert to Akida 1.0.
+  if (format == ModelFormat::KerasH5 && is_legacy_cnn2snn_h5(path)) report.target = AkidaVersion::v1;
   QuantizedGraph graph;
   try {
     graph = load_quantized_model(path);

@@ -8,6 +8,7 @@
 #include "akida/fbz.h"
 #include "cnn2snn/converter_v1.h"
 #include "cnn2snn/keras_reader.h"
+#include "cnn2snn/legacy_reader.h"
 #include "cnn2snn/onnx_reader.h"
 #include "cnn2snn/pipeline.h"
 #include "cnn2snn/keras/hdf5_file.h"
@@ -52,31 +53,6 @@ bool is_fbz(const std::string& path) {
   }
 }
 
-// A model of the legacy CNN2SNN quantization flow (cnn2snn < 2.0: QuantizedConv2D & co. with a
-// `quantizer` object such as MaxPerAxisQuantizer in their config), not QuantizeML's
-// (`quant_config`). Both name their layers alike, so the config tells them apart.
-bool is_legacy_cnn2snn(const std::string& path) {
-  const keras::Hdf5File file(path);
-  const auto config = file.string_attribute("/", "model_config");
-  if (!config) return false;
-  for (const keras::KerasLayer& layer : keras::parse_model_config(*config, path).layers) {
-    const auto quantizer = layer.config.find("quantizer");
-    if (quantizer != layer.config.end() && quantizer->is_object() &&
-        quantizer->value("class_name", "").ends_with("Quantizer"))
-      return true;
-  }
-  return false;
-}
-
-// The Akida 1.0 front end: QuantizeML 4-bit Keras models (cnn2snn's v1 patterns).
-QuantizedGraph load_v1_keras(const std::string& path) {
-  if (is_legacy_cnn2snn(path))
-    throw akida::UnsupportedError(path + ": legacy CNN2SNN models (quantized with cnn2snn < 2.0, "
-                                         "e.g. MaxPerAxisQuantizer) are not supported yet; "
-                                         "quantize the float model with QuantizeML instead");
-  return load_keras_h5_v1(path);
-}
-
 }  // namespace
 
 ModelFormat detect_model_format(const std::string& path) {
@@ -91,7 +67,8 @@ ModelFormat detect_model_format(const std::string& path) {
   return is_fbz(path) ? ModelFormat::AkidaFbz : ModelFormat::Unknown;
 }
 
-QuantizedGraph load_quantized_model(const std::string& path) {
+QuantizedGraph load_quantized_model(const std::string& path,
+                                    std::optional<InputScaling> input_scaling) {
   bool v1 = false;
   try {
     v1 = target_akida_version() == AkidaVersion::v1;
@@ -101,7 +78,10 @@ QuantizedGraph load_quantized_model(const std::string& path) {
   switch (detect_model_format(path)) {
     // Akida 1.0 blocks differ (GAP before the ReLU, separable convolutions): cnn2snn's v1
     // patterns and block search.
-    case ModelFormat::KerasH5: return v1 ? load_v1_keras(path) : load_keras_h5(path);
+    case ModelFormat::KerasH5:
+      // Legacy CNN2SNN models convert to Akida 1.0 whatever the target (cnn2snn does the same).
+      if (is_legacy_cnn2snn_h5(path)) return load_legacy_cnn2snn_h5(path, input_scaling);
+      return v1 ? load_keras_h5_v1(path) : load_keras_h5(path);
     case ModelFormat::Onnx:
       if (v1)
         throw akida::UnsupportedError(path + ": Akida v1 does not support ONNX models. Use Akida "

@@ -35,7 +35,8 @@ ScopedAkidaVersion::~ScopedAkidaVersion() {
 }
 
 akida::Model convert(const QuantizedGraph& graph) {
-  if (target_akida_version() == AkidaVersion::v1) return convert_to_akida_v1(graph);
+  if (graph.legacy_cnn2snn || target_akida_version() == AkidaVersion::v1)
+    return convert_to_akida_v1(graph);
   return convert_to_akida_v2(graph);
 }
 
