@@ -40,11 +40,15 @@ class LayerKernel {
   virtual void reset() {}
 };
 
+// Which kernels an Engine runs: the optimized ones where they exist (the default), or only the
+// readable reference kernels. Both give the same integers.
+enum class Kernels { Optimized, Reference };
+
 class Engine {
  public:
   // Keeps its own copy of `model`. Throws ShapeError / UnsupportedError naming the layer and
   // field (bad parameters, variable shapes, layer kinds without a kernel yet).
-  explicit Engine(const Model& model);
+  explicit Engine(const Model& model, Kernels kernels = Kernels::Optimized);
   ~Engine();
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;

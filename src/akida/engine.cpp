@@ -4,6 +4,7 @@
 
 #include "akida/errors.h"
 #include "akida/runtime/geometry.h"
+#include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
 #include "akida/runtime/v1_activation.h"
 
@@ -30,7 +31,7 @@ struct Engine::Impl {
   // An Akida 1.0 last layer without activation outputs potentials; predict() rescales them.
   std::optional<runtime::V1Activation> v1_readout;
 
-  void prepare_kernels();
+  void prepare_kernels(Kernels choice);
   void read_input_range();
   void check_batch(const Batch& batch) const;
   // Runs every layer on one sample; outputs[i] receives layer i's integers.
@@ -40,7 +41,7 @@ struct Engine::Impl {
       const std::vector<std::vector<int32_t>>& outputs) const;
 };
 
-void Engine::Impl::prepare_kernels() {
+void Engine::Impl::prepare_kernels(Kernels choice) {
   std::map<std::string, size_t> index_of;
   for (size_t i = 0; i < model.layers.size(); ++i) index_of.emplace(model.layers[i].name, i);
   for (size_t i = 0; i < model.layers.size(); ++i) {
@@ -55,7 +56,8 @@ void Engine::Impl::prepare_kernels() {
     if (i > 0 && indices.empty())
       throw UnsupportedError(layer_context(layer) +
                              ": a second input layer; models with several inputs do not run yet");
-    auto kernel = make_reference_kernel(layer, input_shapes);
+    auto kernel = choice == Kernels::Optimized ? runtime::make_fast_kernel(layer, input_shapes)
+                                               : make_reference_kernel(layer, input_shapes);
     if (kernel->output_shape() != shapes[i])
       throw ShapeError(layer_context(layer) + ": its kernel computes " +
                        to_string(kernel->output_shape()) + ", the model's shapes say " +
@@ -117,12 +119,12 @@ void Engine::Impl::run_sample(const std::vector<int32_t>& sample,
   }
 }
 
-Engine::Engine(const Model& model) : impl_(std::make_unique<Impl>()) {
+Engine::Engine(const Model& model, Kernels kernels) : impl_(std::make_unique<Impl>()) {
   impl_->model = model;
   impl_->shapes = infer_output_shapes(model);  // also checks the first layer and inbound names
   impl_->input_shape = model_input_shape(model);
   impl_->read_input_range();
-  impl_->prepare_kernels();
+  impl_->prepare_kernels(kernels);
 }
 
 Engine::~Engine() = default;

@@ -10,31 +10,6 @@ namespace akida::runtime {
 
 namespace {
 
-// Weights in the order the loop reads them: w[((i * ky + j) * C + c) * F + f] multiplies the
-// input at (x0 + i, y0 + j, c) for output channel f. The file stores (kx, ky, C, F); Conv2D
-// computes a true convolution, so its kernel is rotated by 180° here once.
-std::vector<int32_t> correlation_weights(const Variable& weights, int64_t kx, int64_t ky,
-                                         int64_t channels, int64_t filters, bool rotate) {
-  std::vector<int32_t> w(weights.element_count());
-  const int64_t plane = channels * filters;
-  for (int64_t i = 0; i < kx; ++i)
-    for (int64_t j = 0; j < ky; ++j) {
-      const int64_t si = rotate ? kx - 1 - i : i;
-      const int64_t sj = rotate ? ky - 1 - j : j;
-      for (int64_t k = 0; k < plane; ++k)
-        w[(i * ky + j) * plane + k] =
-            static_cast<int32_t>(weights.int_at((si * ky + sj) * plane + k));
-    }
-  return w;
-}
-
-// Σ|w| per output channel (the last axis of `w`).
-std::vector<int64_t> filter_l1(const std::vector<int32_t>& w, int64_t filters) {
-  std::vector<int64_t> l1(filters, 0);
-  for (size_t k = 0; k < w.size(); ++k) l1[k % filters] += std::llabs(w[k]);
-  return l1;
-}
-
 class ConvKernel final : public LayerKernel {
  public:
   ConvKernel(const Layer& layer, const Shape& in, const ConvOptions& options) : in_(in) {

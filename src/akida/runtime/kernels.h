@@ -16,6 +16,10 @@ namespace akida::runtime {
 
 using InputShapes = std::vector<Shape>;
 
+// The optimized kernel of a layer where there is one (InputConv2D, Conv2D, DepthwiseConv2D,
+// Dense1D: fast_kernels.cpp), else its reference kernel. Same results, same errors.
+std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputShapes& in);
+
 std::unique_ptr<LayerKernel> make_input_data_kernel(const Layer& layer, const InputShapes& in);
 // Akida 1.0 compute layers (the neuron equation: v1_activation.h, docs/akida-v1.md).
 std::unique_ptr<LayerKernel> make_input_convolutional_kernel(const Layer& layer,

@@ -36,4 +36,12 @@ const Variable& require_int_variable(const Layer& layer, const std::string& name
 std::vector<int64_t> per_channel_values(const Layer& layer, const std::string& name, size_t length,
                                         int64_t fallback, int64_t lo, int64_t hi);
 
+// Conv weights in the order the loops read them: w[((i * ky + j) * C + c) * F + f] multiplies the
+// input at (x0 + i, y0 + j, c) for output channel f. The file stores (kx, ky, C, F); `rotate`
+// turns the kernel by 180° (a true convolution) once.
+std::vector<int32_t> correlation_weights(const Variable& weights, int64_t kx, int64_t ky,
+                                         int64_t channels, int64_t filters, bool rotate);
+// Σ|w| per output channel (the last axis of `w`).
+std::vector<int64_t> filter_l1(const std::vector<int32_t>& w, int64_t filters);
+
 }  // namespace akida::runtime

@@ -8,19 +8,6 @@
 
 namespace akida::runtime {
 
-int64_t saturate(int64_t value, int bits) {
-  const int64_t max = (int64_t{1} << (bits - 1)) - 1;
-  const int64_t min = -(int64_t{1} << (bits - 1));
-  return std::clamp(value, min, max);
-}
-
-int64_t apply_shift(int64_t value, int32_t shift) {
-  if (shift >= 0) return value * (int64_t{1} << shift);  // multiply: well defined for negatives
-  const int k = -shift;
-  // >> on a negative int64 is an arithmetic shift (guaranteed since C++20): floor division.
-  return (value + (int64_t{1} << (k - 1))) >> k;
-}
-
 namespace {
 
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
@@ -145,12 +132,17 @@ PostOps prepare_post_ops(const Layer& layer, const Shape& conv_shape) {
 }
 
 void apply_post_ops(const PostOps& ops, std::vector<int64_t>& acc, std::vector<int32_t>& out) {
-  const int64_t channels = ops.conv_shape.c;
-  for (size_t i = 0; i < acc.size(); ++i) {
-    int64_t a = saturate(acc[i], ops.buffer_bits);
-    if (!ops.bias.empty()) a = saturate(a + ops.bias[i % channels], ops.buffer_bits);
-    acc[i] = a;
-  }
+  const auto channels = static_cast<size_t>(ops.conv_shape.c);
+  // Loops over pixels, then channels (f), rather than i % channels (a division per value),
+  // with the saturation bounds computed once: simple loops the compiler vectorizes.
+  const int64_t buffer_max = saturate(INT64_MAX, ops.buffer_bits);
+  const int64_t buffer_min = saturate(INT64_MIN, ops.buffer_bits);
+  const std::vector<int64_t> bias = ops.bias.empty() ? std::vector<int64_t>(channels, 0) : ops.bias;
+  for (size_t p = 0; p < acc.size(); p += channels)
+    for (size_t f = 0; f < channels; ++f) {
+      const int64_t a = std::clamp(acc[p + f], buffer_min, buffer_max);
+      acc[p + f] = std::clamp(a + bias[f], buffer_min, buffer_max);
+    }
   std::vector<int64_t> pooled;
   std::vector<int64_t>* values = &acc;
   if (ops.pool == PoolType::Max) {
@@ -161,10 +153,11 @@ void apply_post_ops(const PostOps& ops, std::vector<int64_t>& acc, std::vector<i
   // ReLU commute, so their order does not matter.
   std::vector<int64_t>& v = *values;
   if (ops.relu) {
-    for (size_t i = 0; i < v.size(); ++i) {
-      v[i] = std::max<int64_t>(v[i], 0);
-      if (!ops.relu_max.empty()) v[i] = std::min(v[i], ops.relu_max[i % channels]);
-    }
+    for (size_t p = 0; p < v.size(); p += channels)
+      for (size_t f = 0; f < channels; ++f) {
+        v[p + f] = std::max<int64_t>(v[p + f], 0);
+        if (!ops.relu_max.empty()) v[p + f] = std::min(v[p + f], ops.relu_max[f]);
+      }
   }
   if (ops.lut) apply_lut(ops, v);  // at the ReLU's place (QuantizeML conv2d body: LUT, then GAP)
   if (ops.pool == PoolType::GlobalAverage) {
@@ -173,15 +166,15 @@ void apply_post_ops(const PostOps& ops, std::vector<int64_t>& acc, std::vector<i
   }
   const std::vector<int64_t>& final_values = *values;
   out.resize(final_values.size());
-  for (size_t i = 0; i < final_values.size(); ++i) {
-    int64_t y = final_values[i];
-    if (ops.scaled) {
-      const size_t f = i % channels;
-      y = saturate(y * ops.output_scales[f], ops.post_op_buffer_bits);
-      y = apply_shift(y, ops.output_shift[f]);
+  for (size_t p = 0; p < final_values.size(); p += channels)
+    for (size_t f = 0; f < channels; ++f) {
+      int64_t y = final_values[p + f];
+      if (ops.scaled) {
+        y = saturate(y * ops.output_scales[f], ops.post_op_buffer_bits);
+        y = apply_shift(y, ops.output_shift[f]);
+      }
+      out[p + f] = static_cast<int32_t>(saturate(y, ops.output_bits));
     }
-    out[i] = static_cast<int32_t>(saturate(y, ops.output_bits));
-  }
 }
 
 void check_accumulator_bound(const Layer& layer, const std::vector<int64_t>& weight_l1,

@@ -23,6 +23,8 @@
 // accumulator (still saturated to output_bits, which such layers set to buffer_bits).
 #pragma once
 
+#include <algorithm>
+
 #include <cstdint>
 #include <vector>
 
@@ -33,10 +35,19 @@
 namespace akida::runtime {
 
 // Clamps to the signed range of `bits` bits (1..63).
-int64_t saturate(int64_t value, int bits);
+inline int64_t saturate(int64_t value, int bits) {
+  const int64_t max = (int64_t{1} << (bits - 1)) - 1;
+  const int64_t min = -(int64_t{1} << (bits - 1));
+  return std::clamp(value, min, max);
+}
 // shift < 0: arithmetic right shift by -shift rounding half up; shift >= 0: left shift.
 // Preconditions: -62 <= shift <= 31 and value << shift fits in int64.
-int64_t apply_shift(int64_t value, int32_t shift);
+inline int64_t apply_shift(int64_t value, int32_t shift) {
+  if (shift >= 0) return value * (int64_t{1} << shift);  // multiply: well defined for negatives
+  const int k = -shift;
+  // >> on a negative int64 is an arithmetic shift (guaranteed since C++20): floor division.
+  return (value + (int64_t{1} << (k - 1))) >> k;
+}
 
 // Akida's LUT holds 2048 entries, indexed by an 11-bit signed value: BrainChip's converter can
 // only fill it from an 11-bit intermediate scale-out ("Table size is hardcoded", cnn2snn

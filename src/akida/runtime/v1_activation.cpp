@@ -70,16 +70,8 @@ std::vector<int32_t> read_v1_weights(const Layer& layer, const std::string& name
       layer, name,
       {static_cast<uint32_t>(filters), static_cast<uint32_t>(channels), static_cast<uint32_t>(ky),
        static_cast<uint32_t>(kx)});
-  std::vector<int32_t> w(v.element_count());
-  const int64_t plane = channels * filters;
-  for (int64_t i = 0; i < kx; ++i)
-    for (int64_t j = 0; j < ky; ++j) {
-      const int64_t si = rotate ? kx - 1 - i : i;
-      const int64_t sj = rotate ? ky - 1 - j : j;
-      for (int64_t k = 0; k < plane; ++k)
-        w[(i * ky + j) * plane + k] = static_cast<int32_t>(v.int_at((si * ky + sj) * plane + k));
-    }
-  return w;
+  // The flat order is the 2.0 layout's; only the declared shape differs.
+  return correlation_weights(v, kx, ky, channels, filters, rotate);
 }
 
 std::vector<int64_t> v1_filter_l1(const std::vector<int32_t>& weights, int64_t filters) {

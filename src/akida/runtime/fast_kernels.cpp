@@ -1,0 +1,281 @@
+// Optimized kernels for the layers that take nearly all of the inference time: InputConv2D,
+// Conv2D, DepthwiseConv2D and Dense1D. The arithmetic is the reference kernels' (same weight
+// layouts from layer_util, same post-ops); what changes is how the sums are formed:
+//   - int32 accumulators, which the compiler vectorizes twice as wide as int64 ones (the loops
+//     are compiled for AVX2 and for the baseline, and the CPU picks at run time);
+//   - a padded copy of the input, shifted once, so the inner loops have no bounds checks.
+// int32 sums are exact only while no sum can reach 2^31: every sample checks
+// max Σ|w| · max |input << shift| < 2^31 first and otherwise runs the reference kernel, so the
+// results are the reference's in every case (tests/runtime_fast_test.cpp compares them).
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+
+#include "akida/runtime/kernels.h"
+#include "akida/runtime/layer_util.h"
+#include "akida/runtime/post_ops.h"
+
+namespace akida::runtime {
+namespace {
+
+constexpr int64_t kInt32Bound = int64_t{1} << 31;
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AKIDA_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define AKIDA_VECTOR_CLONES
+#endif
+
+// Sums of one (possibly strided) convolution over a padded input (px, py, channels), weights in
+// correlation layout w[((i * ky + j) * C + c) * F + f]; acc (ox, oy, F) is written here. With F
+// known at compile time (kF > 0) one output pixel's sums stay in registers.
+template <int64_t kF>
+inline void conv_sums_impl(const int32_t* padded, int64_t py, int64_t channels, const int32_t* w,
+                           int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
+                           int64_t ox_count, int64_t oy_count, int32_t* acc) {
+  const int64_t f_count = kF > 0 ? kF : filters;
+  int32_t local[kF > 0 ? kF : 1];
+  for (int64_t ox = 0; ox < ox_count; ++ox)
+    for (int64_t oy = 0; oy < oy_count; ++oy) {
+      int32_t* out = acc + (ox * oy_count + oy) * f_count;
+      int32_t* sum = kF > 0 ? local : out;
+      for (int64_t f = 0; f < f_count; ++f) sum[f] = 0;
+      for (int64_t i = 0; i < kx; ++i) {
+        // For one kernel row, the (j, c) inputs and their weights are contiguous.
+        const int32_t* row = padded + ((ox * sx + i) * py + oy * sy) * channels;
+        const int32_t* w_row = w + i * ky * channels * f_count;
+        for (int64_t k = 0; k < ky * channels; ++k) {
+          const int32_t v = row[k];
+          if (kF == 0 && v == 0) continue;  // long rows: skip the zeros of sparse activations
+          const int32_t* wk = w_row + k * f_count;
+          for (int64_t f = 0; f < f_count; ++f) sum[f] += v * wk[f];
+        }
+      }
+      if (kF > 0)
+        for (int64_t f = 0; f < f_count; ++f) out[f] = sum[f];
+    }
+}
+
+AKIDA_VECTOR_CLONES
+void conv_sums(const int32_t* padded, int64_t py, int64_t channels, const int32_t* w,
+               int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy, int64_t ox_count,
+               int64_t oy_count, int32_t* acc) {
+  switch (filters) {
+    case 8: return conv_sums_impl<8>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
+    case 16: return conv_sums_impl<16>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
+    case 32: return conv_sums_impl<32>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
+    case 64: return conv_sums_impl<64>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
+    default: return conv_sums_impl<0>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
+  }
+}
+
+// Depthwise: w[(i * ky + j) * C + c]; acc (ox, oy, C) is zeroed here.
+AKIDA_VECTOR_CLONES
+void depthwise_sums(const int32_t* padded, int64_t py, int64_t channels, const int32_t* w,
+                    int64_t kx, int64_t ky, int64_t sx, int64_t sy, int64_t ox_count,
+                    int64_t oy_count, int32_t* acc) {
+  for (int64_t ox = 0; ox < ox_count; ++ox)
+    for (int64_t oy = 0; oy < oy_count; ++oy) {
+      int32_t* out = acc + (ox * oy_count + oy) * channels;
+      std::fill(out, out + channels, 0);
+      for (int64_t i = 0; i < kx; ++i)
+        for (int64_t j = 0; j < ky; ++j) {
+          const int32_t* pixel = padded + ((ox * sx + i) * py + (oy * sy + j)) * channels;
+          const int32_t* w_tap = w + (i * ky + j) * channels;
+          for (int64_t c = 0; c < channels; ++c) out[c] += pixel[c] * w_tap[c];
+        }
+    }
+}
+
+// Dense: acc[f] = Σ_k x[k] · w[k * F + f]; acc is zeroed here.
+AKIDA_VECTOR_CLONES
+void dense_sums(const int32_t* x, int64_t inputs, const int32_t* w, int64_t units, int32_t* acc) {
+  std::fill(acc, acc + units, 0);
+  for (int64_t k = 0; k < inputs; ++k) {
+    const int32_t v = x[k];
+    if (v == 0) continue;
+    const int32_t* w_row = w + k * units;
+    for (int64_t f = 0; f < units; ++f) acc[f] += v * w_row[f];
+  }
+}
+
+int64_t max_of(const std::vector<int64_t>& v) {
+  return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
+}
+
+// max |x << shift[channel]| over a (..., C) tensor, or kInt32Bound as soon as one value does
+// not fit int32 once shifted.
+int64_t max_abs_shifted(const std::vector<int32_t>& x, const std::vector<int32_t>& shift) {
+  const size_t channels = shift.size();
+  int64_t m = 0;
+  for (size_t k = 0; k < x.size(); ++k) {
+    const int64_t v = std::llabs(int64_t{x[k]}) << shift[k % channels];
+    if (v >= kInt32Bound) return kInt32Bound;
+    m = std::max(m, v);
+  }
+  return m;
+}
+
+bool sums_fit_int32(int64_t max_l1, int64_t max_input) {
+  return max_input == 0 || max_l1 < kInt32Bound / max_input;
+}
+
+struct FastConvOptions {
+  bool depthwise = false;
+  bool rotate_kernel = true;
+  bool pad_with_padding_value = false;
+};
+
+class FastConvKernel final : public LayerKernel {
+ public:
+  FastConvKernel(const Layer& layer, const Shape& in, const FastConvOptions& options,
+                 std::unique_ptr<LayerKernel> reference)
+      : in_(in), depthwise_(options.depthwise), reference_(std::move(reference)) {
+    // The reference kernel has validated the layer: what follows cannot throw.
+    const ConvParams params = read_conv_params(layer);
+    kernel_ = params.kernel;
+    const int64_t filters = depthwise_ ? in.c : required_param(layer, "filters", 1, 1 << 24);
+    plan_ = plan_conv(layer, params, in, filters);
+    const Variable& weights = *layer.find_variable("weights");
+    weights_ = correlation_weights(weights, kernel_.size_x, kernel_.size_y, in.c,
+                                   depthwise_ ? 1 : filters, options.rotate_kernel);
+    max_l1_ = max_of(depthwise_ ? depthwise_l1() : filter_l1(weights_, filters));
+    input_shift_ = read_input_shift(layer, in.c);
+    const auto pad = options.pad_with_padding_value
+                         ? per_channel_values(layer, "padding_value", in.c, 0, 0, 255)
+                         : std::vector<int64_t>(in.c, 0);
+    for (int64_t c = 0; c < in.c; ++c) padding_value_.push_back(pad[c] << input_shift_[c]);
+    max_padding_ = max_of(padding_value_);
+    post_ops_ = prepare_post_ops(layer, params, plan_);
+    padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
+    padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
+  }
+
+  Shape output_shape() const override { return post_ops_.out_shape; }
+
+  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
+            std::vector<int32_t>& output) override {
+    const std::vector<int32_t>& in = *inputs.front();
+    const int64_t max_input = std::max(max_abs_shifted(in, input_shift_), max_padding_);
+    if (!sums_fit_int32(max_l1_, max_input)) return reference_->eval(inputs, output);
+    fill_padded(in);
+    const Shape& o = plan_.conv_out;
+    acc32_.resize(static_cast<size_t>(o.size()));
+    if (depthwise_)
+      depthwise_sums(padded_.data(), padded_y_, in_.c, weights_.data(), kernel_.size_x,
+                     kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y, acc32_.data());
+    else
+      conv_sums(padded_.data(), padded_y_, in_.c, weights_.data(), o.c, kernel_.size_x,
+                kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y, acc32_.data());
+    acc64_.assign(acc32_.begin(), acc32_.end());
+    apply_post_ops(post_ops_, acc64_, output);
+  }
+
+  void reset() override { reference_->reset(); }
+
+ private:
+  // Σ|w| per channel of a depthwise kernel (layout (tap, C)).
+  std::vector<int64_t> depthwise_l1() const {
+    std::vector<int64_t> l1(static_cast<size_t>(in_.c), 0);
+    for (size_t k = 0; k < weights_.size(); ++k) l1[k % l1.size()] += std::llabs(weights_[k]);
+    return l1;
+  }
+
+  // The input window the convolution reads, shifted, with the padding values around it.
+  void fill_padded(const std::vector<int32_t>& in) {
+    const int64_t channels = in_.c;
+    padded_.resize(static_cast<size_t>(padded_x_ * padded_y_ * channels));
+    for (int64_t px = 0; px < padded_x_; ++px)
+      for (int64_t py = 0; py < padded_y_; ++py) {
+        const int64_t x = px - plan_.x.pad_before, y = py - plan_.y.pad_before;
+        int32_t* dst = &padded_[static_cast<size_t>((px * padded_y_ + py) * channels)];
+        const bool inside = x >= 0 && x < in_.x && y >= 0 && y < in_.y;
+        const int32_t* src = inside ? &in[static_cast<size_t>((x * in_.y + y) * channels)] : nullptr;
+        for (int64_t c = 0; c < channels; ++c)
+          dst[c] = inside ? src[c] << input_shift_[c] : static_cast<int32_t>(padding_value_[c]);
+      }
+  }
+
+  Shape in_;
+  bool depthwise_ = false;
+  std::unique_ptr<LayerKernel> reference_;
+  ConvPlan plan_;
+  Window kernel_;
+  std::vector<int32_t> weights_;
+  int64_t max_l1_ = 0;
+  std::vector<int32_t> input_shift_;
+  std::vector<int64_t> padding_value_;  // shifted
+  int64_t max_padding_ = 0;
+  PostOps post_ops_;
+  int64_t padded_x_ = 0, padded_y_ = 0;
+  std::vector<int32_t> padded_, acc32_;
+  std::vector<int64_t> acc64_;
+};
+
+class FastDenseKernel final : public LayerKernel {
+ public:
+  FastDenseKernel(const Layer& layer, const Shape& in, std::unique_ptr<LayerKernel> reference)
+      : in_(in), reference_(std::move(reference)) {
+    units_ = required_param(layer, "units", 1, 1 << 24);
+    const Variable& weights = *layer.find_variable("weights");
+    weights_.resize(weights.element_count());
+    for (size_t k = 0; k < weights_.size(); ++k) weights_[k] = static_cast<int32_t>(weights.int_at(k));
+    max_l1_ = max_of(filter_l1(weights_, units_));
+    input_shift_ = read_input_shift(layer, in.c);
+    post_ops_ = prepare_post_ops(layer, Shape{1, 1, units_});
+  }
+
+  Shape output_shape() const override { return post_ops_.out_shape; }
+
+  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
+            std::vector<int32_t>& output) override {
+    const std::vector<int32_t>& in = *inputs.front();
+    if (!sums_fit_int32(max_l1_, max_abs_shifted(in, input_shift_)))
+      return reference_->eval(inputs, output);
+    shifted_.resize(in.size());
+    const size_t channels = input_shift_.size();
+    for (size_t k = 0; k < in.size(); ++k) shifted_[k] = in[k] << input_shift_[k % channels];
+    acc32_.resize(static_cast<size_t>(units_));
+    dense_sums(shifted_.data(), static_cast<int64_t>(in.size()), weights_.data(), units_,
+               acc32_.data());
+    acc64_.assign(acc32_.begin(), acc32_.end());
+    apply_post_ops(post_ops_, acc64_, output);
+  }
+
+ private:
+  Shape in_;
+  std::unique_ptr<LayerKernel> reference_;
+  int64_t units_ = 0;
+  std::vector<int32_t> weights_;  // (X, F)
+  int64_t max_l1_ = 0;
+  std::vector<int32_t> input_shift_;
+  PostOps post_ops_;
+  std::vector<int32_t> shifted_, acc32_;
+  std::vector<int64_t> acc64_;
+};
+
+}  // namespace
+
+std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputShapes& in) {
+  // The reference kernel first: it validates the layer (and is the fallback).
+  std::unique_ptr<LayerKernel> reference = make_reference_kernel(layer, in);
+  switch (layer.kind) {
+    case LayerKind::InputConv2D:
+      return std::make_unique<FastConvKernel>(
+          layer, declared_input_dims(layer),
+          FastConvOptions{.rotate_kernel = false, .pad_with_padding_value = true},
+          std::move(reference));
+    case LayerKind::Conv2D:
+      return std::make_unique<FastConvKernel>(layer, in.front(), FastConvOptions{},
+                                              std::move(reference));
+    case LayerKind::DepthwiseConv2D:
+      return std::make_unique<FastConvKernel>(layer, in.front(),
+                                              FastConvOptions{.depthwise = true},
+                                              std::move(reference));
+    case LayerKind::Dense1D:
+      return std::make_unique<FastDenseKernel>(layer, in.front(), std::move(reference));
+    default: return reference;
+  }
+}
+
+}  // namespace akida::runtime

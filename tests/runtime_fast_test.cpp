@@ -1,0 +1,140 @@
+// The optimized kernels (fast_kernels.cpp) against the reference kernels: random layers of every
+// optimized kind (shapes, strides, paddings, channel counts, input shifts, padding values), with
+// inputs small enough for the int32 path and large enough to force the int64 fallback; and whole
+// models (the fixtures and the converted examples) through Engine with each kernel choice.
+// Results must be equal integer for integer.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "akida/fbz.h"
+#include "akida/runtime/kernels.h"
+#include "runtime_test_helpers.h"
+#include "test_support.h"
+
+namespace akida {
+namespace {
+
+using namespace runtime_test;
+
+std::vector<int64_t> random_values(std::mt19937& rng, size_t n, int64_t lo, int64_t hi) {
+  std::uniform_int_distribution<int64_t> d(lo, hi);
+  std::vector<int64_t> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<int32_t> random_input(std::mt19937& rng, const Shape& s, int64_t lo, int64_t hi,
+                                  double zeros) {
+  std::uniform_int_distribution<int64_t> d(lo, hi);
+  std::bernoulli_distribution zero(zeros);
+  std::vector<int32_t> v(static_cast<size_t>(s.size()));
+  for (auto& x : v) x = zero(rng) ? 0 : static_cast<int32_t>(d(rng));
+  return v;
+}
+
+// The post-ops every case shares: bias, ReLU with a bound, output scale and shift.
+std::vector<Variable> post_op_variables(std::mt19937& rng, uint32_t f) {
+  return {i8("bias", {f}, random_values(rng, f, -128, 127)),
+          u8("bias_shift", {f}, random_values(rng, f, 0, 4)),
+          u8("max_value", {f}, random_values(rng, f, 1, 255)),
+          u8("max_value_shift", {f}, random_values(rng, f, 0, 6)),
+          u8("output_scales", {f}, random_values(rng, f, 1, 255)),
+          i8("output_shift", {f}, random_values(rng, f, -12, 0))};
+}
+
+Parameters post_op_parameters() {
+  return {{"buffer_bits", 28}, {"post_op_buffer_bits", 32}, {"output_bits", 8}, {"activation", 1}};
+}
+
+void expect_same(const Layer& layer, const Shape& in, const std::vector<int32_t>& input) {
+  auto reference = make_reference_kernel(layer, {in});
+  auto fast = runtime::make_fast_kernel(layer, {in});
+  std::vector<int32_t> want, got;
+  reference->eval({&input}, want);
+  fast->eval({&input}, got);
+  ASSERT_EQ(want, got) << layer.name;
+}
+
+TEST(FastKernels, RandomConvolutionsEqualTheReference) {
+  std::mt19937 rng(2024);
+  for (int trial = 0; trial < 120; ++trial) {
+    SCOPED_TRACE(trial);
+    const int kernel = std::vector<int>{1, 3, 5}[trial % 3];
+    const int stride = 1 + trial % 2;
+    const int padding = (trial / 2) % 2;  // 0 Valid, 1 Same
+    const int64_t c = std::vector<int64_t>{1, 3, 5, 16}[trial % 4];
+    const int64_t f = std::vector<int64_t>{7, 8, 16, 32, 64}[trial % 5];
+    const bool depthwise = trial % 7 == 0, input_conv = !depthwise && trial % 5 == 1 && c <= 3;
+    const bool pool = trial % 3 == 2;
+    const Shape in{9 + trial % 4, 7 + trial % 3, c};
+    Parameters p = merged(post_op_parameters(),
+                          {{"kernel_size", kernel}, {"kernel_stride", stride}, {"padding", padding}});
+    if (pool) p = merged(p, {{"pool_type", 1}, {"pool_size", 2}, {"pool_stride", 2}});
+    const uint32_t out_c = static_cast<uint32_t>(depthwise ? c : f);
+    std::vector<Variable> vars = post_op_variables(rng, out_c);
+    const uint32_t k = static_cast<uint32_t>(kernel), cc = static_cast<uint32_t>(c);
+    vars.push_back(i8("weights", {k, k, cc, depthwise ? 1u : out_c},
+                      random_values(rng, size_t{k} * k * cc * (depthwise ? 1 : out_c), -128, 127)));
+    LayerKind kind = depthwise ? LayerKind::DepthwiseConv2D : LayerKind::Conv2D;
+    if (input_conv) {
+      kind = LayerKind::InputConv2D;
+      p = merged(p, {{"input_x", int32_t(in.x)}, {"input_y", int32_t(in.y)},
+                     {"input_channels", int32_t(c)}});
+      vars.push_back(u8("padding_value", {cc}, random_values(rng, c, 0, 255)));
+    } else {
+      vars.push_back(u8("input_shift", {cc}, random_values(rng, c, 0, 3)));
+    }
+    if (!depthwise) p["filters"] = int32_t(f);
+    const Layer layer("l" + std::to_string(trial), kind, p, vars, {});
+    // 8-bit inputs: the int32 path; 2^22-scale inputs: the int64 fallback.
+    expect_same(layer, in, random_input(rng, in, input_conv ? 0 : -128, 255, 0.3));
+    if (!input_conv) expect_same(layer, in, random_input(rng, in, -(1 << 22), 1 << 22, 0.1));
+  }
+}
+
+TEST(FastKernels, RandomDenseLayersEqualTheReference) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 40; ++trial) {
+    SCOPED_TRACE(trial);
+    const Shape in{1, 1, 1 + trial * 37 % 300};
+    const uint32_t units = static_cast<uint32_t>(1 + trial * 13 % 100);
+    std::vector<Variable> vars = post_op_variables(rng, units);
+    vars.push_back(i8("weights", {uint32_t(in.c), units},
+                      random_values(rng, size_t(in.c) * units, -128, 127)));
+    vars.push_back(u8("input_shift", {uint32_t(in.c)}, random_values(rng, in.c, 0, 3)));
+    const Layer layer("fc", LayerKind::Dense1D,
+                      merged(post_op_parameters(), {{"units", int32_t(units)}}), vars, {});
+    expect_same(layer, in, random_input(rng, in, -128, 255, 0.4));
+    expect_same(layer, in, random_input(rng, in, -(1 << 24), 1 << 24, 0.0));
+  }
+}
+
+// Whole models: every layer's integers with the optimized kernels equal the reference ones.
+void expect_same_model(const Model& model, const std::string& name) {
+  Engine fast(model, Kernels::Optimized), reference(model, Kernels::Reference);
+  Batch in{4, fast.input_shape(), {}};
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int32_t> d(fast.input_min(), fast.input_max());
+  for (int64_t i = 0; i < in.n * in.shape.size(); ++i) in.values.push_back(d(rng));
+  const auto want = reference.forward_all(in);
+  const auto got = fast.forward_all(in);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t l = 0; l < want.size(); ++l)
+    EXPECT_EQ(want[l].values, got[l].values) << name << " layer " << model.layers[l].name;
+}
+
+TEST(FastKernels, FixtureModelsEqualTheReference) {
+  int models = 0;
+  for (const auto& path : test_support::fixtures_with_extension("fbz", ".fbz")) {
+    const Model model = read_fbz(path.string());
+    if (model.ip_version() != IpVersion::v2) continue;  // v1 layers have no optimized kernels
+    expect_same_model(model, path.filename().string());
+    ++models;
+  }
+  if (models == 0) GTEST_SKIP() << "no Akida 2.0 fixture in " << test_support::fixtures_dir();
+}
+
+}  // namespace
+}  // namespace akida
