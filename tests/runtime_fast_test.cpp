@@ -111,6 +111,38 @@ TEST(FastKernels, RandomDenseLayersEqualTheReference) {
   }
 }
 
+TEST(FastKernels, RandomBufferTempConvSequencesEqualTheReference) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 12; ++trial) {
+    SCOPED_TRACE(trial);
+    const Shape in{3 + trial % 3, 4, 1 + trial % 5};
+    const int fifo = 2 + trial % 4;
+    const uint32_t f = static_cast<uint32_t>(std::vector<int>{5, 8, 32, 64}[trial % 4]);
+    const uint32_t taps = static_cast<uint32_t>(fifo * in.c);
+    std::vector<Variable> vars = post_op_variables(rng, f);
+    vars.push_back(i8("weights", {1, 1, taps, f}, random_values(rng, size_t{taps} * f, -128, 127)));
+    vars.push_back(u8("input_shift", {uint32_t(in.c)}, random_values(rng, in.c, 0, 3)));
+    const Layer layer("btc", LayerKind::BufferTempConv,
+                      merged(post_op_parameters(), {{"fifo_size", fifo}, {"filters", int32_t(f)}}),
+                      vars, {});
+    auto reference = make_reference_kernel(layer, {in});
+    auto fast = runtime::make_fast_kernel(layer, {in});
+    for (int frame = 0; frame < 8; ++frame) {
+      // Mostly 8-bit frames (int32 sums), one large frame (int64 sums while it is in the FIFO).
+      const bool large = frame == 3;
+      const auto input = random_input(rng, in, large ? -(1 << 24) : -128, large ? 1 << 24 : 255, 0.2);
+      std::vector<int32_t> want, got;
+      reference->eval({&input}, want);
+      fast->eval({&input}, got);
+      ASSERT_EQ(want, got) << "frame " << frame;
+      if (frame == 5) {  // the reset clears both histories alike
+        reference->reset();
+        fast->reset();
+      }
+    }
+  }
+}
+
 // Whole models: every layer's integers with the optimized kernels equal the reference ones.
 void expect_same_model(const Model& model, const std::string& name) {
   Engine fast(model, Kernels::Optimized), reference(model, Kernels::Reference);

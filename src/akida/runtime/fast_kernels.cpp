@@ -1,5 +1,5 @@
 // Optimized kernels for the layers that take nearly all of the inference time: InputConv2D,
-// Conv2D, DepthwiseConv2D and Dense1D. The arithmetic is the reference kernels' (same weight
+// Conv2D, DepthwiseConv2D, Dense1D and BufferTempConv. The arithmetic is the reference kernels' (same weight
 // layouts from layer_util, same post-ops); what changes is how the sums are formed:
 //   - int32 accumulators, which the compiler vectorizes twice as wide as int64 ones (the loops
 //     are compiled for AVX2 and for the baseline, and the CPU picks at run time);
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
 
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
@@ -27,27 +28,29 @@ constexpr int64_t kInt32Bound = int64_t{1} << 31;
 #endif
 
 // Sums of one (possibly strided) convolution over a padded input (px, py, channels), weights in
-// correlation layout w[((i * ky + j) * C + c) * F + f]; acc (ox, oy, F) is written here. With F
-// known at compile time (kF > 0) one output pixel's sums stay in registers.
-template <int64_t kF>
-inline void conv_sums_impl(const int32_t* padded, int64_t py, int64_t channels, const int32_t* w,
-                           int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
-                           int64_t ox_count, int64_t oy_count, int32_t* acc) {
-  const int64_t f_count = kF > 0 ? kF : filters;
-  int32_t local[kF > 0 ? kF : 1];
+// correlation layout w[((i * ky + j) * C + c) * F + f]; acc (ox, oy, F) is written here. This
+// call computes the `count` output channels from w and acc (pointers offset to the first one);
+// `stride` = F. With the count known at compile time (kF > 0) one output pixel's sums stay in
+// registers.
+template <typename T, int64_t kF>
+inline void conv_sums_impl(const T* padded, int64_t py, int64_t channels, const int32_t* w,
+                           int64_t count, int64_t stride, int64_t kx, int64_t ky, int64_t sx,
+                           int64_t sy, int64_t ox_count, int64_t oy_count, T* acc) {
+  const int64_t f_count = kF > 0 ? kF : count;
+  T local[kF > 0 ? kF : 1];
   for (int64_t ox = 0; ox < ox_count; ++ox)
     for (int64_t oy = 0; oy < oy_count; ++oy) {
-      int32_t* out = acc + (ox * oy_count + oy) * f_count;
-      int32_t* sum = kF > 0 ? local : out;
+      T* out = acc + (ox * oy_count + oy) * stride;
+      T* sum = kF > 0 ? local : out;
       for (int64_t f = 0; f < f_count; ++f) sum[f] = 0;
       for (int64_t i = 0; i < kx; ++i) {
         // For one kernel row, the (j, c) inputs and their weights are contiguous.
-        const int32_t* row = padded + ((ox * sx + i) * py + oy * sy) * channels;
-        const int32_t* w_row = w + i * ky * channels * f_count;
+        const T* row = padded + ((ox * sx + i) * py + oy * sy) * channels;
+        const int32_t* w_row = w + i * ky * channels * stride;
         for (int64_t k = 0; k < ky * channels; ++k) {
-          const int32_t v = row[k];
-          if (kF == 0 && v == 0) continue;  // long rows: skip the zeros of sparse activations
-          const int32_t* wk = w_row + k * f_count;
+          const T v = row[k];
+          if ((kF == 0 || kF >= 32) && v == 0) continue;  // sparse activations, long rows
+          const int32_t* wk = w_row + k * stride;
           for (int64_t f = 0; f < f_count; ++f) sum[f] += v * wk[f];
         }
       }
@@ -60,13 +63,33 @@ AKIDA_VECTOR_CLONES
 void conv_sums(const int32_t* padded, int64_t py, int64_t channels, const int32_t* w,
                int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy, int64_t ox_count,
                int64_t oy_count, int32_t* acc) {
-  switch (filters) {
-    case 8: return conv_sums_impl<8>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
-    case 16: return conv_sums_impl<16>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
-    case 32: return conv_sums_impl<32>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
-    case 64: return conv_sums_impl<64>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
-    default: return conv_sums_impl<0>(padded, py, channels, w, filters, kx, ky, sx, sy, ox_count, oy_count, acc);
-  }
+  // Up to 64 output channels: blocks of 64, 32, 16 or 8 with their sums in registers, then the
+  // rest. Wider layers stream one pass over the inputs (measured faster on TENNs' 256).
+  int64_t f0 = 0;
+  if (filters > 64)
+    return conv_sums_impl<int32_t, 0>(padded, py, channels, w, filters, filters, kx, ky, sx, sy,
+                                      ox_count, oy_count, acc);
+  auto block = [&](auto width) {
+    constexpr int64_t kWidth = decltype(width)::value;
+    for (; f0 + kWidth <= filters; f0 += kWidth)
+      conv_sums_impl<int32_t, kWidth>(padded, py, channels, w + f0, kWidth, filters, kx, ky, sx,
+                                      sy, ox_count, oy_count, acc + f0);
+  };
+  block(std::integral_constant<int64_t, 64>{});
+  block(std::integral_constant<int64_t, 32>{});
+  block(std::integral_constant<int64_t, 16>{});
+  block(std::integral_constant<int64_t, 8>{});
+  if (f0 < filters)
+    conv_sums_impl<int32_t, 0>(padded, py, channels, w + f0, filters - f0, filters, kx, ky, sx,
+                               sy, ox_count, oy_count, acc + f0);
+}
+
+// The same sums in int64, for inputs too large for int32 sums.
+void conv_sums_wide(const int64_t* padded, int64_t py, int64_t channels, const int32_t* w,
+                    int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
+                    int64_t ox_count, int64_t oy_count, int64_t* acc) {
+  conv_sums_impl<int64_t, 0>(padded, py, channels, w, filters, filters, kx, ky, sx, sy, ox_count,
+                             oy_count, acc);
 }
 
 // Depthwise: w[(i * ky + j) * C + c]; acc (ox, oy, C) is zeroed here.
@@ -254,6 +277,68 @@ class FastDenseKernel final : public LayerKernel {
   std::vector<int64_t> acc64_;
 };
 
+// BufferTempConv as a 1x1 convolution over the FIFO's frames stacked along the channel axis
+// (t = 0 the oldest, as the reference kernel and the weights' (T*C, F) rows order them). Keeps
+// its own FIFO; a history too large for int32 sums is summed in int64 instead.
+class FastBufferTempConvKernel final : public LayerKernel {
+ public:
+  FastBufferTempConvKernel(const Layer& layer, const Shape& in) : in_(in), fifo_(layer, in) {
+    make_reference_kernel(layer, {in});  // validates the layer (its errors are the reference's)
+    filters_ = required_param(layer, "filters", 1, 1 << 24);
+    const Variable& weights = *layer.find_variable("weights");
+    weights_.resize(weights.element_count());
+    for (size_t k = 0; k < weights_.size(); ++k) weights_[k] = static_cast<int32_t>(weights.int_at(k));
+    max_l1_ = max_of(filter_l1(weights_, filters_));
+    input_shift_ = read_input_shift(layer, in.c);
+    post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});
+  }
+
+  Shape output_shape() const override { return post_ops_.out_shape; }
+
+  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
+            std::vector<int32_t>& output) override {
+    fifo_.push(*inputs.front());
+    const int64_t pixels = in_.x * in_.y, channels = in_.c, slots = fifo_.slots();
+    const int64_t stacked_channels = slots * channels;
+    stacked_.resize(static_cast<size_t>(pixels * stacked_channels));
+    int64_t max_input = 0;
+    for (int64_t t = 0; t < slots; ++t) {
+      const int32_t* frame = fifo_.slot(t);
+      for (int64_t p = 0; p < pixels; ++p)
+        for (int64_t c = 0; c < channels; ++c) {
+          const int64_t v = int64_t{frame[p * channels + c]} << input_shift_[c];
+          stacked_[(p * slots + t) * channels + c] = v;
+          max_input = std::max(max_input, v < 0 ? -v : v);
+        }
+    }
+    acc64_.resize(static_cast<size_t>(pixels * filters_));
+    if (max_input < kInt32Bound && sums_fit_int32(max_l1_, max_input)) {
+      stacked32_.assign(stacked_.begin(), stacked_.end());
+      acc32_.resize(acc64_.size());
+      conv_sums(stacked32_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1, 1,
+                in_.x, in_.y, acc32_.data());
+      acc64_.assign(acc32_.begin(), acc32_.end());
+    } else {
+      conv_sums_wide(stacked_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
+                     1, in_.x, in_.y, acc64_.data());
+    }
+    apply_post_ops(post_ops_, acc64_, output);
+  }
+
+  void reset() override { fifo_.reset(); }
+
+ private:
+  Shape in_;
+  FrameFifo fifo_;
+  int64_t filters_ = 0;
+  std::vector<int32_t> weights_;  // (T*C, F)
+  int64_t max_l1_ = 0;
+  std::vector<int32_t> input_shift_;
+  PostOps post_ops_;
+  std::vector<int64_t> stacked_, acc64_;
+  std::vector<int32_t> stacked32_, acc32_;
+};
+
 }  // namespace
 
 std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputShapes& in) {
@@ -274,6 +359,8 @@ std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputSha
                                               std::move(reference));
     case LayerKind::Dense1D:
       return std::make_unique<FastDenseKernel>(layer, in.front(), std::move(reference));
+    case LayerKind::BufferTempConv:
+      return std::make_unique<FastBufferTempConvKernel>(layer, in.front());
     default: return reference;
   }
 }
