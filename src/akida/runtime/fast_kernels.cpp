@@ -15,17 +15,13 @@
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
 #include "akida/runtime/post_ops.h"
+#include "akida/runtime/vector_clones.h"
 
 namespace akida::runtime {
 namespace {
 
 constexpr int64_t kInt32Bound = int64_t{1} << 31;
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define AKIDA_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define AKIDA_VECTOR_CLONES
-#endif
 
 // Sums of one (possibly strided) convolution over a padded input (px, py, channels), weights in
 // correlation layout w[((i * ky + j) * C + c) * F + f]; acc (ox, oy, F) is written here. This
@@ -110,6 +106,33 @@ void depthwise_sums(const int32_t* padded, int64_t py, int64_t channels, const i
     }
 }
 
+// out (px, py, C) = the input (x, y, C) shifted left per channel, placed at (x + pad_x, y + pad_y),
+// with `pad` (one pixel's C values) everywhere else.
+AKIDA_VECTOR_CLONES
+void pad_and_shift(const int32_t* in, int64_t x_count, int64_t y_count, int64_t channels,
+                   const int32_t* shift, const int32_t* pad, int64_t pad_x, int64_t pad_y,
+                   int64_t px_count, int64_t py_count, int32_t* out) {
+  for (int64_t px = 0; px < px_count; ++px) {
+    const int64_t x = px - pad_x;
+    for (int64_t py = 0; py < py_count; ++py) {
+      const int64_t y = py - pad_y;
+      int32_t* dst = out + (px * py_count + py) * channels;
+      if (x < 0 || x >= x_count || y < 0 || y >= y_count) {
+        std::copy(pad, pad + channels, dst);
+        continue;
+      }
+      const int32_t* src = in + (x * y_count + y) * channels;
+      for (int64_t c = 0; c < channels; ++c) dst[c] = src[c] << shift[c];
+    }
+  }
+}
+
+// Widens int32 sums for the post-ops.
+AKIDA_VECTOR_CLONES
+void widen(const int32_t* in, int64_t n, int64_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i];
+}
+
 // Dense: acc[f] = Σ_k x[k] · w[k * F + f]; acc is zeroed here.
 AKIDA_VECTOR_CLONES
 void dense_sums(const int32_t* x, int64_t inputs, const int32_t* w, int64_t units, int32_t* acc) {
@@ -190,7 +213,8 @@ class FastConvKernel final : public LayerKernel {
     else
       conv_sums(padded_.data(), padded_y_, in_.c, weights_.data(), o.c, kernel_.size_x,
                 kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y, acc32_.data());
-    acc64_.assign(acc32_.begin(), acc32_.end());
+    acc64_.resize(acc32_.size());
+    widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
     apply_post_ops(post_ops_, acc64_, output);
   }
 
@@ -206,17 +230,10 @@ class FastConvKernel final : public LayerKernel {
 
   // The input window the convolution reads, shifted, with the padding values around it.
   void fill_padded(const std::vector<int32_t>& in) {
-    const int64_t channels = in_.c;
-    padded_.resize(static_cast<size_t>(padded_x_ * padded_y_ * channels));
-    for (int64_t px = 0; px < padded_x_; ++px)
-      for (int64_t py = 0; py < padded_y_; ++py) {
-        const int64_t x = px - plan_.x.pad_before, y = py - plan_.y.pad_before;
-        int32_t* dst = &padded_[static_cast<size_t>((px * padded_y_ + py) * channels)];
-        const bool inside = x >= 0 && x < in_.x && y >= 0 && y < in_.y;
-        const int32_t* src = inside ? &in[static_cast<size_t>((x * in_.y + y) * channels)] : nullptr;
-        for (int64_t c = 0; c < channels; ++c)
-          dst[c] = inside ? src[c] << input_shift_[c] : static_cast<int32_t>(padding_value_[c]);
-      }
+    padded_.resize(static_cast<size_t>(padded_x_ * padded_y_ * in_.c));
+    pad_pixel_.assign(padding_value_.begin(), padding_value_.end());
+    pad_and_shift(in.data(), in_.x, in_.y, in_.c, input_shift_.data(), pad_pixel_.data(),
+                  plan_.x.pad_before, plan_.y.pad_before, padded_x_, padded_y_, padded_.data());
   }
 
   Shape in_;
@@ -231,7 +248,7 @@ class FastConvKernel final : public LayerKernel {
   int64_t max_padding_ = 0;
   PostOps post_ops_;
   int64_t padded_x_ = 0, padded_y_ = 0;
-  std::vector<int32_t> padded_, acc32_;
+  std::vector<int32_t> padded_, acc32_, pad_pixel_;
   std::vector<int64_t> acc64_;
 };
 
@@ -261,7 +278,8 @@ class FastDenseKernel final : public LayerKernel {
     acc32_.resize(static_cast<size_t>(units_));
     dense_sums(shifted_.data(), static_cast<int64_t>(in.size()), weights_.data(), units_,
                acc32_.data());
-    acc64_.assign(acc32_.begin(), acc32_.end());
+    acc64_.resize(acc32_.size());
+    widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
     apply_post_ops(post_ops_, acc64_, output);
   }
 
@@ -317,7 +335,8 @@ class FastBufferTempConvKernel final : public LayerKernel {
       acc32_.resize(acc64_.size());
       conv_sums(stacked32_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1, 1,
                 in_.x, in_.y, acc32_.data());
-      acc64_.assign(acc32_.begin(), acc32_.end());
+      acc64_.resize(acc32_.size());
+    widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
     } else {
       conv_sums_wide(stacked_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
                      1, in_.x, in_.y, acc64_.data());

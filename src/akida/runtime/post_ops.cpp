@@ -5,6 +5,7 @@
 
 #include "akida/errors.h"
 #include "akida/runtime/layer_util.h"
+#include "akida/runtime/vector_clones.h"
 
 namespace akida::runtime {
 
@@ -76,6 +77,7 @@ PostOps prepare_common(const Layer& layer, const Shape& conv_shape) {
 
 // Max over each pooling window; positions in the padding are skipped (TF semantics). Every
 // window holds at least one real position because the padding before is < the window size.
+AKIDA_VECTOR_CLONES
 std::vector<int64_t> max_pool(const PostOps& ops, const std::vector<int64_t>& in) {
   const Shape& s = ops.conv_shape;
   const Shape& o = ops.out_shape;
@@ -131,6 +133,7 @@ PostOps prepare_post_ops(const Layer& layer, const Shape& conv_shape) {
   return prepare_common(layer, conv_shape);
 }
 
+AKIDA_VECTOR_CLONES
 void apply_post_ops(const PostOps& ops, std::vector<int64_t>& acc, std::vector<int32_t>& out) {
   const auto channels = static_cast<size_t>(ops.conv_shape.c);
   // Loops over pixels, then channels (f), rather than i % channels (a division per value),
