@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Runtime benchmark, side by side with a peer: our engine (reference and optimized kernels) on
-# the converted example and fixture models, and onnxruntime (npm onnxruntime-node, one thread,
-# all graph optimizations) on the TENNs QuantizeML ONNX model, whose converted .fbz we run too.
-# Figures are milliseconds per sample, one sample at a time, on this machine. Not run by CI.
+# Runtime benchmark, side by side with the peers: our engine (reference and optimized kernels) on
+# the converted example and fixture models; oneDNN (Debian's libdnnl, installed here if missing)
+# running the same layer stacks as int8 primitives; onnxruntime (npm onnxruntime-node, all graph
+# optimizations) on the TENNs QuantizeML ONNX model, whose converted .fbz we run too.
+# Figures are milliseconds per sample, one sample at a time, one thread, on this machine.
+# Not run by CI.
 #
 # Usage: bash bench/run.sh   (after scripts/setup.sh; builds if needed; BENCH_SAMPLES=64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! dpkg-query -W -f='${Status}' libdnnl-dev 2>/dev/null | grep -q "install ok installed"; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends libdnnl-dev > /dev/null
+  rm -f build/CMakeCache.txt  # let CMake find it
+fi
+export OMP_NUM_THREADS=1
 bash scripts/build.sh > /dev/null
 BIN=build/bin
 WORK=$(mktemp -d)
@@ -23,6 +31,8 @@ if [[ -d $FIXTURES ]]; then
 fi
 echo "== cnn2snn's Akida runtime (ms per sample, one thread)"
 "$BIN/bench_runtime" "${models[@]}"
+echo "== peer: oneDNN, the same layers as int8 primitives (u8 x s8, fused requantization)"
+"$BIN/onednn_peer" "${models[@]}"
 
 if [[ -d $FIXTURES && -d tests/onnx_oracle/node_modules/onnxruntime-node ]]; then
   /usr/bin/python3 tests/onnx_oracle/quantizeml_onnx_runnable.py \
