@@ -14,6 +14,7 @@
 
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
+#include "akida/runtime/madd_sums.h"
 #include "akida/runtime/post_ops.h"
 #include "akida/runtime/vector_clones.h"
 
@@ -127,6 +128,60 @@ void pad_and_shift(const int32_t* in, int64_t x_count, int64_t y_count, int64_t 
   }
 }
 
+// Narrows values known to fit int16 (for the pair multiply-adds); out has one more element, 0.
+AKIDA_VECTOR_CLONES
+void narrow(const int32_t* in, int64_t n, int16_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int16_t>(in[i]);
+  out[n] = 0;
+}
+
+constexpr int64_t kInt16Bound = int64_t{1} << 15;
+
+// Pair multiply-add weights for a layer whose sums run through conv_sums_madd, when it can.
+std::vector<int16_t> madd_weights_if_usable(const std::vector<int32_t>& w, int64_t kx,
+                                            int64_t k_per_row, int64_t filters) {
+  if (filters % 8 != 0 || !madd_available()) return {};
+  return madd_weights(w, kx, k_per_row, filters);
+}
+
+// The sums of a convolution over `values` (already padded and shifted, (px, py, C)): with pair
+// multiply-adds when `w16` is set and every value fits int16, else with int32 products.
+void int32_sums(const std::vector<int32_t>& values, std::vector<int16_t>& values16,
+                int64_t max_value, const std::vector<int32_t>& w, const std::vector<int16_t>& w16,
+                int64_t py, int64_t channels, int64_t filters, int64_t kx, int64_t ky, int64_t sx,
+                int64_t sy, int64_t ox_count, int64_t oy_count, int32_t* acc) {
+  if (!w16.empty() && max_value < kInt16Bound) {
+    values16.resize(values.size() + 1);
+    narrow(values.data(), static_cast<int64_t>(values.size()), values16.data());
+    conv_sums_madd(values16.data(), py, channels, w16.data(), filters, kx, ky, sx, sy, ox_count,
+                   oy_count, acc);
+    return;
+  }
+  conv_sums(values.data(), py, channels, w.data(), filters, kx, ky, sx, sy, ox_count, oy_count,
+            acc);
+}
+
+// TF max pooling of int32 sums (positions in the padding take no part), as post_ops.cpp pools.
+// Done on the raw sums, before the saturation and the bias: both are non-decreasing per channel,
+// so max(f(a), f(b)) = f(max(a, b)) and pooling first gives the same values for a ninth of
+// the work of a 3x3 pool.
+AKIDA_VECTOR_CLONES
+void max_pool_sums(const int32_t* in, int64_t in_x, int64_t in_y, int64_t channels,
+                   int64_t out_x, int64_t out_y, int64_t size_x, int64_t size_y, int64_t stride_x,
+                   int64_t stride_y, int64_t pad_x, int64_t pad_y, int32_t* out) {
+  for (int64_t ox = 0; ox < out_x; ++ox)
+    for (int64_t oy = 0; oy < out_y; ++oy) {
+      int32_t* dst = out + (ox * out_y + oy) * channels;
+      std::fill(dst, dst + channels, INT32_MIN);
+      const int64_t x0 = ox * stride_x - pad_x, y0 = oy * stride_y - pad_y;
+      for (int64_t i = std::max<int64_t>(x0, 0); i < std::min(x0 + size_x, in_x); ++i)
+        for (int64_t j = std::max<int64_t>(y0, 0); j < std::min(y0 + size_y, in_y); ++j) {
+          const int32_t* src = in + (i * in_y + j) * channels;
+          for (int64_t c = 0; c < channels; ++c) dst[c] = std::max(dst[c], src[c]);
+        }
+    }
+}
+
 // Widens int32 sums for the post-ops.
 AKIDA_VECTOR_CLONES
 void widen(const int32_t* in, int64_t n, int64_t* out) {
@@ -195,6 +250,13 @@ class FastConvKernel final : public LayerKernel {
     post_ops_ = prepare_post_ops(layer, params, plan_);
     padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
     padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
+    if (!depthwise_)
+      w16_ = madd_weights_if_usable(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
+    after_pool_ = post_ops_;
+    if (post_ops_.pool == PoolType::Max) {
+      after_pool_.pool = PoolType::None;
+      after_pool_.conv_shape = post_ops_.out_shape;
+    }
   }
 
   Shape output_shape() const override { return post_ops_.out_shape; }
@@ -211,11 +273,22 @@ class FastConvKernel final : public LayerKernel {
       depthwise_sums(padded_.data(), padded_y_, in_.c, weights_.data(), kernel_.size_x,
                      kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y, acc32_.data());
     else
-      conv_sums(padded_.data(), padded_y_, in_.c, weights_.data(), o.c, kernel_.size_x,
-                kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y, acc32_.data());
-    acc64_.resize(acc32_.size());
-    widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
-    apply_post_ops(post_ops_, acc64_, output);
+      int32_sums(padded_, padded16_, max_input, weights_, w16_, padded_y_, in_.c, o.c,
+                 kernel_.size_x, kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
+                 acc32_.data());
+    const std::vector<int32_t>* sums = &acc32_;
+    if (post_ops_.pool == PoolType::Max) {
+      const Shape& p = post_ops_.out_shape;
+      pooled32_.resize(static_cast<size_t>(p.size()));
+      max_pool_sums(acc32_.data(), o.x, o.y, o.c, p.x, p.y, post_ops_.pool_window.size_x,
+                    post_ops_.pool_window.size_y, post_ops_.pool_window.stride_x,
+                    post_ops_.pool_window.stride_y, post_ops_.pool_x.pad_before,
+                    post_ops_.pool_y.pad_before, pooled32_.data());
+      sums = &pooled32_;
+    }
+    acc64_.resize(sums->size());
+    widen(sums->data(), static_cast<int64_t>(sums->size()), acc64_.data());
+    apply_post_ops(after_pool_, acc64_, output);
   }
 
   void reset() override { reference_->reset(); }
@@ -249,6 +322,9 @@ class FastConvKernel final : public LayerKernel {
   PostOps post_ops_;
   int64_t padded_x_ = 0, padded_y_ = 0;
   std::vector<int32_t> padded_, acc32_, pad_pixel_;
+  std::vector<int16_t> w16_, padded16_;
+  std::vector<int32_t> pooled32_;
+  PostOps after_pool_;  // post_ops_ without its max pooling (done on the int32 sums)
   std::vector<int64_t> acc64_;
 };
 
@@ -263,6 +339,7 @@ class FastDenseKernel final : public LayerKernel {
     max_l1_ = max_of(filter_l1(weights_, units_));
     input_shift_ = read_input_shift(layer, in.c);
     post_ops_ = prepare_post_ops(layer, Shape{1, 1, units_});
+    w16_ = madd_weights_if_usable(weights_, 1, in.size(), units_);
   }
 
   Shape output_shape() const override { return post_ops_.out_shape; }
@@ -270,14 +347,18 @@ class FastDenseKernel final : public LayerKernel {
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
     const std::vector<int32_t>& in = *inputs.front();
-    if (!sums_fit_int32(max_l1_, max_abs_shifted(in, input_shift_)))
-      return reference_->eval(inputs, output);
+    const int64_t max_input = max_abs_shifted(in, input_shift_);
+    if (!sums_fit_int32(max_l1_, max_input)) return reference_->eval(inputs, output);
     shifted_.resize(in.size());
     const size_t channels = input_shift_.size();
     for (size_t k = 0; k < in.size(); ++k) shifted_[k] = in[k] << input_shift_[k % channels];
     acc32_.resize(static_cast<size_t>(units_));
-    dense_sums(shifted_.data(), static_cast<int64_t>(in.size()), weights_.data(), units_,
-               acc32_.data());
+    const auto inputs_count = static_cast<int64_t>(in.size());
+    if (!w16_.empty() && max_input < kInt16Bound)  // a 1x1 "convolution" of one pixel
+      int32_sums(shifted_, shifted16_, max_input, weights_, w16_, 1, inputs_count, units_, 1, 1, 1,
+                 1, 1, 1, acc32_.data());
+    else
+      dense_sums(shifted_.data(), inputs_count, weights_.data(), units_, acc32_.data());
     acc64_.resize(acc32_.size());
     widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
     apply_post_ops(post_ops_, acc64_, output);
@@ -288,6 +369,7 @@ class FastDenseKernel final : public LayerKernel {
   std::unique_ptr<LayerKernel> reference_;
   int64_t units_ = 0;
   std::vector<int32_t> weights_;  // (X, F)
+  std::vector<int16_t> w16_, shifted16_;
   int64_t max_l1_ = 0;
   std::vector<int32_t> input_shift_;
   PostOps post_ops_;
@@ -309,6 +391,7 @@ class FastBufferTempConvKernel final : public LayerKernel {
     max_l1_ = max_of(filter_l1(weights_, filters_));
     input_shift_ = read_input_shift(layer, in.c);
     post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});
+    w16_ = madd_weights_if_usable(weights_, 1, fifo_.slots() * in.c, filters_);
   }
 
   Shape output_shape() const override { return post_ops_.out_shape; }
@@ -333,10 +416,9 @@ class FastBufferTempConvKernel final : public LayerKernel {
     if (max_input < kInt32Bound && sums_fit_int32(max_l1_, max_input)) {
       stacked32_.assign(stacked_.begin(), stacked_.end());
       acc32_.resize(acc64_.size());
-      conv_sums(stacked32_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1, 1,
-                in_.x, in_.y, acc32_.data());
-      acc64_.resize(acc32_.size());
-    widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
+      int32_sums(stacked32_, stacked16_, max_input, weights_, w16_, in_.y, stacked_channels,
+                 filters_, 1, 1, 1, 1, in_.x, in_.y, acc32_.data());
+      widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
     } else {
       conv_sums_wide(stacked_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
                      1, in_.x, in_.y, acc64_.data());
@@ -351,6 +433,7 @@ class FastBufferTempConvKernel final : public LayerKernel {
   FrameFifo fifo_;
   int64_t filters_ = 0;
   std::vector<int32_t> weights_;  // (T*C, F)
+  std::vector<int16_t> w16_, stacked16_;
   int64_t max_l1_ = 0;
   std::vector<int32_t> input_shift_;
   PostOps post_ops_;

@@ -1,0 +1,102 @@
+#include "akida/runtime/madd_sums.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AKIDA_HAVE_AVX2_CODE 1
+#endif
+
+namespace akida::runtime {
+
+bool madd_available() {
+#ifdef AKIDA_HAVE_AVX2_CODE
+  return __builtin_cpu_supports("avx2");
+#else
+  return false;
+#endif
+}
+
+std::vector<int16_t> madd_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
+                                  int64_t filters) {
+  const int64_t pairs = (k_per_row + 1) / 2;
+  std::vector<int16_t> out(static_cast<size_t>(kx * pairs * filters * 2), 0);
+  for (int64_t i = 0; i < kx; ++i)
+    for (int64_t k = 0; k < k_per_row; ++k)
+      for (int64_t f = 0; f < filters; ++f) {
+        const int32_t v = w[static_cast<size_t>((i * k_per_row + k) * filters + f)];
+        if (v < INT16_MIN || v > INT16_MAX) return {};
+        out[static_cast<size_t>(((i * pairs + k / 2) * filters + f) * 2 + k % 2)] =
+            static_cast<int16_t>(v);
+      }
+  return out;
+}
+
+#ifdef AKIDA_HAVE_AVX2_CODE
+namespace {
+
+// kBlocks vectors of 8 output channels, from channel f0, for every output pixel.
+template <int kBlocks>
+__attribute__((target("avx2"))) void madd_block(const int16_t* padded, int64_t py,
+                                                int64_t channels, const int16_t* w16,
+                                                int64_t filters, int64_t f0, int64_t kx,
+                                                int64_t ky, int64_t sx, int64_t sy,
+                                                int64_t ox_count, int64_t oy_count,
+                                                int32_t* acc) {
+  const int64_t k_per_row = ky * channels, pairs = (k_per_row + 1) / 2;
+  for (int64_t ox = 0; ox < ox_count; ++ox)
+    for (int64_t oy = 0; oy < oy_count; ++oy) {
+      __m256i sum[kBlocks];
+      for (int b = 0; b < kBlocks; ++b) sum[b] = _mm256_setzero_si256();
+      for (int64_t i = 0; i < kx; ++i) {
+        const int16_t* row = padded + ((ox * sx + i) * py + oy * sy) * channels;
+        const int16_t* w_row = w16 + (i * pairs * filters + f0) * 2;
+        for (int64_t m = 0; m < pairs; ++m) {
+          int32_t pair;
+          std::memcpy(&pair, row + 2 * m, sizeof pair);  // (row[2m], row[2m + 1])
+          if (pair == 0) continue;  // sparse activations
+          const __m256i x = _mm256_set1_epi32(pair);
+          const int16_t* w = w_row + m * filters * 2;
+          for (int b = 0; b < kBlocks; ++b)
+            sum[b] = _mm256_add_epi32(
+                sum[b], _mm256_madd_epi16(
+                            x, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * 16))));
+        }
+      }
+      int32_t* out = acc + (ox * oy_count + oy) * filters + f0;
+      for (int b = 0; b < kBlocks; ++b)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + b * 8), sum[b]);
+    }
+}
+
+}  // namespace
+#endif
+
+void conv_sums_madd(const int16_t* padded, int64_t py, int64_t channels, const int16_t* w16,
+                    int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
+                    int64_t ox_count, int64_t oy_count, int32_t* acc) {
+#ifdef AKIDA_HAVE_AVX2_CODE
+  // Up to 8 accumulators (64 channels) per pass keep the sums in registers.
+  for (int64_t f0 = 0; f0 < filters;) {
+    const int64_t blocks = std::min<int64_t>((filters - f0) / 8, 8);
+    switch (blocks) {
+#define AKIDA_MADD_CASE(n)                                                                    \
+  case n:                                                                                     \
+    madd_block<n>(padded, py, channels, w16, filters, f0, kx, ky, sx, sy, ox_count, oy_count, \
+                  acc);                                                                       \
+    break;
+      AKIDA_MADD_CASE(1) AKIDA_MADD_CASE(2) AKIDA_MADD_CASE(3) AKIDA_MADD_CASE(4)
+      AKIDA_MADD_CASE(5) AKIDA_MADD_CASE(6) AKIDA_MADD_CASE(7) AKIDA_MADD_CASE(8)
+#undef AKIDA_MADD_CASE
+      default: return;  // filters % 8 != 0: a precondition violation
+    }
+    f0 += blocks * 8;
+  }
+#else
+  (void)padded, (void)py, (void)channels, (void)w16, (void)filters, (void)kx, (void)ky, (void)sx,
+      (void)sy, (void)ox_count, (void)oy_count, (void)acc;
+#endif
+}
+
+}  // namespace akida::runtime
