@@ -182,10 +182,75 @@ void max_pool_sums(const int32_t* in, int64_t in_x, int64_t in_y, int64_t channe
     }
 }
 
+// The post-ops of post_ops.cpp (saturation, bias, ReLU, output scale and rounded shift) fused
+// into one pass over int32 sums, per channel parameters prepared once. Same arithmetic in the
+// same order; the shift is y * mul + half >> k, which is apply_shift for either sign (k = 0,
+// mul = 2^shift for left shifts; mul = 1, half = 2^(k−1) for right ones). Not for LUT or global
+// pooling layers (their ops run through apply_post_ops).
+struct FusedPostOps {
+  bool usable = false;
+  int64_t buffer_min = 0, buffer_max = 0, post_min = 0, post_max = 0, out_min = 0, out_max = 0;
+  std::vector<int64_t> bias, low, high, scale, mul, half;
+  std::vector<int32_t> k;
+};
+
+FusedPostOps fuse(const PostOps& ops) {
+  FusedPostOps f;
+  f.usable = !ops.lut && ops.pool != PoolType::GlobalAverage;
+  if (!f.usable) return f;
+  const auto channels = static_cast<size_t>(ops.out_shape.c);
+  f.buffer_min = saturate(INT64_MIN, ops.buffer_bits);
+  f.buffer_max = saturate(INT64_MAX, ops.buffer_bits);
+  f.post_min = ops.scaled ? saturate(INT64_MIN, ops.post_op_buffer_bits) : INT64_MIN;
+  f.post_max = ops.scaled ? saturate(INT64_MAX, ops.post_op_buffer_bits) : INT64_MAX;
+  f.out_min = saturate(INT64_MIN, ops.output_bits);
+  f.out_max = saturate(INT64_MAX, ops.output_bits);
+  for (size_t c = 0; c < channels; ++c) {
+    f.bias.push_back(ops.bias.empty() ? 0 : ops.bias[c]);
+    f.low.push_back(ops.relu ? 0 : INT64_MIN);
+    f.high.push_back(ops.relu && !ops.relu_max.empty() ? ops.relu_max[c] : INT64_MAX);
+    f.scale.push_back(ops.scaled ? ops.output_scales[c] : 1);
+    const int32_t shift = ops.scaled ? ops.output_shift[c] : 0;
+    f.mul.push_back(shift >= 0 ? int64_t{1} << shift : 1);
+    f.half.push_back(shift < 0 ? int64_t{1} << (-shift - 1) : 0);
+    f.k.push_back(shift < 0 ? -shift : 0);
+  }
+  return f;
+}
+
+AKIDA_VECTOR_CLONES
+void fused_post_ops(const FusedPostOps& f, const int32_t* sums, int64_t pixels, int64_t channels,
+                    int32_t* out) {
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t c = 0; c < channels; ++c) {
+      int64_t a = std::clamp<int64_t>(sums[p * channels + c], f.buffer_min, f.buffer_max);
+      a = std::clamp(a + f.bias[c], f.buffer_min, f.buffer_max);
+      a = std::clamp(a, f.low[c], f.high[c]);
+      int64_t y = std::clamp(a * f.scale[c], f.post_min, f.post_max);
+      y = (y * f.mul[c] + f.half[c]) >> f.k[c];
+      out[p * channels + c] = static_cast<int32_t>(std::clamp(y, f.out_min, f.out_max));
+    }
+}
+
 // Widens int32 sums for the post-ops.
 AKIDA_VECTOR_CLONES
 void widen(const int32_t* in, int64_t n, int64_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = in[i];
+}
+
+// The layer output from int32 sums (ops.conv_shape of them): the fused post-ops when they
+// apply, else apply_post_ops on the widened sums (`wide` is scratch).
+void finish_int32(const PostOps& ops, const FusedPostOps& fused, const std::vector<int32_t>& sums,
+                  std::vector<int64_t>& wide, std::vector<int32_t>& output) {
+  if (fused.usable) {
+    output.resize(sums.size());
+    fused_post_ops(fused, sums.data(), ops.conv_shape.x * ops.conv_shape.y, ops.conv_shape.c,
+                   output.data());
+    return;
+  }
+  wide.resize(sums.size());
+  widen(sums.data(), static_cast<int64_t>(sums.size()), wide.data());
+  apply_post_ops(ops, wide, output);
 }
 
 // Dense: acc[f] = Σ_k x[k] · w[k * F + f]; acc is zeroed here.
@@ -204,17 +269,22 @@ int64_t max_of(const std::vector<int64_t>& v) {
   return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
 }
 
-// max |x << shift[channel]| over a (..., C) tensor, or kInt32Bound as soon as one value does
-// not fit int32 once shifted.
-int64_t max_abs_shifted(const std::vector<int32_t>& x, const std::vector<int32_t>& shift) {
-  const size_t channels = shift.size();
+// max |x << shift[channel]| over a (..., C) tensor (< 2^62: |x| <= 2^31, shift <= 31).
+AKIDA_VECTOR_CLONES
+int64_t max_abs_shifted(const int32_t* x, int64_t pixels, int64_t channels, const int32_t* shift) {
   int64_t m = 0;
-  for (size_t k = 0; k < x.size(); ++k) {
-    const int64_t v = std::llabs(int64_t{x[k]}) << shift[k % channels];
-    if (v >= kInt32Bound) return kInt32Bound;
-    m = std::max(m, v);
-  }
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t v = x[p * channels + c];
+      m = std::max(m, (v < 0 ? -v : v) << shift[c]);
+    }
   return m;
+}
+
+int64_t max_abs_shifted(const std::vector<int32_t>& x, const std::vector<int32_t>& shift) {
+  const auto channels = static_cast<int64_t>(shift.size());
+  return max_abs_shifted(x.data(), static_cast<int64_t>(x.size()) / channels, channels,
+                         shift.data());
 }
 
 bool sums_fit_int32(int64_t max_l1, int64_t max_input) {
@@ -252,6 +322,7 @@ class FastConvKernel final : public LayerKernel {
     padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
     if (!depthwise_)
       w16_ = madd_weights_if_usable(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
+    fused_ = fuse(post_ops_);
     after_pool_ = post_ops_;
     if (post_ops_.pool == PoolType::Max) {
       after_pool_.pool = PoolType::None;
@@ -286,9 +357,7 @@ class FastConvKernel final : public LayerKernel {
                     post_ops_.pool_y.pad_before, pooled32_.data());
       sums = &pooled32_;
     }
-    acc64_.resize(sums->size());
-    widen(sums->data(), static_cast<int64_t>(sums->size()), acc64_.data());
-    apply_post_ops(after_pool_, acc64_, output);
+    finish_int32(after_pool_, fused_, *sums, acc64_, output);
   }
 
   void reset() override { reference_->reset(); }
@@ -325,6 +394,7 @@ class FastConvKernel final : public LayerKernel {
   std::vector<int16_t> w16_, padded16_;
   std::vector<int32_t> pooled32_;
   PostOps after_pool_;  // post_ops_ without its max pooling (done on the int32 sums)
+  FusedPostOps fused_;
   std::vector<int64_t> acc64_;
 };
 
@@ -340,6 +410,7 @@ class FastDenseKernel final : public LayerKernel {
     input_shift_ = read_input_shift(layer, in.c);
     post_ops_ = prepare_post_ops(layer, Shape{1, 1, units_});
     w16_ = madd_weights_if_usable(weights_, 1, in.size(), units_);
+    fused_ = fuse(post_ops_);
   }
 
   Shape output_shape() const override { return post_ops_.out_shape; }
@@ -359,9 +430,7 @@ class FastDenseKernel final : public LayerKernel {
                  1, 1, 1, acc32_.data());
     else
       dense_sums(shifted_.data(), inputs_count, weights_.data(), units_, acc32_.data());
-    acc64_.resize(acc32_.size());
-    widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
-    apply_post_ops(post_ops_, acc64_, output);
+    finish_int32(post_ops_, fused_, acc32_, acc64_, output);
   }
 
  private:
@@ -370,6 +439,7 @@ class FastDenseKernel final : public LayerKernel {
   int64_t units_ = 0;
   std::vector<int32_t> weights_;  // (X, F)
   std::vector<int16_t> w16_, shifted16_;
+  FusedPostOps fused_;
   int64_t max_l1_ = 0;
   std::vector<int32_t> input_shift_;
   PostOps post_ops_;
@@ -392,6 +462,7 @@ class FastBufferTempConvKernel final : public LayerKernel {
     input_shift_ = read_input_shift(layer, in.c);
     post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});
     w16_ = madd_weights_if_usable(weights_, 1, fifo_.slots() * in.c, filters_);
+    fused_ = fuse(post_ops_);
   }
 
   Shape output_shape() const override { return post_ops_.out_shape; }
@@ -418,7 +489,7 @@ class FastBufferTempConvKernel final : public LayerKernel {
       acc32_.resize(acc64_.size());
       int32_sums(stacked32_, stacked16_, max_input, weights_, w16_, in_.y, stacked_channels,
                  filters_, 1, 1, 1, 1, in_.x, in_.y, acc32_.data());
-      widen(acc32_.data(), static_cast<int64_t>(acc32_.size()), acc64_.data());
+      return finish_int32(post_ops_, fused_, acc32_, acc64_, output);
     } else {
       conv_sums_wide(stacked_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
                      1, in_.x, in_.y, acc64_.data());
@@ -434,6 +505,7 @@ class FastBufferTempConvKernel final : public LayerKernel {
   int64_t filters_ = 0;
   std::vector<int32_t> weights_;  // (T*C, F)
   std::vector<int16_t> w16_, stacked16_;
+  FusedPostOps fused_;
   int64_t max_l1_ = 0;
   std::vector<int32_t> input_shift_;
   PostOps post_ops_;
