@@ -1,5 +1,6 @@
 // Optimized kernels for the layers that take nearly all of the inference time: InputConv2D,
-// Conv2D, DepthwiseConv2D, Dense1D and BufferTempConv. The arithmetic is the reference kernels' (same weight
+// Conv2D, DepthwiseConv2D, Dense1D, BufferTempConv and the Akida 1.0 InputConvolutional,
+// Convolutional and SeparableConvolutional. The arithmetic is the reference kernels' (same weight
 // layouts from layer_util, same post-ops); what changes is how the sums are formed:
 //   - int32 accumulators, which the compiler vectorizes twice as wide as int64 ones (the loops
 //     are compiled for AVX2 and for the baseline, and the CPU picks at run time);
@@ -16,6 +17,7 @@
 #include "akida/runtime/layer_util.h"
 #include "akida/runtime/madd_sums.h"
 #include "akida/runtime/post_ops.h"
+#include "akida/runtime/v1_activation.h"
 #include "akida/runtime/vector_clones.h"
 
 namespace akida::runtime {
@@ -513,6 +515,137 @@ class FastBufferTempConvKernel final : public LayerKernel {
   std::vector<int32_t> stacked32_, acc32_;
 };
 
+// The v1 layer output from int32 potentials (`wide` is scratch).
+void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
+               std::vector<int64_t>& wide, std::vector<int32_t>& output) {
+  wide.resize(potentials.size());
+  widen(potentials.data(), static_cast<int64_t>(potentials.size()), wide.data());
+  apply_v1_output(stage, wide, output);
+}
+
+// Akida 1.0 InputConvolutional / Convolutional: the same sums as FastConvKernel (inputs are
+// 1- to 8-bit levels or pixels, so the pair multiply-adds nearly always apply), then the v1
+// output stage on the potentials.
+class FastV1ConvKernel final : public LayerKernel {
+ public:
+  FastV1ConvKernel(const Layer& layer, const Shape& in, bool rotate, int32_t padding_value,
+                   std::unique_ptr<LayerKernel> reference)
+      : in_(in), reference_(std::move(reference)) {
+    const ConvParams params = read_conv_params(layer);
+    kernel_ = params.kernel;
+    const int64_t filters = required_param(layer, "filters", 1, 1 << 24);
+    plan_ = plan_conv(layer, params, in, filters);
+    weights_ = read_v1_weights(layer, "weights", kernel_.size_x, kernel_.size_y, in.c, filters,
+                               rotate);
+    max_l1_ = max_of(v1_filter_l1(weights_, filters));
+    output_ = prepare_v1_output(layer, params, plan_);
+    pad_pixel_.assign(static_cast<size_t>(in.c), padding_value);
+    no_shift_.assign(static_cast<size_t>(in.c), 0);
+    padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
+    padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
+    w16_ = madd_weights_if_usable(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
+  }
+
+  Shape output_shape() const override { return output_.pooling.out_shape; }
+
+  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
+            std::vector<int32_t>& output) override {
+    const std::vector<int32_t>& in = *inputs.front();
+    const int64_t max_input =
+        std::max<int64_t>(max_abs_shifted(in, no_shift_), std::llabs(pad_pixel_.front()));
+    if (!sums_fit_int32(max_l1_, max_input)) return reference_->eval(inputs, output);
+    padded_.resize(static_cast<size_t>(padded_x_ * padded_y_ * in_.c));
+    pad_and_shift(in.data(), in_.x, in_.y, in_.c, no_shift_.data(), pad_pixel_.data(),
+                  plan_.x.pad_before, plan_.y.pad_before, padded_x_, padded_y_, padded_.data());
+    const Shape& o = plan_.conv_out;
+    acc32_.resize(static_cast<size_t>(o.size()));
+    int32_sums(padded_, padded16_, max_input, weights_, w16_, padded_y_, in_.c, o.c,
+               kernel_.size_x, kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
+               acc32_.data());
+    finish_v1(output_, acc32_, acc64_, output);
+  }
+
+ private:
+  Shape in_;
+  std::unique_ptr<LayerKernel> reference_;
+  ConvPlan plan_;
+  Window kernel_;
+  std::vector<int32_t> weights_, pad_pixel_, no_shift_;
+  std::vector<int16_t> w16_, padded16_;
+  int64_t max_l1_ = 0;
+  V1Output output_;
+  int64_t padded_x_ = 0, padded_y_ = 0;
+  std::vector<int32_t> padded_, acc32_;
+  std::vector<int64_t> acc64_;
+};
+
+// Akida 1.0 SeparableConvolutional: the depthwise sums of FastConvKernel, then the pointwise
+// sums over them as a 1x1 convolution, then the v1 output stage.
+class FastV1SeparableKernel final : public LayerKernel {
+ public:
+  FastV1SeparableKernel(const Layer& layer, const Shape& in,
+                        std::unique_ptr<LayerKernel> reference)
+      : in_(in), reference_(std::move(reference)) {
+    const ConvParams params = read_conv_params(layer);
+    kernel_ = params.kernel;
+    filters_ = required_param(layer, "filters", 1, 1 << 24);
+    plan_ = plan_conv(layer, params, in, filters_);
+    depthwise_ = read_v1_weights(layer, "weights", kernel_.size_x, kernel_.size_y, in.c, 1,
+                                 /*rotate=*/true);
+    pointwise_ = read_v1_weights(layer, "weights_pw", 1, 1, in.c, filters_, /*rotate=*/false);
+    const std::vector<int64_t> dw_l1 = v1_filter_l1(depthwise_, in.c);
+    max_dw_l1_ = max_of(dw_l1);
+    std::vector<int64_t> l1(static_cast<size_t>(filters_), 0);
+    for (int64_t c = 0; c < in.c; ++c)
+      for (int64_t f = 0; f < filters_; ++f)
+        l1[f] += dw_l1[c] * std::llabs(pointwise_[c * filters_ + f]);
+    max_l1_ = max_of(l1);
+    output_ = prepare_v1_output(layer, params, plan_);
+    zeros_.assign(static_cast<size_t>(in.c), 0);
+    padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
+    padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
+    pw16_ = madd_weights_if_usable(pointwise_, 1, in.c, filters_);
+  }
+
+  Shape output_shape() const override { return output_.pooling.out_shape; }
+
+  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
+            std::vector<int32_t>& output) override {
+    const std::vector<int32_t>& in = *inputs.front();
+    const int64_t max_input = max_abs_shifted(in, zeros_);
+    // Both the depthwise sums and the potentials must stay in int32.
+    if (!sums_fit_int32(std::max(max_dw_l1_, max_l1_), max_input))
+      return reference_->eval(inputs, output);
+    padded_.resize(static_cast<size_t>(padded_x_ * padded_y_ * in_.c));
+    pad_and_shift(in.data(), in_.x, in_.y, in_.c, zeros_.data(), zeros_.data(),
+                  plan_.x.pad_before, plan_.y.pad_before, padded_x_, padded_y_, padded_.data());
+    const Shape& o = plan_.conv_out;
+    depthwise_sums_.resize(static_cast<size_t>(o.x * o.y * in_.c));
+    depthwise_sums(padded_.data(), padded_y_, in_.c, depthwise_.data(), kernel_.size_x,
+                   kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
+                   depthwise_sums_.data());
+    const int64_t max_dw = max_abs_shifted(depthwise_sums_, zeros_);
+    acc32_.resize(static_cast<size_t>(o.size()));
+    int32_sums(depthwise_sums_, dw16_, max_dw, pointwise_, pw16_, o.y, in_.c, filters_, 1, 1, 1,
+               1, o.x, o.y, acc32_.data());
+    finish_v1(output_, acc32_, acc64_, output);
+  }
+
+ private:
+  Shape in_;
+  std::unique_ptr<LayerKernel> reference_;
+  int64_t filters_ = 0;
+  ConvPlan plan_;
+  Window kernel_;
+  std::vector<int32_t> depthwise_, pointwise_, zeros_;
+  std::vector<int16_t> pw16_, dw16_;
+  int64_t max_dw_l1_ = 0, max_l1_ = 0;
+  V1Output output_;
+  int64_t padded_x_ = 0, padded_y_ = 0;
+  std::vector<int32_t> padded_, depthwise_sums_, acc32_;
+  std::vector<int64_t> acc64_;
+};
+
 }  // namespace
 
 std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputShapes& in) {
@@ -535,6 +668,14 @@ std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputSha
       return std::make_unique<FastDenseKernel>(layer, in.front(), std::move(reference));
     case LayerKind::BufferTempConv:
       return std::make_unique<FastBufferTempConvKernel>(layer, in.front());
+    case LayerKind::InputConvolutional:
+      return std::make_unique<FastV1ConvKernel>(layer, declared_input_dims(layer), false,
+                                                param_in_range(layer, "padding_value", 0, 255),
+                                                std::move(reference));
+    case LayerKind::Convolutional:
+      return std::make_unique<FastV1ConvKernel>(layer, in.front(), true, 0, std::move(reference));
+    case LayerKind::SeparableConvolutional:
+      return std::make_unique<FastV1SeparableKernel>(layer, in.front(), std::move(reference));
     default: return reference;
   }
 }

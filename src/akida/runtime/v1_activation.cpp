@@ -1,4 +1,5 @@
 #include "akida/runtime/v1_activation.h"
+#include "akida/runtime/vector_clones.h"
 
 #include <algorithm>
 #include <cmath>
@@ -106,6 +107,36 @@ int32_t V1Activation::output(int64_t potential, int64_t n) const {
   return out;
 }
 
+namespace {
+
+// Per value: the number of its neuron's level boundaries it reaches (the boundaries are
+// non-decreasing, so this is the count output() stops at), without a data-dependent branch.
+AKIDA_VECTOR_CLONES
+void count_levels(const int32_t* potentials, int64_t pixels, int64_t neurons,
+                  const int64_t* levels, int32_t max_level, int32_t* out) {
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t n = 0; n < neurons; ++n) {
+      const int64_t v = potentials[p * neurons + n];
+      const int64_t* level = levels + n * max_level;
+      int32_t count = 0;
+      for (int32_t k = 0; k < max_level; ++k) count += v >= level[k];
+      out[p * neurons + n] = count;
+    }
+}
+
+}  // namespace
+
+void V1Activation::outputs(const std::vector<int32_t>& potentials, std::vector<int32_t>& out) const {
+  out.resize(potentials.size());
+  const auto neurons = static_cast<int64_t>(threshold_.size());
+  if (!enabled_ || neurons == 0) {
+    std::copy(potentials.begin(), potentials.end(), out.begin());  // int32 already
+    return;
+  }
+  count_levels(potentials.data(), static_cast<int64_t>(potentials.size()) / neurons, neurons,
+               levels_.data(), max_level_, out.data());
+}
+
 float V1Activation::to_float(int32_t potential, int64_t n) const {
   return static_cast<float>((static_cast<double>(potential) - static_cast<double>(threshold_[n])) /
                             static_cast<double>(act_step_[n]));
@@ -145,10 +176,7 @@ void apply_v1_output(const V1Output& stage, std::vector<int64_t>& potentials,
                      std::vector<int32_t>& out) {
   std::vector<int32_t> pooled;
   apply_post_ops(stage.pooling, potentials, pooled);
-  const int64_t neurons = stage.pooling.out_shape.c;
-  out.resize(pooled.size());
-  for (size_t i = 0; i < pooled.size(); ++i)
-    out[i] = stage.activation.output(pooled[i], static_cast<int64_t>(i) % neurons);
+  stage.activation.outputs(pooled, out);
 }
 
 bool is_v1_neural(LayerKind kind) {

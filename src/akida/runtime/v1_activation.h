@@ -49,6 +49,8 @@ class V1Activation {
   // The layer output for one potential of neuron `n`: the activation level when enabled, else
   // the potential itself (clamped to int32).
   int32_t output(int64_t potential, int64_t n) const;
+  // output() of a (pixels, neurons) tensor, row-major.
+  void outputs(const std::vector<int32_t>& potentials, std::vector<int32_t>& out) const;
   // What predict() returns for an output value of a layer without activation:
   // (potential − threshold) / act_step. Only meaningful when !enabled().
   float to_float(int32_t potential, int64_t n) const;
