@@ -5,7 +5,9 @@
 // rounds its float scales differently), so only the times are compared.
 //
 // Layers: InputConv2D, Conv2D, DepthwiseConv2D (grouped convolution) with max or global average
-// pooling, Dense1D (inner product); InputData and a final Dequantizer cost nothing. A model with
+// pooling, Dense1D (inner product), and the Akida 1.0 InputConvolutional, Convolutional,
+// SeparableConvolutional (depthwise then 1x1) and FullyConnected (their threshold activation
+// stands as the same requantization); InputData and a final Dequantizer cost nothing. A model with
 // any other layer is reported as not comparable.
 //
 // Usage: onednn_peer MODEL.fbz [MODEL.fbz ...]   (environment BENCH_SAMPLES, default 64)
@@ -24,6 +26,7 @@
 #include "akida/errors.h"
 #include "akida/fbz.h"
 #include "akida/shapes.h"
+#include "akida/runtime/geometry.h"  // the runtime's own reading of kernel and pooling parameters
 
 namespace {
 
@@ -61,11 +64,14 @@ memory random_memory(const dnnl::engine& engine, const memory::desc& md, int lo,
   return m;
 }
 
-// conv (+ fused scale and ReLU to u8) then its pooling; returns the output memory.
-memory add_conv(Chain& c, const memory& src, const akida::Layer& layer, bool depthwise) {
+// conv (+ fused scale and ReLU to u8) then its pooling; returns the output memory. Kernel,
+// stride, padding and pooling as the runtime reads them (Akida 2.0 and 1.0 names).
+memory add_conv(Chain& c, const memory& src, const akida::Layer& layer, bool depthwise,
+                bool with_pooling = true) {
   const auto& s = src.get_desc().dims();  // N, C, H(=x), W(=y)
-  const memory::dim k = layer.param("kernel_size", 1), stride = layer.param("kernel_stride", 1);
-  const bool same = layer.param("padding", 0) == 1;
+  const akida::runtime::ConvParams params = akida::runtime::read_conv_params(layer);
+  const memory::dim k = params.kernel.size_x, stride = params.kernel.stride_x;
+  const bool same = params.padding != akida::runtime::Padding::Valid;
   const memory::dim f = depthwise ? s[1] : layer.param("filters", 1);
   const memory::dims pad_l = same ? memory::dims{same_pad_before(s[2], k, stride), same_pad_before(s[3], k, stride)}
                                   : memory::dims{0, 0};
@@ -95,12 +101,12 @@ memory add_conv(Chain& c, const memory& src, const akida::Layer& layer, bool dep
   memory out(pd.dst_desc(), c.engine);
   c.steps.push_back({dnnl::convolution_forward(pd),
                      {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, out}}});
-  const int pool = layer.param("pool_type", 0);
+  const int pool = with_pooling ? static_cast<int>(params.pool) : 0;
   if (pool == 0) return out;
   const auto& o = out.get_desc().dims();
   memory::dims window, strides, pl{0, 0}, pr{0, 0};
   if (pool == 1) {
-    const memory::dim ps = layer.param("pool_size", 1), pst = layer.param("pool_stride", ps);
+    const memory::dim ps = params.pool_window.size_x, pst = params.pool_window.stride_x;
     window = {ps, ps};
     strides = {pst, pst};
     if (same) {
@@ -122,6 +128,15 @@ memory add_conv(Chain& c, const memory& src, const akida::Layer& layer, bool dep
   memory pooled(ppd.dst_desc(), c.engine);
   c.steps.push_back({dnnl::pooling_forward(ppd), {{DNNL_ARG_SRC, out}, {DNNL_ARG_DST, pooled}}});
   return pooled;
+}
+
+// A separable layer's pointwise part: a 1x1 convolution to `filters`, then the layer's pooling.
+memory add_pointwise(Chain& c, const memory& src, const akida::Layer& layer) {
+  akida::Layer pointwise = layer;
+  pointwise.parameters["kernel_width"] = pointwise.parameters["kernel_height"] = 1;
+  pointwise.parameters["stride_x"] = pointwise.parameters["stride_y"] = 1;
+  pointwise.parameters["padding"] = 0;
+  return add_conv(c, src, pointwise, false);
 }
 
 memory add_dense(Chain& c, const memory& src, const akida::Layer& layer) {
@@ -160,9 +175,17 @@ bool build(const akida::Model& model, Chain& c, std::string& unsupported) {
       case akida::LayerKind::InputData:
       case akida::LayerKind::Dequantizer: break;
       case akida::LayerKind::InputConv2D:
-      case akida::LayerKind::Conv2D: current = add_conv(c, current, layer, false); break;
+      case akida::LayerKind::Conv2D:
+      case akida::LayerKind::InputConvolutional:
+      case akida::LayerKind::Convolutional: current = add_conv(c, current, layer, false); break;
       case akida::LayerKind::DepthwiseConv2D: current = add_conv(c, current, layer, true); break;
-      case akida::LayerKind::Dense1D: current = add_dense(c, current, layer); break;
+      case akida::LayerKind::SeparableConvolutional:
+        // The depthwise part, then the pointwise part as a 1x1 convolution with the pooling.
+        current = add_conv(c, current, layer, true, /*with_pooling=*/false);
+        current = add_pointwise(c, current, layer);
+        break;
+      case akida::LayerKind::Dense1D:
+      case akida::LayerKind::FullyConnected: current = add_dense(c, current, layer); break;
       default:
         unsupported = layer.name + " (" + std::string(akida::name_of(layer.kind)) + ")";
         return false;

@@ -28,6 +28,8 @@ if [[ -d $FIXTURES ]]; then
   "$BIN/cnn2snn" convert -m "$FIXTURES/h5/ecg_i8_w8_a8_quantizeml.h5" -o "$WORK/ecg_i8_w8_a8.fbz" > /dev/null
   "$BIN/cnn2snn" convert -m "$FIXTURES/onnx/tennst_int8_quantizeml.onnx" -o "$WORK/tennst_converted.fbz" > /dev/null
   models+=("$WORK/ecg_i8_w8_a8.fbz" "$FIXTURES/fbz/akidanet_vww_i8_w8_a8_v2_2.11.fbz" "$WORK/tennst_converted.fbz")
+  # Akida 1.0 models as Edge Impulse exports them.
+  models+=("$FIXTURES/fbz/ei_fomo_v1.fbz" "$FIXTURES/fbz/ei_inventory_v1.fbz" "$FIXTURES/fbz/hotdog_edge_v1_2021.fbz")
 fi
 echo "== cnn2snn's Akida runtime (ms per sample, one thread)"
 "$BIN/bench_runtime" "${models[@]}"

@@ -88,7 +88,9 @@ TEST(FastKernels, RandomConvolutionsEqualTheReference) {
     }
     if (!depthwise) p["filters"] = int32_t(f);
     const Layer layer("l" + std::to_string(trial), kind, p, vars, {});
-    // 8-bit inputs: the int32 path; 2^22-scale inputs: the int64 fallback.
+    // Small unsigned inputs: the byte dot products (where the CPU has them); signed 8-bit inputs:
+    // the pair multiply-adds or int32 products; 2^22-scale inputs: the int64 fallback.
+    expect_same(layer, in, random_input(rng, in, 0, 31, 0.3));
     expect_same(layer, in, random_input(rng, in, input_conv ? 0 : -128, 255, 0.3));
     if (!input_conv) expect_same(layer, in, random_input(rng, in, -(1 << 22), 1 << 22, 0.1));
   }
@@ -107,6 +109,7 @@ TEST(FastKernels, RandomDenseLayersEqualTheReference) {
     vars.push_back(u8("input_shift", {uint32_t(in.c)}, random_values(rng, in.c, 0, 3)));
     const Layer layer("fc", LayerKind::Dense1D,
                       merged(post_op_parameters(), {{"units", int32_t(units)}}), vars, {});
+    expect_same(layer, in, random_input(rng, in, 0, 31, 0.4));
     expect_same(layer, in, random_input(rng, in, -128, 255, 0.4));
     expect_same(layer, in, random_input(rng, in, -(1 << 24), 1 << 24, 0.0));
   }
@@ -130,8 +133,9 @@ TEST(FastKernels, RandomBufferTempConvSequencesEqualTheReference) {
     auto fast = runtime::make_fast_kernel(layer, {in});
     for (int frame = 0; frame < 8; ++frame) {
       // Mostly 8-bit frames (int32 sums), one large frame (int64 sums while it is in the FIFO).
-      const bool large = frame == 3;
-      const auto input = random_input(rng, in, large ? -(1 << 24) : -128, large ? 1 << 24 : 255, 0.2);
+      const bool large = frame == 3, small = frame % 2 == 0;
+      const auto input = random_input(rng, in, large ? -(1 << 24) : small ? 0 : -128,
+                                      large ? 1 << 24 : small ? 31 : 255, 0.2);
       std::vector<int32_t> want, got;
       reference->eval({&input}, want);
       fast->eval({&input}, got);

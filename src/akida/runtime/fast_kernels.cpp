@@ -139,25 +139,59 @@ void narrow(const int32_t* in, int64_t n, int16_t* out) {
 
 constexpr int64_t kInt16Bound = int64_t{1} << 15;
 
-// Pair multiply-add weights for a layer whose sums run through conv_sums_madd, when it can.
-std::vector<int16_t> madd_weights_if_usable(const std::vector<int32_t>& w, int64_t kx,
-                                            int64_t k_per_row, int64_t filters) {
-  if (filters % 8 != 0 || !madd_available()) return {};
-  return madd_weights(w, kx, k_per_row, filters);
+// Narrows values to uint8 when all of them are in 0..255 (for the byte dot products); out has
+// three more elements, 0. Returns false, leaving out unspecified, otherwise.
+AKIDA_VECTOR_CLONES
+bool narrow_u8(const int32_t* in, int64_t n, uint8_t* out) {
+  int32_t low = 0, high = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    low = std::min(low, in[i]);
+    high = std::max(high, in[i]);
+    out[i] = static_cast<uint8_t>(in[i]);
+  }
+  out[n] = out[n + 1] = out[n + 2] = 0;
+  return low >= 0 && high <= 255;
 }
 
-// The sums of a convolution over `values` (already padded and shifted, (px, py, C)): with pair
-// multiply-adds when `w16` is set and every value fits int16, else with int32 products.
-void int32_sums(const std::vector<int32_t>& values, std::vector<int16_t>& values16,
-                int64_t max_value, const std::vector<int32_t>& w, const std::vector<int16_t>& w16,
-                int64_t py, int64_t channels, int64_t filters, int64_t kx, int64_t ky, int64_t sx,
-                int64_t sy, int64_t ox_count, int64_t oy_count, int32_t* acc) {
-  if (!w16.empty() && max_value < kInt16Bound) {
-    values16.resize(values.size() + 1);
-    narrow(values.data(), static_cast<int64_t>(values.size()), values16.data());
-    conv_sums_madd(values16.data(), py, channels, w16.data(), filters, kx, ky, sx, sy, ox_count,
-                   oy_count, acc);
-    return;
+// The faster weight layouts a layer's sums can use on this CPU (each empty when it cannot).
+struct PackedWeights {
+  std::vector<int16_t> pairs;  // conv_sums_madd
+  std::vector<int8_t> quads;   // conv_sums_dot4
+};
+
+PackedWeights pack_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
+                           int64_t filters) {
+  PackedWeights packed;
+  if (filters % 8 == 0 && madd_available()) packed.pairs = madd_weights(w, kx, k_per_row, filters);
+  if (filters % 16 == 0 && dot4_available()) packed.quads = dot4_weights(w, kx, k_per_row, filters);
+  return packed;
+}
+
+// Scratch copies of a layer's inputs in the narrower types.
+struct NarrowInputs {
+  std::vector<int16_t> pairs;
+  std::vector<uint8_t> bytes;
+};
+
+// The sums of a convolution over `values` (already padded and shifted, (px, py, C)): byte dot
+// products when the weights allow and every value is in 0..255, else pair multiply-adds when
+// every value fits int16, else int32 products. Preconditions: no sum leaves int32.
+void int32_sums(const std::vector<int32_t>& values, NarrowInputs& narrowed, int64_t max_value,
+                const std::vector<int32_t>& w, const PackedWeights& packed, int64_t py,
+                int64_t channels, int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
+                int64_t ox_count, int64_t oy_count, int32_t* acc) {
+  const auto n = static_cast<int64_t>(values.size());
+  if (!packed.quads.empty() && max_value <= 255) {
+    narrowed.bytes.resize(values.size() + 3);
+    if (narrow_u8(values.data(), n, narrowed.bytes.data()))
+      return conv_sums_dot4(narrowed.bytes.data(), py, channels, packed.quads.data(), filters, kx,
+                            ky, sx, sy, ox_count, oy_count, acc);
+  }
+  if (!packed.pairs.empty() && max_value < kInt16Bound) {
+    narrowed.pairs.resize(values.size() + 1);
+    narrow(values.data(), n, narrowed.pairs.data());
+    return conv_sums_madd(narrowed.pairs.data(), py, channels, packed.pairs.data(), filters, kx,
+                          ky, sx, sy, ox_count, oy_count, acc);
   }
   conv_sums(values.data(), py, channels, w.data(), filters, kx, ky, sx, sy, ox_count, oy_count,
             acc);
@@ -255,18 +289,6 @@ void finish_int32(const PostOps& ops, const FusedPostOps& fused, const std::vect
   apply_post_ops(ops, wide, output);
 }
 
-// Dense: acc[f] = Σ_k x[k] · w[k * F + f]; acc is zeroed here.
-AKIDA_VECTOR_CLONES
-void dense_sums(const int32_t* x, int64_t inputs, const int32_t* w, int64_t units, int32_t* acc) {
-  std::fill(acc, acc + units, 0);
-  for (int64_t k = 0; k < inputs; ++k) {
-    const int32_t v = x[k];
-    if (v == 0) continue;
-    const int32_t* w_row = w + k * units;
-    for (int64_t f = 0; f < units; ++f) acc[f] += v * w_row[f];
-  }
-}
-
 int64_t max_of(const std::vector<int64_t>& v) {
   return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
 }
@@ -323,7 +345,7 @@ class FastConvKernel final : public LayerKernel {
     padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
     padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
     if (!depthwise_)
-      w16_ = madd_weights_if_usable(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
+      packed_ = pack_weights(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
     fused_ = fuse(post_ops_);
     after_pool_ = post_ops_;
     if (post_ops_.pool == PoolType::Max) {
@@ -346,7 +368,7 @@ class FastConvKernel final : public LayerKernel {
       depthwise_sums(padded_.data(), padded_y_, in_.c, weights_.data(), kernel_.size_x,
                      kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y, acc32_.data());
     else
-      int32_sums(padded_, padded16_, max_input, weights_, w16_, padded_y_, in_.c, o.c,
+      int32_sums(padded_, narrowed_, max_input, weights_, packed_, padded_y_, in_.c, o.c,
                  kernel_.size_x, kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
                  acc32_.data());
     const std::vector<int32_t>* sums = &acc32_;
@@ -393,7 +415,8 @@ class FastConvKernel final : public LayerKernel {
   PostOps post_ops_;
   int64_t padded_x_ = 0, padded_y_ = 0;
   std::vector<int32_t> padded_, acc32_, pad_pixel_;
-  std::vector<int16_t> w16_, padded16_;
+  PackedWeights packed_;
+  NarrowInputs narrowed_;
   std::vector<int32_t> pooled32_;
   PostOps after_pool_;  // post_ops_ without its max pooling (done on the int32 sums)
   FusedPostOps fused_;
@@ -411,7 +434,7 @@ class FastDenseKernel final : public LayerKernel {
     max_l1_ = max_of(filter_l1(weights_, units_));
     input_shift_ = read_input_shift(layer, in.c);
     post_ops_ = prepare_post_ops(layer, Shape{1, 1, units_});
-    w16_ = madd_weights_if_usable(weights_, 1, in.size(), units_);
+    packed_ = pack_weights(weights_, 1, in.size(), units_);
     fused_ = fuse(post_ops_);
   }
 
@@ -427,11 +450,9 @@ class FastDenseKernel final : public LayerKernel {
     for (size_t k = 0; k < in.size(); ++k) shifted_[k] = in[k] << input_shift_[k % channels];
     acc32_.resize(static_cast<size_t>(units_));
     const auto inputs_count = static_cast<int64_t>(in.size());
-    if (!w16_.empty() && max_input < kInt16Bound)  // a 1x1 "convolution" of one pixel
-      int32_sums(shifted_, shifted16_, max_input, weights_, w16_, 1, inputs_count, units_, 1, 1, 1,
-                 1, 1, 1, acc32_.data());
-    else
-      dense_sums(shifted_.data(), inputs_count, weights_.data(), units_, acc32_.data());
+    // A dense layer is a 1x1 convolution of one pixel with X input channels.
+    int32_sums(shifted_, narrowed_, max_input, weights_, packed_, 1, inputs_count, units_, 1, 1, 1,
+               1, 1, 1, acc32_.data());
     finish_int32(post_ops_, fused_, acc32_, acc64_, output);
   }
 
@@ -440,7 +461,8 @@ class FastDenseKernel final : public LayerKernel {
   std::unique_ptr<LayerKernel> reference_;
   int64_t units_ = 0;
   std::vector<int32_t> weights_;  // (X, F)
-  std::vector<int16_t> w16_, shifted16_;
+  PackedWeights packed_;
+  NarrowInputs narrowed_;
   FusedPostOps fused_;
   int64_t max_l1_ = 0;
   std::vector<int32_t> input_shift_;
@@ -463,7 +485,7 @@ class FastBufferTempConvKernel final : public LayerKernel {
     max_l1_ = max_of(filter_l1(weights_, filters_));
     input_shift_ = read_input_shift(layer, in.c);
     post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});
-    w16_ = madd_weights_if_usable(weights_, 1, fifo_.slots() * in.c, filters_);
+    packed_ = pack_weights(weights_, 1, fifo_.slots() * in.c, filters_);
     fused_ = fuse(post_ops_);
   }
 
@@ -489,7 +511,7 @@ class FastBufferTempConvKernel final : public LayerKernel {
     if (max_input < kInt32Bound && sums_fit_int32(max_l1_, max_input)) {
       stacked32_.assign(stacked_.begin(), stacked_.end());
       acc32_.resize(acc64_.size());
-      int32_sums(stacked32_, stacked16_, max_input, weights_, w16_, in_.y, stacked_channels,
+      int32_sums(stacked32_, narrowed_, max_input, weights_, packed_, in_.y, stacked_channels,
                  filters_, 1, 1, 1, 1, in_.x, in_.y, acc32_.data());
       return finish_int32(post_ops_, fused_, acc32_, acc64_, output);
     } else {
@@ -506,7 +528,8 @@ class FastBufferTempConvKernel final : public LayerKernel {
   FrameFifo fifo_;
   int64_t filters_ = 0;
   std::vector<int32_t> weights_;  // (T*C, F)
-  std::vector<int16_t> w16_, stacked16_;
+  PackedWeights packed_;
+  NarrowInputs narrowed_;
   FusedPostOps fused_;
   int64_t max_l1_ = 0;
   std::vector<int32_t> input_shift_;
@@ -543,7 +566,7 @@ class FastV1ConvKernel final : public LayerKernel {
     no_shift_.assign(static_cast<size_t>(in.c), 0);
     padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
     padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
-    w16_ = madd_weights_if_usable(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
+    packed_ = pack_weights(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
   }
 
   Shape output_shape() const override { return output_.pooling.out_shape; }
@@ -559,7 +582,7 @@ class FastV1ConvKernel final : public LayerKernel {
                   plan_.x.pad_before, plan_.y.pad_before, padded_x_, padded_y_, padded_.data());
     const Shape& o = plan_.conv_out;
     acc32_.resize(static_cast<size_t>(o.size()));
-    int32_sums(padded_, padded16_, max_input, weights_, w16_, padded_y_, in_.c, o.c,
+    int32_sums(padded_, narrowed_, max_input, weights_, packed_, padded_y_, in_.c, o.c,
                kernel_.size_x, kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
                acc32_.data());
     finish_v1(output_, acc32_, acc64_, output);
@@ -571,7 +594,8 @@ class FastV1ConvKernel final : public LayerKernel {
   ConvPlan plan_;
   Window kernel_;
   std::vector<int32_t> weights_, pad_pixel_, no_shift_;
-  std::vector<int16_t> w16_, padded16_;
+  PackedWeights packed_;
+  NarrowInputs narrowed_;
   int64_t max_l1_ = 0;
   V1Output output_;
   int64_t padded_x_ = 0, padded_y_ = 0;
@@ -604,7 +628,7 @@ class FastV1SeparableKernel final : public LayerKernel {
     zeros_.assign(static_cast<size_t>(in.c), 0);
     padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
     padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
-    pw16_ = madd_weights_if_usable(pointwise_, 1, in.c, filters_);
+    ppacked_ = pack_weights(pointwise_, 1, in.c, filters_);
   }
 
   Shape output_shape() const override { return output_.pooling.out_shape; }
@@ -626,7 +650,7 @@ class FastV1SeparableKernel final : public LayerKernel {
                    depthwise_sums_.data());
     const int64_t max_dw = max_abs_shifted(depthwise_sums_, zeros_);
     acc32_.resize(static_cast<size_t>(o.size()));
-    int32_sums(depthwise_sums_, dw16_, max_dw, pointwise_, pw16_, o.y, in_.c, filters_, 1, 1, 1,
+    int32_sums(depthwise_sums_, dpacked_, max_dw, pointwise_, ppacked_, o.y, in_.c, filters_, 1, 1, 1,
                1, o.x, o.y, acc32_.data());
     finish_v1(output_, acc32_, acc64_, output);
   }
@@ -638,7 +662,8 @@ class FastV1SeparableKernel final : public LayerKernel {
   ConvPlan plan_;
   Window kernel_;
   std::vector<int32_t> depthwise_, pointwise_, zeros_;
-  std::vector<int16_t> pw16_, dw16_;
+  PackedWeights ppacked_;
+  NarrowInputs dpacked_;
   int64_t max_dw_l1_ = 0, max_l1_ = 0;
   V1Output output_;
   int64_t padded_x_ = 0, padded_y_ = 0;

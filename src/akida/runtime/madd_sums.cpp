@@ -33,8 +33,61 @@ std::vector<int16_t> madd_weights(const std::vector<int32_t>& w, int64_t kx, int
   return out;
 }
 
+bool dot4_available() {
+#ifdef AKIDA_HAVE_AVX2_CODE
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+std::vector<int8_t> dot4_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
+                                 int64_t filters) {
+  const int64_t groups = (k_per_row + 3) / 4;
+  std::vector<int8_t> out(static_cast<size_t>(kx * groups * filters * 4), 0);
+  for (int64_t i = 0; i < kx; ++i)
+    for (int64_t k = 0; k < k_per_row; ++k)
+      for (int64_t f = 0; f < filters; ++f) {
+        const int32_t v = w[static_cast<size_t>((i * k_per_row + k) * filters + f)];
+        if (v < INT8_MIN || v > INT8_MAX) return {};
+        out[static_cast<size_t>(((i * groups + k / 4) * filters + f) * 4 + k % 4)] =
+            static_cast<int8_t>(v);
+      }
+  return out;
+}
+
 #ifdef AKIDA_HAVE_AVX2_CODE
 namespace {
+
+// kBlocks vectors of 16 output channels, from channel f0, for every output pixel.
+template <int kBlocks>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void dot4_block(
+    const uint8_t* padded, int64_t py, int64_t channels, const int8_t* w8, int64_t filters,
+    int64_t f0, int64_t kx, int64_t ky, int64_t sx, int64_t sy, int64_t ox_count,
+    int64_t oy_count, int32_t* acc) {
+  const int64_t k_per_row = ky * channels, groups = (k_per_row + 3) / 4;
+  for (int64_t ox = 0; ox < ox_count; ++ox)
+    for (int64_t oy = 0; oy < oy_count; ++oy) {
+      __m512i sum[kBlocks];
+      for (int b = 0; b < kBlocks; ++b) sum[b] = _mm512_setzero_si512();
+      for (int64_t i = 0; i < kx; ++i) {
+        const uint8_t* row = padded + ((ox * sx + i) * py + oy * sy) * channels;
+        const int8_t* w_row = w8 + (i * groups * filters + f0) * 4;
+        for (int64_t g = 0; g < groups; ++g) {
+          int32_t quad;
+          std::memcpy(&quad, row + 4 * g, sizeof quad);  // row[4g .. 4g + 3]
+          if (quad == 0) continue;  // sparse activations
+          const __m512i x = _mm512_set1_epi32(quad);
+          const int8_t* w = w_row + g * filters * 4;
+          for (int b = 0; b < kBlocks; ++b)
+            sum[b] = _mm512_dpbusd_epi32(sum[b], x, _mm512_loadu_si512(w + b * 64));
+        }
+      }
+      int32_t* out = acc + (ox * oy_count + oy) * filters + f0;
+      for (int b = 0; b < kBlocks; ++b) _mm512_storeu_si512(out + b * 16, sum[b]);
+    }
+}
 
 // kBlocks vectors of 8 output channels, from channel f0, for every output pixel.
 template <int kBlocks>
@@ -95,6 +148,32 @@ void conv_sums_madd(const int16_t* padded, int64_t py, int64_t channels, const i
   }
 #else
   (void)padded, (void)py, (void)channels, (void)w16, (void)filters, (void)kx, (void)ky, (void)sx,
+      (void)sy, (void)ox_count, (void)oy_count, (void)acc;
+#endif
+}
+
+void conv_sums_dot4(const uint8_t* padded, int64_t py, int64_t channels, const int8_t* w8,
+                    int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
+                    int64_t ox_count, int64_t oy_count, int32_t* acc) {
+#ifdef AKIDA_HAVE_AVX2_CODE
+  // Up to 8 accumulators (128 channels) per pass.
+  for (int64_t f0 = 0; f0 < filters;) {
+    const int64_t blocks = std::min<int64_t>((filters - f0) / 16, 8);
+    switch (blocks) {
+#define AKIDA_DOT4_CASE(n)                                                                   \
+  case n:                                                                                    \
+    dot4_block<n>(padded, py, channels, w8, filters, f0, kx, ky, sx, sy, ox_count, oy_count, \
+                  acc);                                                                      \
+    break;
+      AKIDA_DOT4_CASE(1) AKIDA_DOT4_CASE(2) AKIDA_DOT4_CASE(3) AKIDA_DOT4_CASE(4)
+      AKIDA_DOT4_CASE(5) AKIDA_DOT4_CASE(6) AKIDA_DOT4_CASE(7) AKIDA_DOT4_CASE(8)
+#undef AKIDA_DOT4_CASE
+      default: return;  // filters % 16 != 0: a precondition violation
+    }
+    f0 += blocks * 16;
+  }
+#else
+  (void)padded, (void)py, (void)channels, (void)w8, (void)filters, (void)kx, (void)ky, (void)sx,
       (void)sy, (void)ox_count, (void)oy_count, (void)acc;
 #endif
 }
