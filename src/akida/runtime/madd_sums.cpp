@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -18,19 +20,52 @@ bool madd_available() {
 #endif
 }
 
-std::vector<int16_t> madd_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
-                                  int64_t filters) {
-  const int64_t pairs = (k_per_row + 1) / 2;
-  std::vector<int16_t> out(static_cast<size_t>(kx * pairs * filters * 2), 0);
+namespace {
+
+// Weights (kx rows of K values, F channels) regrouped as kGroup consecutive k per channel:
+// out[((i * G + g) * F + f) * kGroup + k % kGroup], G = ceil(K / kGroup), missing elements 0.
+// Empty when a weight does not fit T.
+template <typename T, int64_t kGroup>
+std::vector<T> group_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
+                             int64_t filters) {
+  const int64_t groups = (k_per_row + kGroup - 1) / kGroup;
+  std::vector<T> out(static_cast<size_t>(kx * groups * filters * kGroup), 0);
   for (int64_t i = 0; i < kx; ++i)
     for (int64_t k = 0; k < k_per_row; ++k)
       for (int64_t f = 0; f < filters; ++f) {
         const int32_t v = w[static_cast<size_t>((i * k_per_row + k) * filters + f)];
-        if (v < INT16_MIN || v > INT16_MAX) return {};
-        out[static_cast<size_t>(((i * pairs + k / 2) * filters + f) * 2 + k % 2)] =
-            static_cast<int16_t>(v);
+        if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return {};
+        out[static_cast<size_t>(((i * groups + k / kGroup) * filters + f) * kGroup + k % kGroup)] =
+            static_cast<T>(v);
       }
   return out;
+}
+
+// Calls run(std::integral_constant<int, n>{}, f0) over the filters in passes of n <= 8 vectors
+// of kLanes channels (n known at compile time keeps the sums in registers).
+template <int64_t kLanes, typename Run>
+void for_channel_blocks(int64_t filters, Run run) {
+  for (int64_t f0 = 0; f0 + kLanes <= filters;) {
+    const int64_t blocks = std::min<int64_t>((filters - f0) / kLanes, 8);
+    switch (blocks) {
+      case 1: run(std::integral_constant<int, 1>{}, f0); break;
+      case 2: run(std::integral_constant<int, 2>{}, f0); break;
+      case 3: run(std::integral_constant<int, 3>{}, f0); break;
+      case 4: run(std::integral_constant<int, 4>{}, f0); break;
+      case 5: run(std::integral_constant<int, 5>{}, f0); break;
+      case 6: run(std::integral_constant<int, 6>{}, f0); break;
+      case 7: run(std::integral_constant<int, 7>{}, f0); break;
+      default: run(std::integral_constant<int, 8>{}, f0); break;
+    }
+    f0 += blocks * kLanes;
+  }
+}
+
+}  // namespace
+
+std::vector<int16_t> madd_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
+                                  int64_t filters) {
+  return group_weights<int16_t, 2>(w, kx, k_per_row, filters);
 }
 
 bool dot4_available() {
@@ -44,17 +79,7 @@ bool dot4_available() {
 
 std::vector<int8_t> dot4_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
                                  int64_t filters) {
-  const int64_t groups = (k_per_row + 3) / 4;
-  std::vector<int8_t> out(static_cast<size_t>(kx * groups * filters * 4), 0);
-  for (int64_t i = 0; i < kx; ++i)
-    for (int64_t k = 0; k < k_per_row; ++k)
-      for (int64_t f = 0; f < filters; ++f) {
-        const int32_t v = w[static_cast<size_t>((i * k_per_row + k) * filters + f)];
-        if (v < INT8_MIN || v > INT8_MAX) return {};
-        out[static_cast<size_t>(((i * groups + k / 4) * filters + f) * 4 + k % 4)] =
-            static_cast<int8_t>(v);
-      }
-  return out;
+  return group_weights<int8_t, 4>(w, kx, k_per_row, filters);
 }
 
 #ifdef AKIDA_HAVE_AVX2_CODE
@@ -130,22 +155,10 @@ void conv_sums_madd(const int16_t* padded, int64_t py, int64_t channels, const i
                     int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
                     int64_t ox_count, int64_t oy_count, int32_t* acc) {
 #ifdef AKIDA_HAVE_AVX2_CODE
-  // Up to 8 accumulators (64 channels) per pass keep the sums in registers.
-  for (int64_t f0 = 0; f0 < filters;) {
-    const int64_t blocks = std::min<int64_t>((filters - f0) / 8, 8);
-    switch (blocks) {
-#define AKIDA_MADD_CASE(n)                                                                    \
-  case n:                                                                                     \
-    madd_block<n>(padded, py, channels, w16, filters, f0, kx, ky, sx, sy, ox_count, oy_count, \
-                  acc);                                                                       \
-    break;
-      AKIDA_MADD_CASE(1) AKIDA_MADD_CASE(2) AKIDA_MADD_CASE(3) AKIDA_MADD_CASE(4)
-      AKIDA_MADD_CASE(5) AKIDA_MADD_CASE(6) AKIDA_MADD_CASE(7) AKIDA_MADD_CASE(8)
-#undef AKIDA_MADD_CASE
-      default: return;  // filters % 8 != 0: a precondition violation
-    }
-    f0 += blocks * 8;
-  }
+  for_channel_blocks<8>(filters, [&](auto blocks, int64_t f0) {
+    madd_block<decltype(blocks)::value>(padded, py, channels, w16, filters, f0, kx, ky, sx, sy,
+                                        ox_count, oy_count, acc);
+  });
 #else
   (void)padded, (void)py, (void)channels, (void)w16, (void)filters, (void)kx, (void)ky, (void)sx,
       (void)sy, (void)ox_count, (void)oy_count, (void)acc;
@@ -156,22 +169,10 @@ void conv_sums_dot4(const uint8_t* padded, int64_t py, int64_t channels, const i
                     int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
                     int64_t ox_count, int64_t oy_count, int32_t* acc) {
 #ifdef AKIDA_HAVE_AVX2_CODE
-  // Up to 8 accumulators (128 channels) per pass.
-  for (int64_t f0 = 0; f0 < filters;) {
-    const int64_t blocks = std::min<int64_t>((filters - f0) / 16, 8);
-    switch (blocks) {
-#define AKIDA_DOT4_CASE(n)                                                                   \
-  case n:                                                                                    \
-    dot4_block<n>(padded, py, channels, w8, filters, f0, kx, ky, sx, sy, ox_count, oy_count, \
-                  acc);                                                                      \
-    break;
-      AKIDA_DOT4_CASE(1) AKIDA_DOT4_CASE(2) AKIDA_DOT4_CASE(3) AKIDA_DOT4_CASE(4)
-      AKIDA_DOT4_CASE(5) AKIDA_DOT4_CASE(6) AKIDA_DOT4_CASE(7) AKIDA_DOT4_CASE(8)
-#undef AKIDA_DOT4_CASE
-      default: return;  // filters % 16 != 0: a precondition violation
-    }
-    f0 += blocks * 16;
-  }
+  for_channel_blocks<16>(filters, [&](auto blocks, int64_t f0) {
+    dot4_block<decltype(blocks)::value>(padded, py, channels, w8, filters, f0, kx, ky, sx, sy,
+                                        ox_count, oy_count, acc);
+  });
 #else
   (void)padded, (void)py, (void)channels, (void)w8, (void)filters, (void)kx, (void)ky, (void)sx,
       (void)sy, (void)ox_count, (void)oy_count, (void)acc;
