@@ -538,9 +538,11 @@ class FastBufferTempConvKernel final : public LayerKernel {
   std::vector<int32_t> stacked32_, acc32_;
 };
 
-// The v1 layer output from int32 potentials (`wide` is scratch).
+// The v1 layer output from int32 potentials (`wide` is scratch). Without pooling the int32
+// potentials are already what the pooling stage passes on (it only clamps to int32).
 void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
                std::vector<int64_t>& wide, std::vector<int32_t>& output) {
+  if (stage.pooling.pool == PoolType::None) return stage.activation.outputs(potentials, output);
   wide.resize(potentials.size());
   widen(potentials.data(), static_cast<int64_t>(potentials.size()), wide.data());
   apply_v1_output(stage, wide, output);

@@ -96,6 +96,14 @@ V1Activation::V1Activation(const Layer& layer, int64_t neurons) {
       //                                 ⇔  p >= threshold + floor((k − 1)·q) + 1.
       levels_[n * max_level_ + (k - 1)] =
           threshold_[n] + floor_multiple_of_interval(k - 1, act_step_[n], act_bits_) + 1;
+  levels_by_level_.resize(levels_.size());
+  for (int64_t n = 0; n < neurons; ++n)
+    for (int32_t k = 0; k < max_level_; ++k)
+      levels_by_level_[k * neurons + n] = levels_[n * max_level_ + k];
+  // int32 potentials compared with int32 boundaries: twice the lanes, same answers.
+  if (std::all_of(levels_.begin(), levels_.end(),
+                  [](int64_t v) { return v >= kInt32Min && v <= kInt32Max; }))
+    levels32_by_level_.assign(levels_by_level_.begin(), levels_by_level_.end());
 }
 
 int32_t V1Activation::output(int64_t potential, int64_t n) const {
@@ -110,18 +118,33 @@ int32_t V1Activation::output(int64_t potential, int64_t n) const {
 namespace {
 
 // Per value: the number of its neuron's level boundaries it reaches (the boundaries are
-// non-decreasing, so this is the count output() stops at), without a data-dependent branch.
+// non-decreasing, so this is the count output() stops at). Level-major boundaries
+// (levels[k * neurons + n]) make the inner loop run over neurons, without a data-dependent
+// branch.
+template <typename Level>
+inline void count_levels_impl(const int32_t* potentials, int64_t pixels, int64_t neurons,
+                              const Level* levels, int32_t max_level, int32_t* out) {
+  for (int64_t p = 0; p < pixels; ++p) {
+    const int32_t* v = potentials + p * neurons;
+    int32_t* o = out + p * neurons;
+    for (int64_t n = 0; n < neurons; ++n) o[n] = 0;
+    for (int32_t k = 0; k < max_level; ++k) {
+      const Level* level = levels + k * neurons;
+      for (int64_t n = 0; n < neurons; ++n) o[n] += Level{v[n]} >= level[n];
+    }
+  }
+}
+
 AKIDA_VECTOR_CLONES
 void count_levels(const int32_t* potentials, int64_t pixels, int64_t neurons,
                   const int64_t* levels, int32_t max_level, int32_t* out) {
-  for (int64_t p = 0; p < pixels; ++p)
-    for (int64_t n = 0; n < neurons; ++n) {
-      const int64_t v = potentials[p * neurons + n];
-      const int64_t* level = levels + n * max_level;
-      int32_t count = 0;
-      for (int32_t k = 0; k < max_level; ++k) count += v >= level[k];
-      out[p * neurons + n] = count;
-    }
+  count_levels_impl(potentials, pixels, neurons, levels, max_level, out);
+}
+
+AKIDA_VECTOR_CLONES
+void count_levels(const int32_t* potentials, int64_t pixels, int64_t neurons,
+                  const int32_t* levels, int32_t max_level, int32_t* out) {
+  count_levels_impl(potentials, pixels, neurons, levels, max_level, out);
 }
 
 }  // namespace
@@ -133,8 +156,13 @@ void V1Activation::outputs(const std::vector<int32_t>& potentials, std::vector<i
     std::copy(potentials.begin(), potentials.end(), out.begin());  // int32 already
     return;
   }
-  count_levels(potentials.data(), static_cast<int64_t>(potentials.size()) / neurons, neurons,
-               levels_.data(), max_level_, out.data());
+  const int64_t pixels = static_cast<int64_t>(potentials.size()) / neurons;
+  if (!levels32_by_level_.empty())
+    count_levels(potentials.data(), pixels, neurons, levels32_by_level_.data(), max_level_,
+                 out.data());
+  else
+    count_levels(potentials.data(), pixels, neurons, levels_by_level_.data(), max_level_,
+                 out.data());
 }
 
 float V1Activation::to_float(int32_t potential, int64_t n) const {

@@ -62,6 +62,9 @@ class V1Activation {
   std::vector<float> act_step_;
   // levels_[n * max_level + (k − 1)]: the smallest potential of neuron n whose output is >= k.
   std::vector<int64_t> levels_;
+  // The same boundaries level-major, levels_by_level_[(k − 1) * neurons + n], for outputs().
+  std::vector<int64_t> levels_by_level_;
+  std::vector<int32_t> levels32_by_level_;  // the same when every boundary fits int32, else empty
   int32_t max_level_ = 1;
 };
 
