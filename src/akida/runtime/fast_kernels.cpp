@@ -541,8 +541,18 @@ class FastBufferTempConvKernel final : public LayerKernel {
 // The v1 layer output from int32 potentials (`wide` is scratch). Without pooling the int32
 // potentials are already what the pooling stage passes on (it only clamps to int32).
 void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
-               std::vector<int64_t>& wide, std::vector<int32_t>& output) {
-  if (stage.pooling.pool == PoolType::None) return stage.activation.outputs(potentials, output);
+               std::vector<int32_t>& pooled, std::vector<int64_t>& wide,
+               std::vector<int32_t>& output) {
+  const PostOps& ops = stage.pooling;
+  if (ops.pool == PoolType::None) return stage.activation.outputs(potentials, output);
+  if (ops.pool == PoolType::Max) {
+    pooled.resize(static_cast<size_t>(ops.out_shape.size()));
+    max_pool_sums(potentials.data(), ops.conv_shape.x, ops.conv_shape.y, ops.conv_shape.c,
+                  ops.out_shape.x, ops.out_shape.y, ops.pool_window.size_x, ops.pool_window.size_y,
+                  ops.pool_window.stride_x, ops.pool_window.stride_y, ops.pool_x.pad_before,
+                  ops.pool_y.pad_before, pooled.data());
+    return stage.activation.outputs(pooled, output);
+  }
   wide.resize(potentials.size());
   widen(potentials.data(), static_cast<int64_t>(potentials.size()), wide.data());
   apply_v1_output(stage, wide, output);
@@ -587,7 +597,7 @@ class FastV1ConvKernel final : public LayerKernel {
     int32_sums(padded_, narrowed_, max_input, weights_, packed_, padded_y_, in_.c, o.c,
                kernel_.size_x, kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
                acc32_.data());
-    finish_v1(output_, acc32_, acc64_, output);
+    finish_v1(output_, acc32_, pooled32_, acc64_, output);
   }
 
  private:
@@ -601,7 +611,7 @@ class FastV1ConvKernel final : public LayerKernel {
   int64_t max_l1_ = 0;
   V1Output output_;
   int64_t padded_x_ = 0, padded_y_ = 0;
-  std::vector<int32_t> padded_, acc32_;
+  std::vector<int32_t> padded_, acc32_, pooled32_;
   std::vector<int64_t> acc64_;
 };
 
@@ -654,7 +664,7 @@ class FastV1SeparableKernel final : public LayerKernel {
     acc32_.resize(static_cast<size_t>(o.size()));
     int32_sums(depthwise_sums_, dpacked_, max_dw, pointwise_, ppacked_, o.y, in_.c, filters_, 1, 1, 1,
                1, o.x, o.y, acc32_.data());
-    finish_v1(output_, acc32_, acc64_, output);
+    finish_v1(output_, acc32_, pooled32_, acc64_, output);
   }
 
  private:
@@ -669,7 +679,7 @@ class FastV1SeparableKernel final : public LayerKernel {
   int64_t max_dw_l1_ = 0, max_l1_ = 0;
   V1Output output_;
   int64_t padded_x_ = 0, padded_y_ = 0;
-  std::vector<int32_t> padded_, depthwise_sums_, acc32_;
+  std::vector<int32_t> padded_, depthwise_sums_, acc32_, pooled32_;
   std::vector<int64_t> acc64_;
 };
 
