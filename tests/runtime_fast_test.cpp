@@ -5,8 +5,10 @@
 // Results must be equal integer for integer.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <string>
 
 #include "akida/fbz.h"
 #include "akida/runtime/kernels.h"
@@ -57,7 +59,19 @@ void expect_same(const Layer& layer, const Shape& in, const std::vector<int32_t>
   ASSERT_EQ(want, got) << layer.name;
 }
 
-TEST(FastKernels, RandomConvolutionsEqualTheReference) {
+// Runs `body` with each instruction-set limit of the hand-written paths (madd_sums.cpp): all of
+// them, no byte dot products, neither (int32 products only).
+template <typename Body>
+void for_each_isa(Body body) {
+  for (const char* isa : {"", "avx2", "baseline"}) {
+    SCOPED_TRACE(std::string("AKIDA_RUNTIME_ISA=") + isa);
+    if (*isa) setenv("AKIDA_RUNTIME_ISA", isa, 1);
+    body();
+    unsetenv("AKIDA_RUNTIME_ISA");
+  }
+}
+
+void random_convolutions() {
   std::mt19937 rng(2024);
   for (int trial = 0; trial < 120; ++trial) {
     SCOPED_TRACE(trial);
@@ -96,7 +110,7 @@ TEST(FastKernels, RandomConvolutionsEqualTheReference) {
   }
 }
 
-TEST(FastKernels, RandomDenseLayersEqualTheReference) {
+void random_dense_layers() {
   std::mt19937 rng(7);
   for (int trial = 0; trial < 40; ++trial) {
     SCOPED_TRACE(trial);
@@ -115,7 +129,7 @@ TEST(FastKernels, RandomDenseLayersEqualTheReference) {
   }
 }
 
-TEST(FastKernels, RandomBufferTempConvSequencesEqualTheReference) {
+void random_buffer_temp_conv_sequences() {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 12; ++trial) {
     SCOPED_TRACE(trial);
@@ -146,6 +160,12 @@ TEST(FastKernels, RandomBufferTempConvSequencesEqualTheReference) {
       }
     }
   }
+}
+
+TEST(FastKernels, RandomConvolutionsEqualTheReference) { for_each_isa(random_convolutions); }
+TEST(FastKernels, RandomDenseLayersEqualTheReference) { for_each_isa(random_dense_layers); }
+TEST(FastKernels, RandomBufferTempConvSequencesEqualTheReference) {
+  for_each_isa(random_buffer_temp_conv_sequences);
 }
 
 // Whole models: every layer's integers with the optimized kernels equal the reference ones.

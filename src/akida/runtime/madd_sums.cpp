@@ -1,7 +1,9 @@
 #include "akida/runtime/madd_sums.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <limits>
 #include <type_traits>
 
@@ -12,9 +14,23 @@
 
 namespace akida::runtime {
 
+namespace {
+
+// AKIDA_RUNTIME_ISA=avx2 turns the byte dot products off, =baseline the pair multiply-adds too:
+// the tests run every path on a CPU that has them all.
+bool isa_allows(const char* level) {
+  const char* isa = std::getenv("AKIDA_RUNTIME_ISA");
+  if (isa == nullptr) return true;
+  const std::string limit = isa;
+  if (limit == "baseline") return false;
+  return limit != "avx2" || std::string(level) == "avx2";
+}
+
+}  // namespace
+
 bool madd_available() {
 #ifdef AKIDA_HAVE_AVX2_CODE
-  return __builtin_cpu_supports("avx2");
+  return isa_allows("avx2") && __builtin_cpu_supports("avx2");
 #else
   return false;
 #endif
@@ -70,7 +86,7 @@ std::vector<int16_t> madd_weights(const std::vector<int32_t>& w, int64_t kx, int
 
 bool dot4_available() {
 #ifdef AKIDA_HAVE_AVX2_CODE
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+  return isa_allows("avx512vnni") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vnni");
 #else
   return false;
