@@ -2,9 +2,11 @@
 // Conv2D, DepthwiseConv2D, Dense1D, BufferTempConv and the Akida 1.0 InputConvolutional,
 // Convolutional and SeparableConvolutional. The arithmetic is the reference kernels' (same weight
 // layouts from layer_util, same post-ops); what changes is how the sums are formed:
-//   - int32 accumulators, which the compiler vectorizes twice as wide as int64 ones (the loops
-//     are compiled for AVX2 and for the baseline, and the CPU picks at run time);
-//   - a padded copy of the input, shifted once, so the inner loops have no bounds checks.
+//   - a padded copy of the input, shifted once, so the inner loops have no bounds checks;
+//   - int32 sums, by AVX-512 VNNI byte dot products or AVX2 16-bit pair multiply-adds
+//     (madd_sums.cpp) when the CPU has them and the values fit, else by int32 products the
+//     compiler vectorizes (vector_clones.h);
+//   - max pooling on the raw sums, then the post-ops fused into one pass.
 // int32 sums are exact only while no sum can reach 2^31: every sample checks
 // max Σ|w| · max |input << shift| < 2^31 first and otherwise runs the reference kernel, so the
 // results are the reference's in every case (tests/runtime_fast_test.cpp compares them).
@@ -24,7 +26,6 @@ namespace akida::runtime {
 namespace {
 
 constexpr int64_t kInt32Bound = int64_t{1} << 31;
-
 
 // Sums of one (possibly strided) convolution over a padded input (px, py, channels), weights in
 // correlation layout w[((i * ky + j) * C + c) * F + f]; acc (ox, oy, F) is written here. This
@@ -197,27 +198,6 @@ void int32_sums(const std::vector<int32_t>& values, NarrowInputs& narrowed, int6
             acc);
 }
 
-// TF max pooling of int32 sums (positions in the padding take no part), as post_ops.cpp pools.
-// Done on the raw sums, before the saturation and the bias: both are non-decreasing per channel,
-// so max(f(a), f(b)) = f(max(a, b)) and pooling first gives the same values for a ninth of
-// the work of a 3x3 pool.
-AKIDA_VECTOR_CLONES
-void max_pool_sums(const int32_t* in, int64_t in_x, int64_t in_y, int64_t channels,
-                   int64_t out_x, int64_t out_y, int64_t size_x, int64_t size_y, int64_t stride_x,
-                   int64_t stride_y, int64_t pad_x, int64_t pad_y, int32_t* out) {
-  for (int64_t ox = 0; ox < out_x; ++ox)
-    for (int64_t oy = 0; oy < out_y; ++oy) {
-      int32_t* dst = out + (ox * out_y + oy) * channels;
-      std::fill(dst, dst + channels, INT32_MIN);
-      const int64_t x0 = ox * stride_x - pad_x, y0 = oy * stride_y - pad_y;
-      for (int64_t i = std::max<int64_t>(x0, 0); i < std::min(x0 + size_x, in_x); ++i)
-        for (int64_t j = std::max<int64_t>(y0, 0); j < std::min(y0 + size_y, in_y); ++j) {
-          const int32_t* src = in + (i * in_y + j) * channels;
-          for (int64_t c = 0; c < channels; ++c) dst[c] = std::max(dst[c], src[c]);
-        }
-    }
-}
-
 // The post-ops of post_ops.cpp (saturation, bias, ReLU, output scale and rounded shift) fused
 // into one pass over int32 sums, per channel parameters prepared once. Same arithmetic in the
 // same order; the shift is y * mul + half >> k, which is apply_shift for either sign (k = 0,
@@ -305,14 +285,82 @@ int64_t max_abs_shifted(const int32_t* x, int64_t pixels, int64_t channels, cons
   return m;
 }
 
-int64_t max_abs_shifted(const std::vector<int32_t>& x, const std::vector<int32_t>& shift) {
-  const auto channels = static_cast<int64_t>(shift.size());
-  return max_abs_shifted(x.data(), static_cast<int64_t>(x.size()) / channels, channels,
-                         shift.data());
-}
-
 bool sums_fit_int32(int64_t max_l1, int64_t max_input) {
   return max_input == 0 || max_l1 < kInt32Bound / max_input;
+}
+
+// One convolution's sums on int32, prepared once: the input padded and shifted into a buffer,
+// then the fastest path its values allow (int32_sums). Dense layers are one-pixel 1x1
+// convolutions, depthwise ones use depthwise_sums.
+class ConvSums {
+ public:
+  struct Geometry {
+    Shape in;       // (x, y, C)
+    Window kernel;  // size and stride
+    Axis x, y;      // padding before, along each axis
+    Shape out;      // the sums, (x, y, F)
+  };
+
+  // `weights` in correlation layout, `pad` the shifted value of each channel's padding.
+  ConvSums(const Geometry& g, std::vector<int32_t> weights, bool depthwise,
+           std::vector<int32_t> shift, const std::vector<int64_t>& pad)
+      : g_(g), weights_(std::move(weights)), depthwise_(depthwise), shift_(std::move(shift)) {
+    // Σ|w| per output channel; a depthwise kernel (tap, C) has one output channel per input one.
+    max_l1_ = max_of(filter_l1(weights_, g.out.c));
+    // A padding value beyond int32 makes every sample take the reference kernel.
+    max_pad_ = std::min(max_of(pad), kInt32Bound);
+    for (int64_t v : pad) pad_.push_back(static_cast<int32_t>(std::min(v, kInt32Bound - 1)));
+    px_ = (g.out.x - 1) * g.kernel.stride_x + g.kernel.size_x;
+    py_ = (g.out.y - 1) * g.kernel.stride_y + g.kernel.size_y;
+    if (!depthwise_) packed_ = pack_weights(weights_, g.kernel.size_x, g.kernel.size_y * g.in.c, g.out.c);
+    // Nothing to pad or shift (e.g. the pointwise half of a separable layer): read the input.
+    direct_ = px_ == g.in.x && py_ == g.in.y && g.x.pad_before == 0 && g.y.pad_before == 0 &&
+              std::all_of(shift_.begin(), shift_.end(), [](int32_t v) { return v == 0; });
+  }
+
+  // The sums of `in` (g.in values) into `sums` (g.out values); false, computing nothing, when a
+  // sum could leave int32.
+  bool run(const std::vector<int32_t>& in, std::vector<int32_t>& sums) {
+    const int64_t c = g_.in.c;
+    const int64_t max_input = std::max(
+        max_abs_shifted(in.data(), static_cast<int64_t>(in.size()) / c, c, shift_.data()), max_pad_);
+    if (!sums_fit_int32(max_l1_, max_input)) return false;
+    if (!direct_) {
+      padded_.resize(static_cast<size_t>(px_ * py_ * c));
+      pad_and_shift(in.data(), g_.in.x, g_.in.y, c, shift_.data(), pad_.data(), g_.x.pad_before,
+                    g_.y.pad_before, px_, py_, padded_.data());
+    }
+    const std::vector<int32_t>& values = direct_ ? in : padded_;
+    sums.resize(static_cast<size_t>(g_.out.size()));
+    const Window& k = g_.kernel;
+    if (depthwise_)
+      depthwise_sums(values.data(), py_, c, weights_.data(), k.size_x, k.size_y, k.stride_x,
+                     k.stride_y, g_.out.x, g_.out.y, sums.data());
+    else
+      int32_sums(values, narrowed_, max_input, weights_, packed_, py_, c, g_.out.c, k.size_x,
+                 k.size_y, k.stride_x, k.stride_y, g_.out.x, g_.out.y, sums.data());
+    return true;
+  }
+
+ private:
+  Geometry g_;
+  std::vector<int32_t> weights_;
+  bool depthwise_ = false;
+  std::vector<int32_t> shift_, pad_;
+  int64_t max_l1_ = 0, max_pad_ = 0, px_ = 0, py_ = 0;
+  bool direct_ = false;
+  PackedWeights packed_;
+  NarrowInputs narrowed_;
+  std::vector<int32_t> padded_;
+};
+
+ConvSums::Geometry conv_geometry(const Shape& in, const ConvParams& params, const ConvPlan& plan) {
+  return {in, params.kernel, plan.x, plan.y, plan.conv_out};
+}
+
+// A dense layer over an (x, y, C) input: one pixel of x·y·C channels, 1x1, to `units`.
+ConvSums::Geometry dense_geometry(const Shape& in, int64_t units) {
+  return {Shape{1, 1, in.size()}, Window{}, Axis{1, 1, 0}, Axis{1, 1, 0}, Shape{1, 1, units}};
 }
 
 struct FastConvOptions {
@@ -321,31 +369,15 @@ struct FastConvOptions {
   bool pad_with_padding_value = false;
 };
 
+// InputConv2D, Conv2D, DepthwiseConv2D: the sums, their max pooling (on the raw sums: the
+// saturation and the bias are non-decreasing per channel, so max(f(a), f(b)) = f(max(a, b))),
+// then the post-ops.
 class FastConvKernel final : public LayerKernel {
  public:
   FastConvKernel(const Layer& layer, const Shape& in, const FastConvOptions& options,
                  std::unique_ptr<LayerKernel> reference)
-      : in_(in), depthwise_(options.depthwise), reference_(std::move(reference)) {
-    // The reference kernel has validated the layer: what follows cannot throw.
-    const ConvParams params = read_conv_params(layer);
-    kernel_ = params.kernel;
-    const int64_t filters = depthwise_ ? in.c : required_param(layer, "filters", 1, 1 << 24);
-    plan_ = plan_conv(layer, params, in, filters);
-    const Variable& weights = *layer.find_variable("weights");
-    weights_ = correlation_weights(weights, kernel_.size_x, kernel_.size_y, in.c,
-                                   depthwise_ ? 1 : filters, options.rotate_kernel);
-    max_l1_ = max_of(depthwise_ ? depthwise_l1() : filter_l1(weights_, filters));
-    input_shift_ = read_input_shift(layer, in.c);
-    const auto pad = options.pad_with_padding_value
-                         ? per_channel_values(layer, "padding_value", in.c, 0, 0, 255)
-                         : std::vector<int64_t>(in.c, 0);
-    for (int64_t c = 0; c < in.c; ++c) padding_value_.push_back(pad[c] << input_shift_[c]);
-    max_padding_ = max_of(padding_value_);
-    post_ops_ = prepare_post_ops(layer, params, plan_);
-    padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
-    padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
-    if (!depthwise_)
-      packed_ = pack_weights(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
+      : reference_(std::move(reference)), sums_(make_sums(layer, in, options)) {
+    post_ops_ = prepare_post_ops(layer, read_conv_params(layer), plan(layer, in, options));
     fused_ = fuse(post_ops_);
     after_pool_ = post_ops_;
     if (post_ops_.pool == PoolType::Max) {
@@ -358,83 +390,52 @@ class FastConvKernel final : public LayerKernel {
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    const std::vector<int32_t>& in = *inputs.front();
-    const int64_t max_input = std::max(max_abs_shifted(in, input_shift_), max_padding_);
-    if (!sums_fit_int32(max_l1_, max_input)) return reference_->eval(inputs, output);
-    fill_padded(in);
-    const Shape& o = plan_.conv_out;
-    acc32_.resize(static_cast<size_t>(o.size()));
-    if (depthwise_)
-      depthwise_sums(padded_.data(), padded_y_, in_.c, weights_.data(), kernel_.size_x,
-                     kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y, acc32_.data());
-    else
-      int32_sums(padded_, narrowed_, max_input, weights_, packed_, padded_y_, in_.c, o.c,
-                 kernel_.size_x, kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
-                 acc32_.data());
-    const std::vector<int32_t>* sums = &acc32_;
-    if (post_ops_.pool == PoolType::Max) {
-      const Shape& p = post_ops_.out_shape;
-      pooled32_.resize(static_cast<size_t>(p.size()));
-      max_pool_sums(acc32_.data(), o.x, o.y, o.c, p.x, p.y, post_ops_.pool_window.size_x,
-                    post_ops_.pool_window.size_y, post_ops_.pool_window.stride_x,
-                    post_ops_.pool_window.stride_y, post_ops_.pool_x.pad_before,
-                    post_ops_.pool_y.pad_before, pooled32_.data());
-      sums = &pooled32_;
-    }
-    finish_int32(after_pool_, fused_, *sums, acc64_, output);
+    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
+    if (post_ops_.pool != PoolType::Max) return finish_int32(after_pool_, fused_, acc32_, acc64_, output);
+    pooled32_.resize(static_cast<size_t>(post_ops_.out_shape.size()));
+    max_pool(post_ops_, acc32_.data(), pooled32_.data());
+    finish_int32(after_pool_, fused_, pooled32_, acc64_, output);
   }
 
   void reset() override { reference_->reset(); }
 
  private:
-  // Σ|w| per channel of a depthwise kernel (layout (tap, C)).
-  std::vector<int64_t> depthwise_l1() const {
-    std::vector<int64_t> l1(static_cast<size_t>(in_.c), 0);
-    for (size_t k = 0; k < weights_.size(); ++k) l1[k % l1.size()] += std::llabs(weights_[k]);
-    return l1;
+  static ConvPlan plan(const Layer& layer, const Shape& in, const FastConvOptions& options) {
+    const int64_t filters = options.depthwise ? in.c : required_param(layer, "filters", 1, 1 << 24);
+    return plan_conv(layer, read_conv_params(layer), in, filters);
   }
 
-  // The input window the convolution reads, shifted, with the padding values around it.
-  void fill_padded(const std::vector<int32_t>& in) {
-    padded_.resize(static_cast<size_t>(padded_x_ * padded_y_ * in_.c));
-    pad_pixel_.assign(padding_value_.begin(), padding_value_.end());
-    pad_and_shift(in.data(), in_.x, in_.y, in_.c, input_shift_.data(), pad_pixel_.data(),
-                  plan_.x.pad_before, plan_.y.pad_before, padded_x_, padded_y_, padded_.data());
+  // The reference kernel has validated the layer: nothing here throws.
+  static ConvSums make_sums(const Layer& layer, const Shape& in, const FastConvOptions& options) {
+    const ConvParams params = read_conv_params(layer);
+    const ConvPlan p = plan(layer, in, options);
+    std::vector<int32_t> shift = read_input_shift(layer, in.c);
+    const auto pad = options.pad_with_padding_value
+                         ? per_channel_values(layer, "padding_value", in.c, 0, 0, 255)
+                         : std::vector<int64_t>(in.c, 0);
+    std::vector<int64_t> shifted_pad;
+    for (int64_t c = 0; c < in.c; ++c) shifted_pad.push_back(pad[c] << shift[c]);
+    return ConvSums(conv_geometry(in, params, p),
+                    correlation_weights(*layer.find_variable("weights"), params.kernel.size_x,
+                                        params.kernel.size_y, in.c,
+                                        options.depthwise ? 1 : p.conv_out.c, options.rotate_kernel),
+                    options.depthwise, std::move(shift), shifted_pad);
   }
 
-  Shape in_;
-  bool depthwise_ = false;
   std::unique_ptr<LayerKernel> reference_;
-  ConvPlan plan_;
-  Window kernel_;
-  std::vector<int32_t> weights_;
-  int64_t max_l1_ = 0;
-  std::vector<int32_t> input_shift_;
-  std::vector<int64_t> padding_value_;  // shifted
-  int64_t max_padding_ = 0;
+  ConvSums sums_;
   PostOps post_ops_;
-  int64_t padded_x_ = 0, padded_y_ = 0;
-  std::vector<int32_t> padded_, acc32_, pad_pixel_;
-  PackedWeights packed_;
-  NarrowInputs narrowed_;
-  std::vector<int32_t> pooled32_;
   PostOps after_pool_;  // post_ops_ without its max pooling (done on the int32 sums)
   FusedPostOps fused_;
+  std::vector<int32_t> acc32_, pooled32_;
   std::vector<int64_t> acc64_;
 };
 
 class FastDenseKernel final : public LayerKernel {
  public:
   FastDenseKernel(const Layer& layer, const Shape& in, std::unique_ptr<LayerKernel> reference)
-      : in_(in), reference_(std::move(reference)) {
-    units_ = required_param(layer, "units", 1, 1 << 24);
-    const Variable& weights = *layer.find_variable("weights");
-    weights_.resize(weights.element_count());
-    for (size_t k = 0; k < weights_.size(); ++k) weights_[k] = static_cast<int32_t>(weights.int_at(k));
-    max_l1_ = max_of(filter_l1(weights_, units_));
-    input_shift_ = read_input_shift(layer, in.c);
-    post_ops_ = prepare_post_ops(layer, Shape{1, 1, units_});
-    packed_ = pack_weights(weights_, 1, in.size(), units_);
+      : reference_(std::move(reference)), sums_(make_sums(layer, in)) {
+    post_ops_ = prepare_post_ops(layer, Shape{1, 1, required_param(layer, "units", 1, 1 << 24)});
     fused_ = fuse(post_ops_);
   }
 
@@ -442,46 +443,61 @@ class FastDenseKernel final : public LayerKernel {
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    const std::vector<int32_t>& in = *inputs.front();
-    const int64_t max_input = max_abs_shifted(in, input_shift_);
-    if (!sums_fit_int32(max_l1_, max_input)) return reference_->eval(inputs, output);
-    shifted_.resize(in.size());
-    const size_t channels = input_shift_.size();
-    for (size_t k = 0; k < in.size(); ++k) shifted_[k] = in[k] << input_shift_[k % channels];
-    acc32_.resize(static_cast<size_t>(units_));
-    const auto inputs_count = static_cast<int64_t>(in.size());
-    // A dense layer is a 1x1 convolution of one pixel with X input channels.
-    int32_sums(shifted_, narrowed_, max_input, weights_, packed_, 1, inputs_count, units_, 1, 1, 1,
-               1, 1, 1, acc32_.data());
+    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
     finish_int32(post_ops_, fused_, acc32_, acc64_, output);
   }
 
  private:
-  Shape in_;
+  static ConvSums make_sums(const Layer& layer, const Shape& in) {
+    const int64_t units = required_param(layer, "units", 1, 1 << 24);
+    const std::vector<int64_t> w = layer.find_variable("weights")->ints();  // (X, F)
+    // The input_shift of channel c applies to every input of that channel.
+    const std::vector<int32_t> channel_shift = read_input_shift(layer, in.c);
+    const auto inputs = static_cast<size_t>(in.size());
+    std::vector<int32_t> shift(inputs);
+    for (size_t k = 0; k < inputs; ++k) shift[k] = channel_shift[k % channel_shift.size()];
+    return ConvSums(dense_geometry(in, units), {w.begin(), w.end()}, false, std::move(shift),
+                    std::vector<int64_t>(inputs, 0));
+  }
+
   std::unique_ptr<LayerKernel> reference_;
-  int64_t units_ = 0;
-  std::vector<int32_t> weights_;  // (X, F)
-  PackedWeights packed_;
-  NarrowInputs narrowed_;
-  FusedPostOps fused_;
-  int64_t max_l1_ = 0;
-  std::vector<int32_t> input_shift_;
+  ConvSums sums_;
   PostOps post_ops_;
-  std::vector<int32_t> shifted_, acc32_;
+  FusedPostOps fused_;
+  std::vector<int32_t> acc32_;
   std::vector<int64_t> acc64_;
 };
 
+// The FIFO's frames (slot t, (pixel, C) each) shifted and stacked along the channel axis:
+// out[(p * T + t) * C + c]. Returns max |value|.
+template <typename T>
+int64_t stack_frames(const FrameFifo& fifo, int64_t pixels, const std::vector<int32_t>& shift,
+                     std::vector<T>& out) {
+  const int64_t channels = static_cast<int64_t>(shift.size()), slots = fifo.slots();
+  out.resize(static_cast<size_t>(pixels * slots * channels));
+  int64_t max_value = 0;
+  for (int64_t t = 0; t < slots; ++t) {
+    const int32_t* frame = fifo.slot(t);
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int64_t c = 0; c < channels; ++c) {
+        const int64_t v = int64_t{frame[p * channels + c]} << shift[c];
+        out[(p * slots + t) * channels + c] = static_cast<T>(v);
+        max_value = std::max(max_value, v < 0 ? -v : v);
+      }
+  }
+  return max_value;
+}
+
 // BufferTempConv as a 1x1 convolution over the FIFO's frames stacked along the channel axis
 // (t = 0 the oldest, as the reference kernel and the weights' (T*C, F) rows order them). Keeps
-// its own FIFO; a history too large for int32 sums is summed in int64 instead.
+// its own FIFO (the reference kernel's is not kept in step): a history too large for int32 sums
+// is summed in int64 here instead.
 class FastBufferTempConvKernel final : public LayerKernel {
  public:
   FastBufferTempConvKernel(const Layer& layer, const Shape& in) : in_(in), fifo_(layer, in) {
-    make_reference_kernel(layer, {in});  // validates the layer (its errors are the reference's)
     filters_ = required_param(layer, "filters", 1, 1 << 24);
-    const Variable& weights = *layer.find_variable("weights");
-    weights_.resize(weights.element_count());
-    for (size_t k = 0; k < weights_.size(); ++k) weights_[k] = static_cast<int32_t>(weights.int_at(k));
+    const std::vector<int64_t> w = layer.find_variable("weights")->ints();
+    weights_.assign(w.begin(), w.end());
     max_l1_ = max_of(filter_l1(weights_, filters_));
     input_shift_ = read_input_shift(layer, in.c);
     post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});
@@ -494,30 +510,21 @@ class FastBufferTempConvKernel final : public LayerKernel {
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
     fifo_.push(*inputs.front());
-    const int64_t pixels = in_.x * in_.y, channels = in_.c, slots = fifo_.slots();
-    const int64_t stacked_channels = slots * channels;
-    stacked_.resize(static_cast<size_t>(pixels * stacked_channels));
+    const int64_t pixels = in_.x * in_.y, stacked_channels = fifo_.slots() * in_.c;
     int64_t max_input = 0;
-    for (int64_t t = 0; t < slots; ++t) {
-      const int32_t* frame = fifo_.slot(t);
-      for (int64_t p = 0; p < pixels; ++p)
-        for (int64_t c = 0; c < channels; ++c) {
-          const int64_t v = int64_t{frame[p * channels + c]} << input_shift_[c];
-          stacked_[(p * slots + t) * channels + c] = v;
-          max_input = std::max(max_input, v < 0 ? -v : v);
-        }
-    }
-    acc64_.resize(static_cast<size_t>(pixels * filters_));
-    if (max_input < kInt32Bound && sums_fit_int32(max_l1_, max_input)) {
-      stacked32_.assign(stacked_.begin(), stacked_.end());
-      acc32_.resize(acc64_.size());
+    for (int64_t t = 0; t < fifo_.slots(); ++t)
+      max_input = std::max(max_input, max_abs_shifted(fifo_.slot(t), pixels, in_.c, input_shift_.data()));
+    if (sums_fit_int32(max_l1_, max_input)) {
+      stack_frames(fifo_, pixels, input_shift_, stacked32_);
+      acc32_.resize(static_cast<size_t>(pixels * filters_));
       int32_sums(stacked32_, narrowed_, max_input, weights_, packed_, in_.y, stacked_channels,
                  filters_, 1, 1, 1, 1, in_.x, in_.y, acc32_.data());
       return finish_int32(post_ops_, fused_, acc32_, acc64_, output);
-    } else {
-      conv_sums_wide(stacked_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
-                     1, in_.x, in_.y, acc64_.data());
     }
+    stack_frames(fifo_, pixels, input_shift_, stacked64_);
+    acc64_.resize(static_cast<size_t>(pixels * filters_));
+    conv_sums_wide(stacked64_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
+                   1, in_.x, in_.y, acc64_.data());
     apply_post_ops(post_ops_, acc64_, output);
   }
 
@@ -534,12 +541,12 @@ class FastBufferTempConvKernel final : public LayerKernel {
   int64_t max_l1_ = 0;
   std::vector<int32_t> input_shift_;
   PostOps post_ops_;
-  std::vector<int64_t> stacked_, acc64_;
   std::vector<int32_t> stacked32_, acc32_;
+  std::vector<int64_t> stacked64_, acc64_;
 };
 
-// The v1 layer output from int32 potentials (`wide` is scratch). Without pooling the int32
-// potentials are already what the pooling stage passes on (it only clamps to int32).
+// The v1 layer output from int32 potentials (`wide` is scratch). The pooling stage of
+// prepare_v1_output only pools and clamps to int32, which int32 potentials already are.
 void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
                std::vector<int32_t>& pooled, std::vector<int64_t>& wide,
                std::vector<int32_t>& output) {
@@ -547,10 +554,7 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
   if (ops.pool == PoolType::None) return stage.activation.outputs(potentials, output);
   if (ops.pool == PoolType::Max) {
     pooled.resize(static_cast<size_t>(ops.out_shape.size()));
-    max_pool_sums(potentials.data(), ops.conv_shape.x, ops.conv_shape.y, ops.conv_shape.c,
-                  ops.out_shape.x, ops.out_shape.y, ops.pool_window.size_x, ops.pool_window.size_y,
-                  ops.pool_window.stride_x, ops.pool_window.stride_y, ops.pool_x.pad_before,
-                  ops.pool_y.pad_before, pooled.data());
+    max_pool(ops, potentials.data(), pooled.data());
     return stage.activation.outputs(pooled, output);
   }
   wide.resize(potentials.size());
@@ -558,128 +562,94 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
   apply_v1_output(stage, wide, output);
 }
 
-// Akida 1.0 InputConvolutional / Convolutional: the same sums as FastConvKernel (inputs are
-// 1- to 8-bit levels or pixels, so the pair multiply-adds nearly always apply), then the v1
-// output stage on the potentials.
+// Akida 1.0 InputConvolutional / Convolutional: the sums of FastConvKernel (inputs are 1- to
+// 8-bit levels or pixels), then the v1 output stage on the potentials.
 class FastV1ConvKernel final : public LayerKernel {
  public:
   FastV1ConvKernel(const Layer& layer, const Shape& in, bool rotate, int32_t padding_value,
                    std::unique_ptr<LayerKernel> reference)
-      : in_(in), reference_(std::move(reference)) {
-    const ConvParams params = read_conv_params(layer);
-    kernel_ = params.kernel;
-    const int64_t filters = required_param(layer, "filters", 1, 1 << 24);
-    plan_ = plan_conv(layer, params, in, filters);
-    weights_ = read_v1_weights(layer, "weights", kernel_.size_x, kernel_.size_y, in.c, filters,
-                               rotate);
-    max_l1_ = max_of(v1_filter_l1(weights_, filters));
-    output_ = prepare_v1_output(layer, params, plan_);
-    pad_pixel_.assign(static_cast<size_t>(in.c), padding_value);
-    no_shift_.assign(static_cast<size_t>(in.c), 0);
-    padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
-    padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
-    packed_ = pack_weights(weights_, kernel_.size_x, kernel_.size_y * in.c, filters);
-  }
+      : reference_(std::move(reference)),
+        sums_(make_sums(layer, in, rotate, padding_value)),
+        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))) {}
 
   Shape output_shape() const override { return output_.pooling.out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    const std::vector<int32_t>& in = *inputs.front();
-    const int64_t max_input =
-        std::max<int64_t>(max_abs_shifted(in, no_shift_), std::llabs(pad_pixel_.front()));
-    if (!sums_fit_int32(max_l1_, max_input)) return reference_->eval(inputs, output);
-    padded_.resize(static_cast<size_t>(padded_x_ * padded_y_ * in_.c));
-    pad_and_shift(in.data(), in_.x, in_.y, in_.c, no_shift_.data(), pad_pixel_.data(),
-                  plan_.x.pad_before, plan_.y.pad_before, padded_x_, padded_y_, padded_.data());
-    const Shape& o = plan_.conv_out;
-    acc32_.resize(static_cast<size_t>(o.size()));
-    int32_sums(padded_, narrowed_, max_input, weights_, packed_, padded_y_, in_.c, o.c,
-               kernel_.size_x, kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
-               acc32_.data());
+    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
     finish_v1(output_, acc32_, pooled32_, acc64_, output);
   }
 
  private:
-  Shape in_;
+  static ConvPlan plan(const Layer& layer, const Shape& in) {
+    return plan_conv(layer, read_conv_params(layer), in, required_param(layer, "filters", 1, 1 << 24));
+  }
+
+  static ConvSums make_sums(const Layer& layer, const Shape& in, bool rotate,
+                            int32_t padding_value) {
+    const ConvParams params = read_conv_params(layer);
+    const ConvPlan p = plan(layer, in);
+    return ConvSums(conv_geometry(in, params, p),
+                    read_v1_weights(layer, "weights", params.kernel.size_x, params.kernel.size_y,
+                                    in.c, p.conv_out.c, rotate),
+                    false, std::vector<int32_t>(in.c, 0),
+                    std::vector<int64_t>(in.c, padding_value));
+  }
+
   std::unique_ptr<LayerKernel> reference_;
-  ConvPlan plan_;
-  Window kernel_;
-  std::vector<int32_t> weights_, pad_pixel_, no_shift_;
-  PackedWeights packed_;
-  NarrowInputs narrowed_;
-  int64_t max_l1_ = 0;
+  ConvSums sums_;
   V1Output output_;
-  int64_t padded_x_ = 0, padded_y_ = 0;
-  std::vector<int32_t> padded_, acc32_, pooled32_;
+  std::vector<int32_t> acc32_, pooled32_;
   std::vector<int64_t> acc64_;
 };
 
-// Akida 1.0 SeparableConvolutional: the depthwise sums of FastConvKernel, then the pointwise
-// sums over them as a 1x1 convolution, then the v1 output stage.
+// Akida 1.0 SeparableConvolutional: the depthwise sums, then the pointwise sums over them as a
+// 1x1 convolution (each checked against int32 on its own inputs), then the v1 output stage.
 class FastV1SeparableKernel final : public LayerKernel {
  public:
   FastV1SeparableKernel(const Layer& layer, const Shape& in,
                         std::unique_ptr<LayerKernel> reference)
-      : in_(in), reference_(std::move(reference)) {
-    const ConvParams params = read_conv_params(layer);
-    kernel_ = params.kernel;
-    filters_ = required_param(layer, "filters", 1, 1 << 24);
-    plan_ = plan_conv(layer, params, in, filters_);
-    depthwise_ = read_v1_weights(layer, "weights", kernel_.size_x, kernel_.size_y, in.c, 1,
-                                 /*rotate=*/true);
-    pointwise_ = read_v1_weights(layer, "weights_pw", 1, 1, in.c, filters_, /*rotate=*/false);
-    const std::vector<int64_t> dw_l1 = v1_filter_l1(depthwise_, in.c);
-    max_dw_l1_ = max_of(dw_l1);
-    std::vector<int64_t> l1(static_cast<size_t>(filters_), 0);
-    for (int64_t c = 0; c < in.c; ++c)
-      for (int64_t f = 0; f < filters_; ++f)
-        l1[f] += dw_l1[c] * std::llabs(pointwise_[c * filters_ + f]);
-    max_l1_ = max_of(l1);
-    output_ = prepare_v1_output(layer, params, plan_);
-    zeros_.assign(static_cast<size_t>(in.c), 0);
-    padded_x_ = (plan_.conv_out.x - 1) * kernel_.stride_x + kernel_.size_x;
-    padded_y_ = (plan_.conv_out.y - 1) * kernel_.stride_y + kernel_.size_y;
-    ppacked_ = pack_weights(pointwise_, 1, in.c, filters_);
-  }
+      : reference_(std::move(reference)),
+        depthwise_(make_depthwise(layer, in)),
+        pointwise_(make_pointwise(layer, in)),
+        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))) {}
 
   Shape output_shape() const override { return output_.pooling.out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    const std::vector<int32_t>& in = *inputs.front();
-    const int64_t max_input = max_abs_shifted(in, zeros_);
-    // Both the depthwise sums and the potentials must stay in int32.
-    if (!sums_fit_int32(std::max(max_dw_l1_, max_l1_), max_input))
+    if (!depthwise_.run(*inputs.front(), depthwise32_) || !pointwise_.run(depthwise32_, acc32_))
       return reference_->eval(inputs, output);
-    padded_.resize(static_cast<size_t>(padded_x_ * padded_y_ * in_.c));
-    pad_and_shift(in.data(), in_.x, in_.y, in_.c, zeros_.data(), zeros_.data(),
-                  plan_.x.pad_before, plan_.y.pad_before, padded_x_, padded_y_, padded_.data());
-    const Shape& o = plan_.conv_out;
-    depthwise_sums_.resize(static_cast<size_t>(o.x * o.y * in_.c));
-    depthwise_sums(padded_.data(), padded_y_, in_.c, depthwise_.data(), kernel_.size_x,
-                   kernel_.size_y, kernel_.stride_x, kernel_.stride_y, o.x, o.y,
-                   depthwise_sums_.data());
-    const int64_t max_dw = max_abs_shifted(depthwise_sums_, zeros_);
-    acc32_.resize(static_cast<size_t>(o.size()));
-    int32_sums(depthwise_sums_, dpacked_, max_dw, pointwise_, ppacked_, o.y, in_.c, filters_, 1, 1, 1,
-               1, o.x, o.y, acc32_.data());
     finish_v1(output_, acc32_, pooled32_, acc64_, output);
   }
 
  private:
-  Shape in_;
+  static ConvPlan plan(const Layer& layer, const Shape& in) {
+    return plan_conv(layer, read_conv_params(layer), in, required_param(layer, "filters", 1, 1 << 24));
+  }
+
+  static ConvSums make_depthwise(const Layer& layer, const Shape& in) {
+    const ConvParams params = read_conv_params(layer);
+    const ConvPlan p = plan(layer, in);
+    ConvSums::Geometry g = conv_geometry(in, params, p);
+    g.out.c = in.c;
+    return ConvSums(g, read_v1_weights(layer, "weights", params.kernel.size_x,
+                                       params.kernel.size_y, in.c, 1, /*rotate=*/true),
+                    true, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0));
+  }
+
+  static ConvSums make_pointwise(const Layer& layer, const Shape& in) {
+    const Shape o = plan(layer, in).conv_out;
+    const ConvSums::Geometry g{Shape{o.x, o.y, in.c}, Window{}, Axis{o.x, o.x, 0},
+                               Axis{o.y, o.y, 0}, o};
+    return ConvSums(g, read_v1_weights(layer, "weights_pw", 1, 1, in.c, o.c, /*rotate=*/false),
+                    false, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0));
+  }
+
   std::unique_ptr<LayerKernel> reference_;
-  int64_t filters_ = 0;
-  ConvPlan plan_;
-  Window kernel_;
-  std::vector<int32_t> depthwise_, pointwise_, zeros_;
-  PackedWeights ppacked_;
-  NarrowInputs dpacked_;
-  int64_t max_dw_l1_ = 0, max_l1_ = 0;
+  ConvSums depthwise_, pointwise_;
   V1Output output_;
-  int64_t padded_x_ = 0, padded_y_ = 0;
-  std::vector<int32_t> padded_, depthwise_sums_, acc32_, pooled32_;
+  std::vector<int32_t> depthwise32_, acc32_, pooled32_;
   std::vector<int64_t> acc64_;
 };
 
@@ -704,6 +674,7 @@ std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputSha
     case LayerKind::Dense1D:
       return std::make_unique<FastDenseKernel>(layer, in.front(), std::move(reference));
     case LayerKind::BufferTempConv:
+      // Validated by the reference kernel above; stateful, so it cannot fall back to it.
       return std::make_unique<FastBufferTempConvKernel>(layer, in.front());
     case LayerKind::InputConvolutional:
       return std::make_unique<FastV1ConvKernel>(layer, declared_input_dims(layer), false,

@@ -77,23 +77,28 @@ PostOps prepare_common(const Layer& layer, const Shape& conv_shape) {
 
 // Max over each pooling window; positions in the padding are skipped (TF semantics). Every
 // window holds at least one real position because the padding before is < the window size.
-AKIDA_VECTOR_CLONES
-std::vector<int64_t> max_pool(const PostOps& ops, const std::vector<int64_t>& in) {
+template <typename T>
+inline void max_pool_impl(const PostOps& ops, const T* in, T* out) {
   const Shape& s = ops.conv_shape;
   const Shape& o = ops.out_shape;
-  std::vector<int64_t> out(o.size(), std::numeric_limits<int64_t>::min());
   for (int64_t ox = 0; ox < o.x; ++ox) {
     for (int64_t oy = 0; oy < o.y; ++oy) {
-      int64_t* dst = &out[(ox * o.y + oy) * o.c];
+      T* dst = &out[(ox * o.y + oy) * o.c];
+      std::fill(dst, dst + o.c, std::numeric_limits<T>::min());
       const int64_t x0 = ox * ops.pool_window.stride_x - ops.pool_x.pad_before;
       const int64_t y0 = oy * ops.pool_window.stride_y - ops.pool_y.pad_before;
       for (int64_t i = std::max<int64_t>(x0, 0); i < std::min(x0 + ops.pool_window.size_x, s.x); ++i)
         for (int64_t j = std::max<int64_t>(y0, 0); j < std::min(y0 + ops.pool_window.size_y, s.y); ++j) {
-          const int64_t* src = &in[(i * s.y + j) * s.c];
+          const T* src = &in[(i * s.y + j) * s.c];
           for (int64_t f = 0; f < s.c; ++f) dst[f] = std::max(dst[f], src[f]);
         }
     }
   }
+}
+
+std::vector<int64_t> max_pool(const PostOps& ops, const std::vector<int64_t>& in) {
+  std::vector<int64_t> out(static_cast<size_t>(ops.out_shape.size()));
+  runtime::max_pool(ops, in.data(), out.data());  // the pointer overload below
   return out;
 }
 
@@ -118,6 +123,12 @@ std::vector<int64_t> global_sum(const PostOps& ops, const std::vector<int64_t>& 
 }
 
 }  // namespace
+
+AKIDA_VECTOR_CLONES
+void max_pool(const PostOps& ops, const int64_t* in, int64_t* out) { max_pool_impl(ops, in, out); }
+
+AKIDA_VECTOR_CLONES
+void max_pool(const PostOps& ops, const int32_t* in, int32_t* out) { max_pool_impl(ops, in, out); }
 
 PostOps prepare_post_ops(const Layer& layer, const ConvParams& params, const ConvPlan& plan) {
   PostOps ops = prepare_common(layer, plan.conv_out);

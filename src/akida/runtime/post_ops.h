@@ -83,6 +83,11 @@ PostOps prepare_post_ops(const Layer& layer, const ConvParams& params, const Con
 // For layers without pooling (Dense1D): the accumulator map is `conv_shape`.
 PostOps prepare_post_ops(const Layer& layer, const Shape& conv_shape);
 
+// The max pooling of `ops` (ops.pool_window over ops.conv_shape, TF padding) from `in`
+// (ops.conv_shape values) into `out` (ops.out_shape values).
+void max_pool(const PostOps& ops, const int64_t* in, int64_t* out);
+void max_pool(const PostOps& ops, const int32_t* in, int32_t* out);
+
 // Turns the raw accumulators `acc` (ops.conv_shape values, (x, y, channel) row-major; modified in
 // place) into the layer output `out` (resized to ops.out_shape values).
 void apply_post_ops(const PostOps& ops, std::vector<int64_t>& acc, std::vector<int32_t>& out);

@@ -135,13 +135,13 @@ inline void count_levels_impl(const int32_t* potentials, int64_t pixels, int64_t
   }
 }
 
-AKIDA_VECTOR_CLONES
+AKIDA_AVX2_CLONES
 void count_levels(const int32_t* potentials, int64_t pixels, int64_t neurons,
                   const int64_t* levels, int32_t max_level, int32_t* out) {
   count_levels_impl(potentials, pixels, neurons, levels, max_level, out);
 }
 
-AKIDA_VECTOR_CLONES
+AKIDA_AVX2_CLONES
 void count_levels(const int32_t* potentials, int64_t pixels, int64_t neurons,
                   const int32_t* levels, int32_t max_level, int32_t* out) {
   count_levels_impl(potentials, pixels, neurons, levels, max_level, out);
