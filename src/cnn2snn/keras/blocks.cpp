@@ -384,6 +384,21 @@ LayerWeights read_layer_weights(const Hdf5File& file, const KerasLayer& layer) {
   return out;
 }
 
+const FloatArray& layer_weight(const std::string& source, const KerasLayer& layer,
+                               const LayerWeights& w, const std::string& role) {
+  const auto found = w.find(role);
+  if (found == w.end())
+    malformed(source, layer, "variable '" + role + "' is missing from model_weights");
+  return found->second;
+}
+
+void require_weight_shape(const std::string& source, const KerasLayer& layer,
+                          const std::string& role, const FloatArray& a, const Dims& expected) {
+  if (a.shape != expected)
+    malformed(source, layer, "variable '" + role + "': shape " + dims_text(a.shape) +
+                                 ", expected " + dims_text(expected));
+}
+
 std::vector<Dims> infer_dims(const KerasModel& model, const std::string& source) {
   std::vector<Dims> dims(model.layers.size());
   std::vector<bool> refused(model.layers.size(), false);

@@ -48,6 +48,12 @@ std::string layer_context(const std::string& source, const KerasLayer& layer);
 // weight_names or a listed variable is missing.
 using LayerWeights = std::map<std::string, FloatArray>;
 LayerWeights read_layer_weights(const Hdf5File& file, const KerasLayer& layer);
+// The variable `role` of `w`; FormatError "<layer context>: variable 'role' is missing" if absent.
+const FloatArray& layer_weight(const std::string& source, const KerasLayer& layer,
+                               const LayerWeights& w, const std::string& role);
+// FormatError naming the layer, the variable, its shape and the expected one unless they match.
+void require_weight_shape(const std::string& source, const KerasLayer& layer,
+                          const std::string& role, const FloatArray& a, const Dims& expected);
 
 // Output dims of every layer (same order as model.layers). Throws akida::FormatError /
 // UnsupportedError naming the layer and the field when a config is malformed or inconsistent.

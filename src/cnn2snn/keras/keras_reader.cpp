@@ -116,20 +116,11 @@ class Lowering {
   LayerWeights weights(const KerasLayer& layer) const { return read_layer_weights(file_, layer); }
   const FloatArray& weight(const KerasLayer& layer, const LayerWeights& w,
                            const std::string& role) const {
-    const auto found = w.find(role);
-    if (found == w.end()) malformed(layer, "variable '" + role + "' is missing from model_weights");
-    return found->second;
+    return layer_weight(source_, layer, w, role);
   }
   void require_shape(const KerasLayer& layer, const std::string& role, const FloatArray& a,
                      const std::vector<int64_t>& expected) const {
-    if (a.shape == expected) return;
-    auto text = [](const std::vector<int64_t>& d) {
-      std::string s = "(";
-      for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-      return s + ")";
-    };
-    malformed(layer, "variable '" + role + "': shape " + text(a.shape) + ", expected " +
-                         text(expected));
+    require_weight_shape(source_, layer, role, a, expected);
   }
 
   const Dims& dims_of(const std::string& name) const { return dims_[model_.index.at(name)]; }

@@ -14,7 +14,6 @@
 #include "cnn2snn/keras/blocks.h"
 #include "cnn2snn/keras/hdf5_file.h"
 #include "cnn2snn/keras/model_config.h"
-#include "cnn2snn/refusals.h"
 
 namespace cnn2snn {
 namespace keras {
@@ -118,16 +117,8 @@ class LegacyLowering {
     graph_.source = source_;
     graph_.legacy_cnn2snn = true;
     read_input();
-    Refusals refusals(source_);
-    for (size_t i = next_; i < model_.layers.size();) {
-      try {
-        i = lower_block(i);
-      } catch (const akida::UnsupportedError& e) {
-        refusals.add(e);
-        break;  // sequential: what follows depends on this layer's output
-      }
-    }
-    refusals.throw_if_any("layer");
+    // The first refusal ends the reading: in a sequential model every later layer depends on it.
+    for (size_t i = next_; i < model_.layers.size();) i = lower_block(i);
     if (graph_.blocks.empty())
       throw akida::UnsupportedError(source_ + ": no QuantizedConv2D, QuantizedSeparableConv2D or "
                                               "QuantizedDense layer to convert");
@@ -215,7 +206,8 @@ class LegacyLowering {
     block.source_layers.push_back(neural.name);
     if (!graph_.blocks.empty()) block.inbound = {graph_.blocks.back().name};
     block.buffer_bits = 32;
-    const std::vector<float> sf = lower_neural(neural, block);
+    const LayerWeights weights = read_layer_weights(file_, neural);
+    const std::vector<float> sf = lower_neural(neural, weights, block);
     ++i;
     // Optional pooling, then the optional activation.
     int64_t positions = 1;
@@ -234,14 +226,14 @@ class LegacyLowering {
     const KerasLayer* activation =
         i < model_.layers.size() && kActivations.count(at(i).class_name) ? &at(i) : nullptr;
     const std::vector<long double> k = accumulator_units(sf);
-    const std::vector<float> bias = read_bias(neural, static_cast<size_t>(dims_[2]));
+    const std::vector<float> bias = read_bias(neural, weights, dims_[2]);
     const std::vector<long double> shifted = input_shift_terms(block);
     if (activation) {
       block.source_layers.push_back(activation->name);
       set_levels(*activation, k, bias, shifted, positions, block);
       ++i;
     } else {
-      set_potential_output(k, bias, shifted, positions, block);
+      set_potential_output(k, bias, shifted, block);
       previous_step_.reset();
     }
     graph_.blocks.push_back(std::move(block));
@@ -250,16 +242,12 @@ class LegacyLowering {
   }
 
   // Kind, geometry and integer weights of the block; returns the weight scale factors per neuron.
-  std::vector<float> lower_neural(const KerasLayer& layer, Block& block) {
-    const LayerWeights w = read_layer_weights(file_, layer);
+  std::vector<float> lower_neural(const KerasLayer& layer, const LayerWeights& w, Block& block) {
     auto weight = [&](const std::string& role) -> const FloatArray& {
-      const auto found = w.find(role);
-      if (found == w.end()) malformed(source_, layer, "variable '" + role + "' is missing from model_weights");
-      return found->second;
+      return layer_weight(source_, layer, w, role);
     };
     auto require_shape = [&](const std::string& role, const FloatArray& a, const Dims& expected) {
-      if (a.shape != expected)
-        malformed(source_, layer, "variable '" + role + "' has the wrong shape for its config");
+      require_weight_shape(source_, layer, role, a, expected);
     };
     const int64_t channels = dims_[2];
     const bool first = graph_.blocks.empty();
@@ -382,7 +370,7 @@ class LegacyLowering {
   // ceil(k · bias − shift·Σw) per position (BrainChip: threshold = floor(−that)); the float
   // output is then acc / (P · k) (the Dequantizer added after it).
   void set_potential_output(const std::vector<long double>& k, const std::vector<float>& bias,
-                            const std::vector<long double>& shifted, int64_t, Block& block) const {
+                            const std::vector<long double>& shifted, Block& block) const {
     for (size_t n = 0; n < k.size(); ++n) {
       const long double b = std::ceil(k[n] * bias[n] - shifted[n]);
       if (!(std::fabs(b) < 0x1p60L))
@@ -404,15 +392,13 @@ class LegacyLowering {
     graph_.blocks.push_back(std::move(d));
   }
 
-  std::vector<float> read_bias(const KerasLayer& layer, size_t neurons) const {
-    if (!layer.config.value("use_bias", true)) return std::vector<float>(neurons, 0.0f);
-    const LayerWeights w = read_layer_weights(file_, layer);
-    const auto found = w.find("bias");
-    if (found == w.end()) malformed(source_, layer, "variable 'bias' is missing from model_weights");
-    if (found->second.values.size() != neurons)
-      malformed(source_, layer, "variable 'bias' has " + std::to_string(found->second.values.size()) +
-                                    " values, expected " + std::to_string(neurons));
-    return found->second.values;
+  std::vector<float> read_bias(const KerasLayer& layer, const LayerWeights& w,
+                               int64_t neurons) const {
+    if (!layer.config.value("use_bias", true))
+      return std::vector<float>(static_cast<size_t>(neurons), 0.0f);
+    const FloatArray& bias = layer_weight(source_, layer, w, "bias");
+    require_weight_shape(source_, layer, "bias", bias, {neurons});
+    return bias.values;
   }
 
   int64_t positive(const KerasLayer& layer, const std::string& key) const {
