@@ -19,6 +19,8 @@
 //   `output_shift` (clipped to >= 1 - buffer_bits, as BrainChip does).
 #pragma once
 
+#include <algorithm>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -74,6 +76,10 @@ struct Rule {
   std::vector<BlockKind> kinds;  // block kinds the rule applies to; empty: every kind
   void (*check)(const RuleInput& input, std::vector<Incompatibility>& out);
   RuleScope scope = RuleScope::Conversion;
+
+  bool applies_to(BlockKind kind) const {
+    return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+  }
 };
 
 // Every Akida 2.0 rule, in the order they run.

@@ -47,6 +47,13 @@ enum class BlockKind {
 };
 const char* block_kind_name(BlockKind kind);
 
+// The value of channel n of a per-channel vector that holds one value per channel or one value
+// for all (the convention of every per-channel field below). Precondition: v is not empty.
+template <typename T>
+T channel_value(const std::vector<T>& v, size_t n) {
+  return v.size() == 1 ? v.front() : v[n];
+}
+
 enum class PaddingKind { Valid, Same, SameUpper };  // Same: TF "SAME", the odd extra pad after
 enum class PoolKind { None, Max, GlobalAverage };
 

@@ -11,6 +11,12 @@
 
 namespace cnn2snn::convert_detail {
 
+// Records a rule violation: the block's layer, the field and what is wrong.
+inline void report(std::vector<Incompatibility>& out, const Block& block, std::string field,
+                   std::string problem) {
+  out.push_back({block.name, std::move(field), std::move(problem)});
+}
+
 // Whether the converted model starts with an InputData layer (the first block is not an
 // InputConv2D), and its name.
 bool needs_input_data(const QuantizedGraph& graph);

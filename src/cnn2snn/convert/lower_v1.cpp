@@ -257,8 +257,8 @@ int64_t round_half_even(float value) { return static_cast<int64_t>(std::nearbyin
 // outputs.py: QuantizeML evaluates y = x · scales · 2^shift; akida 1.0 y = x / act_step, so the
 // step is the reciprocal, computed in float32 as TensorFlow does (pow2(−shift) / scales).
 float reciprocal_step(const OutputStage& stage, size_t n) {
-  const int64_t scale = stage.scale.size() == 1 ? stage.scale.front() : stage.scale[n];
-  const int32_t shift = stage.shift.size() == 1 ? stage.shift.front() : stage.shift[n];
+  const int64_t scale = channel_value(stage.scale, n);
+  const int32_t shift = channel_value(stage.shift, n);
   return std::ldexp(1.0f, -shift) / static_cast<float>(scale);
 }
 
@@ -278,10 +278,10 @@ std::pair<int64_t, float> brainchip_variables(const Block& b, size_t n, int64_t 
   }
   if (dequantizer && !dequantizer->divisors.empty()) {
     const auto& divisors = dequantizer->divisors;
-    step *= divisors.size() == 1 ? divisors.front() : divisors[n];
+    step *= channel_value(divisors, n);
   } else if (dequantizer) {
     const auto& scales = dequantizer->scales;
-    step /= scales.size() == 1 ? scales.front() : scales[n];
+    step /= channel_value(scales, n);
   }
   return {threshold, step};
 }
@@ -290,8 +290,8 @@ std::pair<int64_t, float> brainchip_variables(const Block& b, size_t n, int64_t 
 std::optional<V1Fit> fitted_variables(const Block& b, size_t n, int64_t bias, int64_t positions) {
   const OutputStage& o = *b.output;
   const auto boundaries = quantizeml_v1_boundaries(
-      o.scale.size() == 1 ? o.scale.front() : o.scale[n],
-      o.shift.size() == 1 ? o.shift.front() : o.shift[n], o.output_bits, o.post_op_buffer_bits);
+      channel_value(o.scale, n),
+      channel_value(o.shift, n), o.output_bits, o.post_op_buffer_bits);
   if (!boundaries) return std::nullopt;
   return fit_v1_neuron(*boundaries, bias * positions, o.output_bits);
 }
@@ -303,8 +303,8 @@ std::tuple<int64_t, float, bool> legacy_variables(const LevelActivation& levels,
   const size_t c = levels.boundaries.size() == 1 ? 0 : n;
   if (auto fit = fit_v1_neuron(levels.boundaries[c], 0, levels.bits))
     return {fit->threshold, fit->act_step, true};
-  const double spacing = levels.spacing.size() == 1 ? levels.spacing.front() : levels.spacing[c];
-  const double edge = levels.first_edge.size() == 1 ? levels.first_edge.front() : levels.first_edge[c];
+  const double spacing = channel_value(levels.spacing, c);
+  const double edge = channel_value(levels.first_edge, c);
   return {static_cast<int64_t>(std::floor(edge)),
           static_cast<float>(spacing * std::ldexp(1.0, levels.bits - 4)), false};
 }
@@ -401,7 +401,7 @@ V1NeuronVariables v1_neuron_variables(const QuantizedGraph& graph, size_t index)
   v.act_bits = v1_act_bits(b);
   for (int64_t n = 0; n < count; ++n) {
     const auto i = static_cast<size_t>(n);
-    const int64_t bias = b.bias.empty() ? 0 : b.bias.size() == 1 ? b.bias.front() : b.bias[i];
+    const int64_t bias = b.bias.empty() ? 0 : channel_value(b.bias, i);
     if (b.levels) {
       const auto [threshold, step, exact] = legacy_variables(*b.levels, i);
       v.threshold.push_back(threshold);

@@ -17,11 +17,9 @@ namespace cnn2snn {
 namespace {
 
 using Findings = std::vector<Incompatibility>;
+using convert_detail::report;
 using K = BlockKind;
 
-void report(Findings& out, const Block& block, std::string field, std::string problem) {
-  out.push_back({block.name, std::move(field), std::move(problem)});
-}
 std::string str(int64_t v) { return std::to_string(v); }
 std::string kind_name(BlockKind kind) { return block_kind_name(kind); }
 
@@ -29,11 +27,6 @@ bool one_of(int64_t v, std::initializer_list<int64_t> set) {
   return std::find(set.begin(), set.end(), v) != set.end();
 }
 
-// A per-channel vector's value for channel n (one value broadcast).
-template <typename T>
-T channel(const std::vector<T>& v, size_t n) {
-  return v.size() == 1 ? v.front() : v[n];
-}
 
 // Largest value the block's input can take: the model input's, or the previous block's top
 // activation level.
@@ -257,8 +250,8 @@ void check_relu_bound_unreached(const RuleInput& in, Findings& out) {
   const OutputStage& o = *b.output;
   const int64_t top = (int64_t{1} << o.output_bits) - 1;
   for (size_t n = 0; n < static_cast<size_t>(v1_neurons(b)); ++n) {
-    const int64_t bound = channel(b.relu_max, n), scale = channel(o.scale, n);
-    const int32_t shift = channel(o.shift, n);
+    const int64_t bound = channel_value(b.relu_max, n), scale = channel_value(o.scale, n);
+    const int32_t shift = channel_value(o.shift, n);
     if (bound > (int64_t{1} << 40) || scale > (int64_t{1} << 20) || shift < -62 || shift > 30) {
       report(out, b, "relu_max[" + str(static_cast<int64_t>(n)) + "]", "out of the checked range");
       continue;
@@ -364,7 +357,7 @@ void check_no_saturation(const RuleInput& in, Findings& out) {
   }
   const long double limit = std::ldexp(1.0L, std::min(b.buffer_bits, 32) - 1) - 1;
   for (int64_t n = 0; n < f; ++n) {
-    const long double bias = b.bias.empty() ? 0 : std::llabs(channel(b.bias, n));
+    const long double bias = b.bias.empty() ? 0 : std::llabs(channel_value(b.bias, n));
     if (l1[n] * x_max + bias > limit) {
       report(out, b, "weights", "neuron " + str(n) + ": |potential| can reach " +
                                     str(static_cast<int64_t>(l1[n] * x_max + bias)) + " > " +
@@ -468,14 +461,9 @@ const std::vector<Rule>& v1_rules() {
 
 namespace {
 
-bool applies(const Rule& rule, BlockKind kind) {
-  return rule.kinds.empty() ||
-         std::find(rule.kinds.begin(), rule.kinds.end(), kind) != rule.kinds.end();
-}
-
 void run_stage(RuleStage stage, const RuleInput& in, Findings& out) {
   for (const Rule& rule : v1_rules())
-    if (rule.stage == stage && applies(rule, in.block.kind)) rule.check(in, out);
+    if (rule.stage == stage && rule.applies_to(in.block.kind)) rule.check(in, out);
 }
 
 }  // namespace

@@ -20,9 +20,6 @@ namespace {
 using namespace convert_detail;
 using Findings = std::vector<Incompatibility>;
 
-void report(Findings& out, const Block& block, std::string field, std::string problem) {
-  out.push_back({block.name, std::move(field), std::move(problem)});
-}
 
 bool has_v2_layer(BlockKind kind) { return kind != BlockKind::SeparableConv2D; }
 
@@ -635,14 +632,9 @@ const std::vector<Rule>& v2_rules() {
 
 namespace {
 
-bool applies(const Rule& rule, BlockKind kind) {
-  return rule.kinds.empty() ||
-         std::find(rule.kinds.begin(), rule.kinds.end(), kind) != rule.kinds.end();
-}
-
 void run_stage(RuleStage stage, RuleScope scope, const RuleInput& in, Findings& out) {
   for (const Rule& rule : v2_rules())
-    if (rule.stage == stage && rule.scope == scope && applies(rule, in.block.kind))
+    if (rule.stage == stage && rule.scope == scope && rule.applies_to(in.block.kind))
       rule.check(in, out);
 }
 
