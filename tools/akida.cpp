@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "akida/atomic_file.h"
 #include "akida/engine.h"
 #include "akida/errors.h"
 #include "akida/fbz.h"
@@ -151,6 +152,7 @@ void add_commands(CLI::App& app, CliOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  akida::remove_partial_writes_on_signals();  // Ctrl-C leaves no temporary file behind
   CLI::App app{"Akida models: summary, JSON dump, inference on .npy files, upgrade of .fbz files.",
                "akida"};
   app.set_version_flag("--version", version_text());

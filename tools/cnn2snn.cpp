@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "akida/atomic_file.h"
 #include "akida/engine.h"
 #include "akida/errors.h"
 #include "akida/fbz.h"
@@ -321,6 +322,7 @@ std::vector<std::string> arguments(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  akida::remove_partial_writes_on_signals();  // Ctrl-C leaves no temporary file behind
   CLI::App app{"Convert QuantizeML models (Keras .h5, ONNX) to Akida .fbz models (2.0, or 1.0 on request), check "
                "them, run them and verify conversions.",
                "cnn2snn"};

@@ -24,7 +24,7 @@ Model read_fbz_bytes(std::span<const uint8_t> bytes, const std::string& source);
 // Serializes in the current layout (version string, key/value parameters, padded Snappy block).
 // Throws ShapeError when a variable's data size disagrees with its shape and dtype.
 std::vector<uint8_t> to_fbz_bytes(const Model& model);
-// Writes atomically: a temporary file beside `path`, then a rename. Throws Error naming `path`.
+// Writes atomically (write_file_atomically, atomic_file.h). Throws Error naming `path`.
 void write_fbz(const Model& model, const std::string& path);
 
 // The version string the writer records in files it makes.

@@ -55,7 +55,7 @@ NpyArray read_npy(const std::string& path);
 
 // Version 1.0 bytes. Throws ShapeError when data's size disagrees with shape and dtype.
 std::vector<uint8_t> to_npy_bytes(const NpyArray& array);
-// Writes atomically (a temporary file beside `path`, then a rename). Throws Error naming `path`.
+// Writes atomically (write_file_atomically, atomic_file.h). Throws Error naming `path`.
 void write_npy(const NpyArray& array, const std::string& path);
 
 // An integer array as a batch of samples of `sample` dims: shape (N, x, y, c), or (N, c) when
