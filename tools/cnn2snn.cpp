@@ -17,6 +17,7 @@
 #include "akida/errors.h"
 #include "akida/fbz.h"
 #include "akida/npy.h"
+#include "akida/progress.h"
 #include "cnn2snn/converter_v1.h"
 #include "cnn2snn/evaluator.h"
 #include "cnn2snn/pipeline.h"
@@ -141,10 +142,13 @@ void run_model(const RunOptions& o) {
   cnn2snn::Evaluator evaluator =
       with_file_context(o.model, [&] { return cnn2snn::Evaluator(graph); });
   const akida::Batch batch = cnn2snn::model_input_batch(graph, akida::read_npy(o.input), o.input);
+  akida::Progress progress("run", batch.n);  // on a terminal only
+  evaluator.set_progress(&progress);
   // The batch fits the graph: what the evaluator refuses now concerns the input's values.
   const akida::NpyArray output = with_file_context(o.input, [&] {
     return o.forward ? akida::to_npy(evaluator.run(batch)) : akida::to_npy(evaluator.predict(batch));
   });
+  progress.finish();
   akida::write_npy(output, o.output);
   std::cout << "cnn2snn: wrote " << o.output << ": " << akida::npy_dtype_name(output.dtype) << " "
             << akida::npy_shape_text(output.shape) << ", "
@@ -221,7 +225,7 @@ int verify_model(const VerifyOptions& o) {
                                             std::to_string(o.seed) + ")"
                                       : o.input;
   const cnn2snn::VerifyReport report = with_file_context(o.random ? o.model : o.input, [&] {
-    return cnn2snn::verify(graph, model, batch);
+    return cnn2snn::verify(graph, model, batch, /*show_progress=*/true);
   });
   const cnn2snn::AkidaVersion target =
       graph.legacy_cnn2snn ? cnn2snn::AkidaVersion::v1 : cnn2snn::target_akida_version();
@@ -320,7 +324,8 @@ void add_convert(CLI::App& app, CliOptions& o) {
 void add_run(CLI::App& app, CliOptions& o) {
   auto* cmd = app.add_subcommand(
       "run", "Run the QUANTIZED model (before conversion) in the reference evaluator, with "
-             "QuantizeML's integer arithmetic, on a .npy batch");
+             "QuantizeML's integer arithmetic, on a .npy batch (a progress bar on stderr when it "
+             "is a terminal)");
   cmd->add_option("-m,--model", o.run.model, "Quantized model file (.h5 or .onnx)")->required();
   cmd->add_option("-i,--input", o.run.input,
                   "Inputs: the model's integers, uint8 (int8 for signed inputs) (N, X, Y, C) or "
@@ -341,7 +346,7 @@ void add_verify(CLI::App& app, CliOptions& o) {
                 "same integer inputs and compare every layer exactly: per layer the number and "
                 "fraction of differing values and the largest |difference|, then the top-1 "
                 "agreement of the output over the samples; exit 0 only if all layers are equal, "
-                "1 otherwise");
+                "1 otherwise (a progress bar on stderr when it is a terminal)");
   cmd->add_option("-m,--model", o.verify.model, "Quantized model file (.h5 or .onnx)")->required();
   auto* input = cmd->add_option("-i,--input", o.verify.input,
                                 "Inputs .npy (as for 'run'); samples are consecutive frames");

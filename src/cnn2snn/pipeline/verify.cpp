@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "akida/errors.h"
+#include "akida/progress.h"
 #include "cnn2snn/evaluator.h"
 #include "cnn2snn/pipeline.h"
 
@@ -121,9 +122,16 @@ bool VerifyReport::all_equal() const {
 }
 
 VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
-                    const akida::Batch& batch) {
+                    const akida::Batch& batch, bool show_progress) {
+  // Samples to run: once on each side, and once more on each for a final Dequantizer's floats.
+  const bool floats = !graph.blocks.empty() && graph.blocks.back().kind == BlockKind::Dequantizer;
+  const int64_t passes = floats ? 4 : 2;
+  akida::Progress progress("verify, " + std::to_string(passes) + " passes", batch.n * passes,
+                           show_progress && akida::Progress::stderr_is_terminal());
   Evaluator evaluator(graph);
   akida::Engine engine(model);
+  evaluator.set_progress(&progress);
+  engine.set_progress(&progress);
   // Fresh objects: both start with empty FIFOs, so the batch is the same sequence of frames.
   const std::vector<akida::Batch> expected = evaluator.run_all(batch);
   const std::vector<akida::Batch> actual = engine.forward_all(batch);
@@ -175,6 +183,7 @@ VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
     row.detail = "no Akida layer of this name in the converted model";
     report.layers.push_back(std::move(row));
   }
+  progress.finish();
   return report;
 }
 
