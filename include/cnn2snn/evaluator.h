@@ -67,6 +67,9 @@ class Evaluator {
 
   // Clears the FIFOs of the temporal blocks (back to all-zero frames).
   void reset();
+  // Advances `progress` by one per sample that run*() or predict() runs (it must outlive those
+  // calls); nullptr stops.
+  void set_progress(akida::Progress* progress);
 
  private:
   struct Impl;
