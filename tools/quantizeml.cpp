@@ -80,6 +80,7 @@ void quantize_model(const QuantizeOptions& o) {
   calibration.seed = o.seed;
   if (!o.samples.empty()) {
     calibration.samples = read_float_array(o.samples);
+    calibration.samples_source = o.samples;
     // QuantizeML uses every sample of the file; -ns, when given, keeps the first ones.
     if (o.num_samples) keep_first(*calibration.samples, *o.num_samples);
     std::cerr << "quantizeml: calibrating on " << calibration.samples->shape.at(0)
@@ -91,27 +92,14 @@ void quantize_model(const QuantizeOptions& o) {
               << " random samples uniform in [-1, 1], as QuantizeML does (give real samples "
                  "for a useful model)\n";
   }
-  std::string bytes;
-  try {
-    bytes = model.quantize(params, calibration);
-  } catch (const akida::ShapeError& e) {
-    // Sample errors name the model; the samples file is what the user must fix.
-    if (!o.samples.empty()) throw akida::ShapeError(o.samples + ": " + e.what());
-    throw;
-  }
-  cnn2snn::write_model_file(bytes, output);
+  cnn2snn::write_model_file(model.quantize(params, calibration), output);
   std::cout << "Saved quantized model to " << output << ".\n";
 }
 
 void run_model(const RunOptions& o) {
   const cnn2snn::FloatModel model = cnn2snn::FloatModel::load(o.model);
   const cnn2snn::FloatArray inputs = read_float_array(o.input);
-  cnn2snn::FloatArray outputs;
-  try {
-    outputs = model.run(inputs);
-  } catch (const akida::ShapeError& e) {
-    throw akida::ShapeError(o.input + ": " + e.what());
-  }
+  const cnn2snn::FloatArray outputs = model.run(inputs, o.input);
   akida::NpyArray array;
   array.dtype = akida::NpyDType::Float32;
   array.shape = outputs.shape;

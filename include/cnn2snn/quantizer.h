@@ -54,6 +54,7 @@ struct CalibrationOptions {
   // Samples in the model's input layout and domain (what the float model is fed). Absent:
   // `num_samples` random samples uniform in [-1, 1], as QuantizeML generates them.
   std::optional<FloatArray> samples;
+  std::string samples_source = "calibration samples";  // names the samples in errors (a file)
   int64_t num_samples = 1024;
   // Samples per step (progress granularity; the ranges do not depend on it). 0: one step.
   int64_t batch_size = 0;
@@ -78,8 +79,9 @@ class FloatModel {
 
   // The float model's output for `inputs` (N, input_dims...), computed by this project's float
   // evaluator (the one calibration uses) on the sanitized graph. Throws UnsupportedError listing
-  // the nodes it cannot evaluate, ShapeError for inputs of another shape or holding NaN.
-  FloatArray run(const FloatArray& inputs) const;
+  // the nodes it cannot evaluate, ShapeError for inputs of another shape or holding NaN (its
+  // message starts with `inputs_source`).
+  FloatArray run(const FloatArray& inputs, const std::string& inputs_source = "inputs") const;
 
   // The ranges QuantizeML's calibrate() would measure for the tensors the quantized layers need
   // (each layer's output, and the input the first layer reads). Throws like quantize().

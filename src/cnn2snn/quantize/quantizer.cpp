@@ -36,9 +36,9 @@ std::string dims_text(const std::vector<int64_t>& dims) {
   return s + ")";
 }
 
-// Checks `array` is (N, dims...) with N >= 1 and no NaN; returns N.
+// Checks `array` (named `what` in errors) is (N, dims...) with N >= 1 and no NaN; returns N.
 int64_t sample_count(const FloatArray& array, const std::vector<int64_t>& dims,
-                     const std::string& source, const std::string& what) {
+                     const std::string& model, const std::string& what) {
   std::vector<int64_t> expected{0};
   expected.insert(expected.end(), dims.begin(), dims.end());
   bool ok = array.shape.size() == expected.size() && !array.shape.empty() && array.shape[0] >= 1;
@@ -46,17 +46,17 @@ int64_t sample_count(const FloatArray& array, const std::vector<int64_t>& dims,
   if (!ok) {
     std::string wanted = dims_text(dims);
     wanted.insert(1, "N, ");
-    throw akida::ShapeError(source + ": " + what + " of shape " + dims_text(array.shape) +
-                            ", expected " + wanted + " (the model's own input layout)");
+    throw akida::ShapeError(what + ": shape " + dims_text(array.shape) + ", expected " + wanted +
+                            " (the input layout of " + model + ")");
   }
   int64_t per_sample = 1;
   for (int64_t d : dims) per_sample *= d;
   if (static_cast<int64_t>(array.values.size()) != array.shape[0] * per_sample)
-    throw akida::ShapeError(source + ": " + what + ": " + std::to_string(array.values.size()) +
+    throw akida::ShapeError(what + ": " + std::to_string(array.values.size()) +
                             " values for shape " + dims_text(array.shape));
   for (size_t i = 0; i < array.values.size(); ++i)
     if (std::isnan(array.values[i]))
-      throw akida::ShapeError(source + ": " + what + ": sample " +
+      throw akida::ShapeError(what + ": sample " +
                               std::to_string(static_cast<int64_t>(i) / per_sample) + " holds NaN");
   return array.shape[0];
 }
@@ -155,7 +155,8 @@ CalibrationRanges calibrate_graph(const FloatGraph& graph, const std::vector<std
   const FloatArray samples = options.samples
                                  ? *options.samples
                                  : random_samples(graph.input_dims, options.num_samples, options.seed);
-  const int64_t count = sample_count(samples, graph.input_dims, graph.source, "calibration samples");
+  const int64_t count = sample_count(samples, graph.input_dims, graph.source,
+                                     options.samples ? options.samples_source : "random samples");
   const FloatEvaluator evaluator(graph);
   const size_t per_sample = samples.values.size() / static_cast<size_t>(count);
   std::vector<std::vector<int64_t>> shapes;
@@ -218,10 +219,10 @@ const std::string& FloatModel::source() const { return impl_->graph.source; }
 std::vector<int64_t> FloatModel::input_dims() const { return impl_->graph.input_dims; }
 std::vector<int64_t> FloatModel::output_dims() const { return impl_->graph.output_dims; }
 
-FloatArray FloatModel::run(const FloatArray& inputs) const {
+FloatArray FloatModel::run(const FloatArray& inputs, const std::string& inputs_source) const {
   const FloatGraph& graph = impl_->graph;
   const FloatEvaluator evaluator(graph);
-  const int64_t count = sample_count(inputs, graph.input_dims, graph.source, "inputs");
+  const int64_t count = sample_count(inputs, graph.input_dims, graph.source, inputs_source);
   const size_t per_sample = inputs.values.size() / static_cast<size_t>(count);
   FloatArray out;
   out.shape = {count};
