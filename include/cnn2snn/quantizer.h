@@ -60,6 +60,7 @@ struct CalibrationOptions {
   int64_t batch_size = 0;
   uint64_t seed = 0;     // of the random samples
   bool progress = true;  // akida::Progress on stderr, drawn only when it is a terminal
+  int threads = 0;       // samples evaluated in parallel; 0: one thread per core (at most 8)
 };
 
 class FloatModel {

@@ -216,6 +216,19 @@ def unsupported(b):
     return b.gemm(b.flatten(b.relu(b.conv(x, 4))), 3)
 
 
+def fashion_cnn(b):
+    """A Fashion-MNIST-sized CNN (about 3.8 M multiply-adds per sample), for bench/run.sh:
+    Conv 32 + BN + ReLU + MaxPool, Conv 64 + BN + ReLU + MaxPool, Flatten, Gemm 128 + ReLU, Gemm."""
+    x = b.normalize("input", [0.2860], [0.3530])
+    x = b.maxpool(b.relu(b.bn(b.conv(x, 32, bias=False))))
+    x = b.maxpool(b.relu(b.bn(b.conv(x, 64, bias=False))))
+    x = b.relu(b.gemm(b.flatten(x), 128))
+    return b.gemm(x, 10)
+
+
+# Models the benchmark quantizes (not the tests: larger).
+BENCH_MODELS = {"fashion_cnn": ((1, 28, 28), fashion_cnn)}
+
 MODELS = {
     "cnn_gap": ((1, 28, 28), cnn_gap),
     "cnn_flatten": ((1, 28, 28), cnn_flatten),
@@ -231,7 +244,7 @@ def names():
 
 
 def build(name):
-    shape, body = MODELS[name]
+    shape, body = MODELS[name] if name in MODELS else BENCH_MODELS[name]
     b = Builder(name, shape)
     return b.build(body(b))
 

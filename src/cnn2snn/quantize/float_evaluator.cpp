@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "akida/errors.h"
+#include "akida/runtime/vector_clones.h"
 #include "cnn2snn/refusals.h"
 
 namespace cnn2snn::quantize {
@@ -22,46 +23,80 @@ std::pair<int64_t, int64_t> valid_outputs(int64_t size, int64_t outputs, int64_t
   return {lo, std::max(lo, hi)};
 }
 
-void conv(const FloatNode& n, const std::vector<int64_t>& in, const std::vector<float>& x,
-          std::vector<float>& y) {
-  const int64_t channels_per_filter = n.weights_shape[1], kx = n.kernel[0], ky = n.kernel[1];
+// Per output pixel, the sum over (c, kx, ky) for every filter at once: acc[f] += w[c][a][b][f] * x.
+AKIDA_VECTOR_CLONES
+void conv(const FloatNode& n, const std::vector<float>& packed, const std::vector<int64_t>& in,
+          const std::vector<float>& x, std::vector<float>& y) {
+  const int64_t filters = n.output_shape[0], ox = n.output_shape[1], oy = n.output_shape[2];
+  const int64_t kx = n.kernel[0], ky = n.kernel[1];
+  std::vector<float> acc(sz(filters));
+  y.resize(sz(filters * ox * oy));
+  for (int64_t i = 0; i < ox; ++i)
+    for (int64_t j = 0; j < oy; ++j) {
+      if (n.bias.empty()) std::fill(acc.begin(), acc.end(), 0.0f);
+      else std::copy(n.bias.begin(), n.bias.end(), acc.begin());
+      for (int64_t c = 0; c < in[0]; ++c)
+        for (int64_t a = 0; a < kx; ++a) {
+          const int64_t xi = i * n.strides[0] + a - n.pads[0];
+          if (xi < 0 || xi >= in[1]) continue;
+          for (int64_t b = 0; b < ky; ++b) {
+            const int64_t yi = j * n.strides[1] + b - n.pads[1];
+            if (yi < 0 || yi >= in[2]) continue;
+            const float v = x[sz((c * in[1] + xi) * in[2] + yi)];
+            const float* w = packed.data() + ((c * kx + a) * ky + b) * filters;
+            for (int64_t f = 0; f < filters; ++f) acc[sz(f)] += w[f] * v;
+          }
+        }
+      for (int64_t f = 0; f < filters; ++f) y[sz((f * ox + i) * oy + j)] = acc[sz(f)];
+    }
+}
+
+// Depthwise: one input channel per filter.
+void depthwise_conv(const FloatNode& n, const std::vector<int64_t>& in, const std::vector<float>& x,
+                    std::vector<float>& y) {
+  const int64_t kx = n.kernel[0], ky = n.kernel[1];
   const int64_t ox = n.output_shape[1], oy = n.output_shape[2], plane = in[1] * in[2];
-  const bool depthwise = n.group > 1;
   y.assign(sz(n.output_shape[0] * ox * oy), 0.0f);
   for (int64_t f = 0; f < n.output_shape[0]; ++f) {
     float* out = y.data() + f * ox * oy;
     if (!n.bias.empty()) std::fill(out, out + ox * oy, n.bias[sz(f)]);
-    for (int64_t ci = 0; ci < channels_per_filter; ++ci) {
-      const float* image = x.data() + (depthwise ? f : ci) * plane;
-      for (int64_t a = 0; a < kx; ++a) {
-        const auto [x_lo, x_hi] = valid_outputs(in[1], ox, n.strides[0], a - n.pads[0]);
-        for (int64_t b = 0; b < ky; ++b) {
-          const float w = n.weights[sz(((f * channels_per_filter + ci) * kx + a) * ky + b)];
-          const auto [y_lo, y_hi] = valid_outputs(in[2], oy, n.strides[1], b - n.pads[1]);
-          for (int64_t i = x_lo; i < x_hi; ++i) {
-            const float* row = image + (i * n.strides[0] + a - n.pads[0]) * in[2] + b - n.pads[1];
-            float* out_row = out + i * oy;
-            if (n.strides[1] == 1) {
-              for (int64_t j = y_lo; j < y_hi; ++j) out_row[j] += w * row[j];
-            } else {
-              for (int64_t j = y_lo; j < y_hi; ++j) out_row[j] += w * row[j * n.strides[1]];
-            }
-          }
+    const float* image = x.data() + f * plane;
+    for (int64_t a = 0; a < kx; ++a) {
+      const auto [x_lo, x_hi] = valid_outputs(in[1], ox, n.strides[0], a - n.pads[0]);
+      for (int64_t b = 0; b < ky; ++b) {
+        const float w = n.weights[sz((f * kx + a) * ky + b)];
+        const auto [y_lo, y_hi] = valid_outputs(in[2], oy, n.strides[1], b - n.pads[1]);
+        for (int64_t i = x_lo; i < x_hi; ++i) {
+          const float* row = image + (i * n.strides[0] + a - n.pads[0]) * in[2] + b - n.pads[1];
+          float* out_row = out + i * oy;
+          for (int64_t j = y_lo; j < y_hi; ++j) out_row[j] += w * row[j * n.strides[1]];
         }
       }
     }
   }
 }
 
-void gemm(const FloatNode& n, const std::vector<float>& x, std::vector<float>& y) {
-  const int64_t inputs = n.weights_shape[1];
-  y.assign(sz(n.weights_shape[0]), 0.0f);
-  for (int64_t f = 0; f < n.weights_shape[0]; ++f) {
-    const float* w = n.weights.data() + f * inputs;
-    float sum = 0;
-    for (int64_t i = 0; i < inputs; ++i) sum += w[i] * x[sz(i)];
-    y[sz(f)] = sum + (n.bias.empty() ? 0.0f : n.bias[sz(f)]);
+// acc[f] += w[n][f] * x[n], then the bias.
+AKIDA_VECTOR_CLONES
+void gemm(const FloatNode& n, const std::vector<float>& packed, const std::vector<float>& x,
+          std::vector<float>& y) {
+  const int64_t filters = n.weights_shape[0], inputs = n.weights_shape[1];
+  y.assign(sz(filters), 0.0f);
+  for (int64_t i = 0; i < inputs; ++i) {
+    const float v = x[sz(i)];
+    const float* w = packed.data() + i * filters;
+    for (int64_t f = 0; f < filters; ++f) y[sz(f)] += w[f] * v;
   }
+  if (!n.bias.empty())
+    for (int64_t f = 0; f < filters; ++f) y[sz(f)] += n.bias[sz(f)];
+}
+
+// (rows, cols) -> (cols, rows).
+std::vector<float> transpose(const std::vector<float>& m, int64_t rows, int64_t cols) {
+  std::vector<float> out(m.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[sz(c * rows + r)] = m[sz(r * cols + c)];
+  return out;
 }
 
 void max_pool(const FloatNode& n, const std::vector<int64_t>& in, const std::vector<float>& x,
@@ -109,6 +144,12 @@ FloatEvaluator::FloatEvaluator(const FloatGraph& graph) : graph_(graph) {
     for (const auto& name : graph.nodes[i].inputs) in.push_back(producer.at(name));
     inputs_.push_back(in);
     producer[graph.nodes[i].output] = static_cast<int>(i);
+    const FloatNode& n = graph.nodes[i];
+    const bool packs = (n.op == FloatOp::Conv && n.group == 1) || n.op == FloatOp::Gemm;
+    // (F, rest) -> (rest, F): [c][kx][ky][f] for a Conv, [n][f] for a Gemm.
+    packed_.push_back(packs ? transpose(n.weights, n.weights_shape[0],
+                                        static_cast<int64_t>(n.weights.size()) / n.weights_shape[0])
+                            : std::vector<float>{});
   }
 }
 
@@ -152,8 +193,10 @@ void FloatEvaluator::run(const float* sample, Workspace& ws) const {
         inputs_[k][0] < 0 ? rescaled_shape_ : graph_.nodes[sz(inputs_[k][0])].output_shape;
     std::vector<float>& y = ws.outputs[k];
     switch (n.op) {
-      case FloatOp::Conv: conv(n, in_shape, x, y); break;
-      case FloatOp::Gemm: gemm(n, x, y); break;
+      case FloatOp::Conv:
+        n.group > 1 ? depthwise_conv(n, in_shape, x, y) : conv(n, packed_[k], in_shape, x, y);
+        break;
+      case FloatOp::Gemm: gemm(n, packed_[k], x, y); break;
       case FloatOp::MaxPool: max_pool(n, in_shape, x, y); break;
       case FloatOp::GlobalAvgPool: global_average(in_shape, x, y); break;
       case FloatOp::Flatten: y = x; break;

@@ -35,6 +35,9 @@ class FloatEvaluator {
 
   const FloatGraph& graph_;
   std::vector<std::vector<int>> inputs_;  // per node: producer index, -1 = the rescaled input
+  // Conv (not depthwise) weights as [c][kx][ky][f], Gemm weights as [n][f]: the loops run over
+  // output channels innermost, where the compiler vectorizes them.
+  std::vector<std::vector<float>> packed_;
   std::vector<int64_t> rescaled_shape_;
 };
 

@@ -24,6 +24,9 @@ using TP = onnx::TensorProto;
 
 // The batch size in folded shapes (Shape of an activation): symbolic, whatever the model says.
 constexpr double kBatch = -1099511627776.0;  // -2^40, exact in a double
+// Largest activation (values per sample) and convolution (multiply-adds per sample) accepted.
+constexpr int64_t kMaxActivation = int64_t{1} << 26;
+constexpr int64_t kMaxMultiplyAdds = int64_t{1} << 36;
 
 std::string str(const std::vector<int64_t>& v) {
   std::string s = "[";
@@ -254,6 +257,12 @@ std::string Lowering::activation(const onnx::NodeProto& n, int i, const Where& w
 }
 
 FloatNode& Lowering::emit(FloatNode node, const std::vector<int64_t>& output_shape) {
+  // Bounds that keep a hostile file from making the evaluator allocate or compute without end;
+  // Akida-sized models are far below them.
+  if (product(output_shape) > kMaxActivation)
+    Where(g_.source, nullptr).fail<UnsupportedError>(
+        "node '" + node.name + "' (" + node.op_type + "): output " + str(output_shape) +
+        " holds more than " + std::to_string(kMaxActivation) + " values per sample");
   node.output_shape = output_shape;
   shapes_[node.output] = output_shape;
   producer_[node.output] = g_.nodes.size();
@@ -301,6 +310,10 @@ void Lowering::read_input(const Where& where) {
                                    std::to_string(i) + " must be a fixed size in 1..65536");
     g_.input_dims.push_back(d.dim_value());
   }
+  if (product(g_.input_dims) > kMaxActivation)
+    where.fail<UnsupportedError>("input '" + input->name() + "': " + str(g_.input_dims) +
+                                 " holds more than " + std::to_string(kMaxActivation) +
+                                 " values per sample");
   batch_is_one_ = dims.dim(0).has_dim_value() && dims.dim(0).dim_value() == 1;
   g_.input_name = input->name();
   g_.rescale.output = g_.input_name;
@@ -743,10 +756,16 @@ void Lowering::conv(const onnx::NodeProto& n, const Where& where) {
     where.fail("attribute 'kernel_shape' " + str(kernel_shape) + " differs from the weights " +
                str(w.dims));
   read_window(n, node, in, where);
+  const std::vector<int64_t> out = window_output(node, in, filters, where);
+  const bool depthwise = groups > 1 && groups == in[0] && filters == in[0];
+  const int64_t weights_size = filters * (depthwise ? 1 : in[0]) * w.dims[2] * w.dims[3];
+  if (weights_size > kMaxActivation || weights_size > kMaxMultiplyAdds / (out[1] * out[2]))
+    where.fail<UnsupportedError>("weights " + str(w.dims) + " on an output of " + str(out) +
+                                 ": too large to evaluate");
   node.weights = to_floats(w.values);
   node.weights_shape = w.dims;
-  if (groups > 1 && groups == in[0] && filters == in[0]) {
-    node.group = groups;  // depthwise
+  if (depthwise) {
+    node.group = groups;
   } else if (groups > 1) {
     node.weights = expand_groups(node.weights, filters, in[0], groups, w.dims[2] * w.dims[3]);
     node.weights_shape = {filters, in[0], w.dims[2], w.dims[3]};
@@ -757,7 +776,6 @@ void Lowering::conv(const onnx::NodeProto& n, const Where& where) {
                  std::to_string(filters) + " filters");
     node.bias = to_floats(b->values);
   }
-  const std::vector<int64_t> out = window_output(node, in, filters, where);
   emit(std::move(node), out);
 }
 
@@ -1080,17 +1098,17 @@ void Lowering::concat(const onnx::NodeProto& n, const Where& where) {
 
 void unify_pads(FloatGraph& graph) {
   // QuantizeML unify_pads_format: keep the begin pads and the output size, and reduce each end
-  // pad to what the last window reaches (PyTorch pads symmetrically).
+  // pad to what the last window reaches (PyTorch pads symmetrically). A node where that would be
+  // negative keeps its pads (QuantizeML's assertion fails and it leaves the node as it is).
   std::map<std::string, std::vector<int64_t>> shapes{{graph.rescale.output, graph.rescaled_shape()}};
   for (FloatNode& node : graph.nodes) {
     if (node.op == FloatOp::Conv || node.op == FloatOp::MaxPool) {
       const std::vector<int64_t>& in = shapes.at(node.inputs[0]);
-      for (int axis = 0; axis < 2; ++axis) {
-        const int64_t out = node.output_shape[1 + axis];
-        const int64_t end = (out - 1) * node.strides[axis] -
-                            (in[1 + axis] + node.pads[axis] - node.kernel[axis]);
-        node.pads[2 + axis] = std::max<int64_t>(end, 0);
-      }
+      std::array<int64_t, 2> end{};
+      for (int axis = 0; axis < 2; ++axis)
+        end[axis] = (node.output_shape[1 + axis] - 1) * node.strides[axis] -
+                    (in[1 + axis] + node.pads[axis] - node.kernel[axis]);
+      if (end[0] >= 0 && end[1] >= 0) node.pads[2] = end[0], node.pads[3] = end[1];
     }
     shapes[node.output] = node.output_shape;
   }

@@ -88,9 +88,11 @@ void parallel_chunks(int64_t n, int workers, F fn) {
     if (e) std::rethrow_exception(e);
 }
 
-int worker_count(int64_t samples) {
+// `requested` threads (0: one per core, at most 8), never more than samples.
+int worker_count(int64_t samples, int requested = 0) {
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
-  return static_cast<int>(std::min<int64_t>({static_cast<int64_t>(hardware), 8, samples}));
+  const int64_t threads = requested > 0 ? requested : std::min<int64_t>(hardware, 8);
+  return static_cast<int>(std::max<int64_t>(1, std::min(threads, samples)));
 }
 
 // Per-channel (axis 0 of a (C, X, Y) tensor) or per-tensor (flat tensors) running min / max.
@@ -168,7 +170,7 @@ CalibrationRanges calibrate_graph(const FloatGraph& graph, const std::vector<std
   akida::Progress progress("calibration", count, options.progress && akida::Progress::stderr_is_terminal());
   for (int64_t first = 0; first < count; first += step) {
     const int64_t n = std::min(step, count - first);
-    const int workers = worker_count(n);
+    const int workers = worker_count(n, options.threads);
     std::vector<std::vector<RangeAccumulator>> partial(static_cast<size_t>(workers), total);
     parallel_chunks(n, workers, [&](int64_t begin, int64_t end, int w) {
       FloatEvaluator::Workspace ws;
