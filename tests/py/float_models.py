@@ -204,6 +204,20 @@ def dense_tail(b):
     return b.gemm(x, 7, trans_b=False)
 
 
+def nhwc_input(b):
+    """A channels-last input: Transpose [0, 3, 1, 2], per-channel Mul / Add normalisation, Conv
+    without bias + BN + ReLU, an AveragePool over the whole image, Flatten, Gemm."""
+    x = b.node("Transpose", ["input"], (3, 12, 12), perm=[0, 3, 1, 2])
+    scale = b.init("/normalize/scale", np.array([2.0, 1.5, 2.5], np.float32).reshape(1, 3, 1, 1))
+    offset = b.init("/normalize/offset", np.array([-1.0, -0.5, -1.25], np.float32).reshape(1, 3, 1, 1))
+    x = b.node("Mul", [x, scale], (3, 12, 12), scope="normalize")
+    x = b.node("Add", [x, offset], (3, 12, 12), scope="normalize")
+    x = b.relu(b.bn(b.conv(x, 8, bias=False)))
+    x = b.relu(b.conv(x, 12, stride=2))
+    x = b.node("AveragePool", [x], (12, 1, 1), kernel_shape=[6, 6])
+    return b.gemm(b.flatten(x), 4)
+
+
 def unsupported(b):
     """Four nodes the quantizer cannot handle, on parallel branches (a refused node's consumers
     are not reported again): a Sigmoid and a LeakyRelu (ops it does not know), a Clip(-1, 1)
@@ -235,6 +249,7 @@ MODELS = {
     "clip_depthwise": ((3, 16, 16), clip_depthwise),
     "residual": ((2, 12, 12), residual),
     "dense_tail": ((1, 10, 10), dense_tail),
+    "nhwc_input": ((12, 12, 3), nhwc_input),
     "unsupported": ((1, 8, 8), unsupported),
 }
 
@@ -252,7 +267,4 @@ def build(name):
 def samples(name, count, seed=0):
     """Calibration-like inputs: images in [0, 1] (the domain before the normalisation)."""
     shape = MODELS[name][0]
-    rng = np.random.default_rng(seed)
-    # Smooth images (not white noise): a few random blobs, as real images have structure.
-    x = rng.uniform(0, 1, (count, *shape)).astype(np.float32)
-    return x
+    return np.random.default_rng(seed).uniform(0, 1, (count, *shape)).astype(np.float32)

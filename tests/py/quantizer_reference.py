@@ -164,6 +164,9 @@ class FloatModel:
         tensor = self.input
         while True:
             readers = self.readers.get(tensor, [])
+            if len(readers) == 1 and readers[0].op_type == "Transpose":  # channels last to first
+                tensor = readers[0].output[0]
+                continue
             if len(readers) != 1 or readers[0].op_type not in ("Sub", "Div", "Mul", "Add"):
                 return np.atleast_1d(scale).reshape(-1), np.atleast_1d(offset).reshape(-1)
             node = readers[0]

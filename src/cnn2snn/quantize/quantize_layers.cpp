@@ -111,25 +111,26 @@ QuantizedLayer LayerQuantizer::input_quantizer(const Layer& layer) {
   const TensorRange& r = range(layer);
   const InputRescale& rescale = g_.rescale;
   const size_t n = std::max({r.lowest.size(), rescale.scale.size(), rescale.offset.size()});
-  // The range of the model input before the folded rescaling (float32, as numpy computes it).
-  std::vector<float> in_lo, in_hi, out_lo, out_hi;
+  // The range of the model input before the folded rescaling (float32, as numpy computes it),
+  // broadcast against the rescale; the output keeps the range's own shape.
+  std::vector<float> in_lo, in_hi;
   for (size_t i = 0; i < n; ++i) {
     const float s = at(rescale.scale, i), o = at(rescale.offset, i);
     const float a = (at(r.lowest, i) - o) / s, b = (at(r.highest, i) - o) / s;
     in_lo.push_back(std::min(a, b));
     in_hi.push_back(std::max(a, b));
-    out_lo.push_back(at(r.lowest, i));
-    out_hi.push_back(at(r.highest, i));
   }
+  const std::vector<float>& out_lo = r.lowest;
+  const std::vector<float>& out_hi = r.highest;
   std::vector<float> in_scale, out_scale;
-  std::vector<int64_t> in_zp(n, 0), out_zp(n, 0);
+  std::vector<int64_t> in_zp(n, 0), out_zp(out_lo.size(), 0);
   try {
     if (!plan_.input_signed) {
       const ZeroPointScale in = input_conv_zp_scale(in_lo, in_hi);
       const ZeroPointScale out = input_conv_zp_scale(out_lo, out_hi);
       in_scale = in.scale, in_zp = in.zero_point, out_scale = out.scale, out_zp = out.zero_point;
       for (size_t i = 0; i < n; ++i) {
-        const double ratio = static_cast<double>(in_scale[i]) / out_scale[i];
+        const double ratio = static_cast<double>(in_scale[i]) / at(out_scale, i);
         const double expected = at(rescale.scale, i);
         if (std::abs(ratio - expected) > 1e-3 + 1e-7 * std::abs(expected))
           fail(layer, "impossible to quantize inputs when folding the input rescaling: the "
@@ -155,7 +156,7 @@ QuantizedLayer LayerQuantizer::input_quantizer(const Layer& layer) {
   add(q, ints("quantize_zp", plan_.input_signed ? TP::INT8 : TP::UINT8, dims, in_zp));
   q.ints_attributes.push_back({"perm", rescale.perm});
   q.scale = to_doubles(out_scale);
-  q.scale_dims = dims;
+  q.scale_dims = scale_dims(layer, out_scale.size());
   q.zero_point = out_zp;
   q.output_dtype = plan_.input_signed ? TP::INT8 : TP::UINT8;
   return q;
