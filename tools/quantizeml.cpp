@@ -19,6 +19,7 @@
 #include "akida/npy.h"
 #include "cnn2snn/pipeline.h"
 #include "cnn2snn/quantizer.h"
+#include "cli_main.h"
 
 namespace {
 
@@ -163,23 +164,6 @@ void add_run(CLI::App& app, RunOptions& o) {
       ->required();
 }
 
-// QuantizeML's spellings "-sa", "-ns", "-bs", "-id" are not valid CLI11 names (one-character
-// short options only): map them to the long options before parsing.
-std::vector<std::string> arguments(int argc, char** argv) {
-  const std::vector<std::pair<std::string, std::string>> aliases = {
-      {"-sa", "--samples"}, {"-ns", "--num_samples"}, {"-bs", "--batch_size"},
-      {"-id", "--input_dtype"}};
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    for (const auto& [short_name, long_name] : aliases)
-      if (a == short_name || a.rfind(short_name + "=", 0) == 0) a = long_name + a.substr(3);
-    args.push_back(a);
-  }
-  std::reverse(args.begin(), args.end());  // CLI11's vector form takes them last-first
-  return args;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -196,23 +180,13 @@ int main(int argc, char** argv) {
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "quantizeml (cnn2snn " << cnn2snn::version() << ")\n";
   });
-  try {
-    app.parse(arguments(argc, argv));
+  return cli::guarded_main(app, "quantizeml", [&] {
+    // QuantizeML's spellings "-sa", "-ns", "-bs", "-id" (not valid CLI11 names).
+    app.parse(cli::arguments(argc, argv, {{"-sa", "--samples"}, {"-ns", "--num_samples"},
+                                          {"-bs", "--batch_size"}, {"-id", "--input_dtype"}}));
     // Every error of the library and of the file readers starts with the file it concerns.
     if (app.got_subcommand("quantize")) quantize_model(options.quantize);
     if (app.got_subcommand("run")) run_model(options.run);
     return 0;
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "quantizeml: error: " << e.what() << " (see 'quantizeml --help')\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "quantizeml: error: " << e.what() << "\n";
-    return 1;
-  }
+  }, /*usage_status=*/1);
 }

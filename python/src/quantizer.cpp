@@ -51,6 +51,18 @@ cnn2snn::CalibrationOptions calibration(std::optional<FloatArrayIn> samples, int
   return o;
 }
 
+// Runs `work(params, calibration options)` without the GIL (calibration takes long and runs
+// threads that never call back into Python).
+template <typename Work>
+auto with_calibration(int input_weight_bits, int weight_bits, int activation_bits, bool per_tensor,
+                      bool input_signed, std::optional<FloatArrayIn> samples, int64_t num_samples,
+                      int64_t batch_size, uint64_t seed, bool progress, Work work) {
+  const auto p = params(input_weight_bits, weight_bits, activation_bits, per_tensor, input_signed);
+  const auto o = calibration(std::move(samples), num_samples, batch_size, seed, progress);
+  py::gil_scoped_release release;
+  return work(p, o);
+}
+
 py::dict ranges_to_dict(const cnn2snn::CalibrationRanges& ranges) {
   py::dict out;
   for (const auto& [name, r] : ranges)
@@ -100,28 +112,20 @@ void bind_quantizer(py::module_& m) {
               int activation_bits, bool per_tensor, bool input_signed,
               std::optional<FloatArrayIn> samples, int64_t num_samples, int64_t batch_size,
               uint64_t seed, bool progress) {
-             const auto p = params(input_weight_bits, weight_bits, activation_bits, per_tensor, input_signed);
-             const auto o = calibration(std::move(samples), num_samples, batch_size, seed, progress);
-             cnn2snn::CalibrationRanges ranges;
-             {
-               py::gil_scoped_release release;
-               ranges = self.calibrate(p, o);
-             }
-             return ranges_to_dict(ranges);
+             return ranges_to_dict(with_calibration(
+                 input_weight_bits, weight_bits, activation_bits, per_tensor, input_signed,
+                 std::move(samples), num_samples, batch_size, seed, progress,
+                 [&](const auto& p, const auto& o) { return self.calibrate(p, o); }));
            })
       .def("quantize",
            [](const cnn2snn::FloatModel& self, int input_weight_bits, int weight_bits,
               int activation_bits, bool per_tensor, bool input_signed,
               std::optional<FloatArrayIn> samples, int64_t num_samples, int64_t batch_size,
               uint64_t seed, bool progress) {
-             const auto p = params(input_weight_bits, weight_bits, activation_bits, per_tensor, input_signed);
-             const auto o = calibration(std::move(samples), num_samples, batch_size, seed, progress);
-             std::string bytes;
-             {
-               py::gil_scoped_release release;
-               bytes = self.quantize(p, o);
-             }
-             return py::bytes(bytes);
+             return py::bytes(with_calibration(
+                 input_weight_bits, weight_bits, activation_bits, per_tensor, input_signed,
+                 std::move(samples), num_samples, batch_size, seed, progress,
+                 [&](const auto& p, const auto& o) { return self.quantize(p, o); }));
            })
       .def("quantize_calibrated",
            [](const cnn2snn::FloatModel& self, int input_weight_bits, int weight_bits,

@@ -40,6 +40,7 @@ sys.path.append(str(BIN.parent / "python"))  # the quantizeml package of this bu
 
 import float_models  # noqa: E402
 from quantizer_reference import reference_initializers  # noqa: E402
+from test_quantizeml_onnx_generator import for_checker  # noqa: E402  (IR 8 / opset 17 copy)
 from tools.quantizeml_onnx.functions import make_function  # noqa: E402
 
 HAVE_ORT = shutil.which("node") is not None and (ORACLE / "node_modules" / "onnxruntime-node").is_dir()
@@ -258,19 +259,6 @@ def test_function_bodies_are_quantizeml_bodies(work):
                     "QuantizedDense1DBiased", "QuantizedDense1DFlattenBiased",
                     "QuantizedConv2DBiasedReLUScaled", "QuantizedConv2DBiasedScaled"):
         assert op_type in seen, (op_type, sorted(seen))
-
-
-def for_checker(model):
-    """A copy onnx 1.12's checker accepts: IR 8, default opset 17 (every op used keeps its
-    signature in 17)."""
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    copy.ir_version = 8
-    for opsets in [copy.opset_import] + [f.opset_import for f in copy.functions]:
-        for o in opsets:
-            if o.domain == "":
-                o.version = 17
-    return copy
 
 
 SUFFIX_DTYPES = {"_Wi": np.int8, "_B": np.int32, "_pads": np.int64, "_M": np.uint8,

@@ -53,38 +53,40 @@ const onnx::AttributeProto* find_attr(const onnx::NodeProto& n, const std::strin
   return nullptr;
 }
 
-int64_t attr_int(const onnx::NodeProto& n, const std::string& name, int64_t fallback,
-                 const Where& where) {
+// The attribute `name` of type `type`, read by `get`, or `fallback` when absent.
+template <typename T, typename Get>
+T attr(const onnx::NodeProto& n, const std::string& name, T fallback, onnx::AttributeProto::AttributeType type,
+       const char* expected, const Where& where, Get get) {
   const auto* a = find_attr(n, name);
   if (!a) return fallback;
-  if (a->type() != onnx::AttributeProto::INT) where.fail("attribute '" + name + "': expected an int");
-  return a->i();
+  if (a->type() != type) where.fail("attribute '" + name + "': expected " + expected);
+  return get(*a);
+}
+
+int64_t attr_int(const onnx::NodeProto& n, const std::string& name, int64_t fallback,
+                 const Where& where) {
+  return attr(n, name, fallback, onnx::AttributeProto::INT, "an int", where,
+              [](const onnx::AttributeProto& a) { return a.i(); });
 }
 
 std::vector<int64_t> attr_ints(const onnx::NodeProto& n, const std::string& name,
                                std::vector<int64_t> fallback, const Where& where) {
-  const auto* a = find_attr(n, name);
-  if (!a) return fallback;
-  if (a->type() != onnx::AttributeProto::INTS)
-    where.fail("attribute '" + name + "': expected a list of ints");
-  return {a->ints().begin(), a->ints().end()};
+  return attr(n, name, std::move(fallback), onnx::AttributeProto::INTS, "a list of ints", where,
+              [](const onnx::AttributeProto& a) {
+                return std::vector<int64_t>(a.ints().begin(), a.ints().end());
+              });
 }
 
 float attr_float(const onnx::NodeProto& n, const std::string& name, float fallback,
                  const Where& where) {
-  const auto* a = find_attr(n, name);
-  if (!a) return fallback;
-  if (a->type() != onnx::AttributeProto::FLOAT) where.fail("attribute '" + name + "': expected a float");
-  return a->f();
+  return attr(n, name, fallback, onnx::AttributeProto::FLOAT, "a float", where,
+              [](const onnx::AttributeProto& a) { return a.f(); });
 }
 
 std::string attr_string(const onnx::NodeProto& n, const std::string& name,
                         const std::string& fallback, const Where& where) {
-  const auto* a = find_attr(n, name);
-  if (!a) return fallback;
-  if (a->type() != onnx::AttributeProto::STRING)
-    where.fail("attribute '" + name + "': expected a string");
-  return a->s();
+  return attr(n, name, fallback, onnx::AttributeProto::STRING, "a string", where,
+              [](const onnx::AttributeProto& a) { return a.s(); });
 }
 
 Constant tensor_constant(const onnx::TensorProto& t, const Where& where, const std::string& field) {
@@ -732,6 +734,17 @@ std::vector<float> expand_groups(const std::vector<float>& w, int64_t filters, i
   return out;
 }
 
+// The FloatNode an ONNX node becomes (named after it, with its output).
+FloatNode new_node(const onnx::NodeProto& n, FloatOp op, std::vector<std::string> inputs) {
+  FloatNode node;
+  node.op = op;
+  node.name = n.name();
+  node.op_type = n.op_type();
+  node.inputs = std::move(inputs);
+  node.output = n.output(0);
+  return node;
+}
+
 void Lowering::conv(const onnx::NodeProto& n, const Where& where) {
   const std::string x = activation(n, 0, where);
   const std::vector<int64_t> in = require_image(shape(x), where);
@@ -739,12 +752,7 @@ void Lowering::conv(const onnx::NodeProto& n, const Where& where) {
   if (w.dims.size() != 4)
     where.fail<UnsupportedError>("weights of shape " + str(w.dims) +
                                  ": only 2-D convolutions are supported");
-  FloatNode node;
-  node.op = FloatOp::Conv;
-  node.name = n.name();
-  node.op_type = n.op_type();
-  node.inputs = {x};
-  node.output = n.output(0);
+  FloatNode node = new_node(n, FloatOp::Conv, {x});
   const int64_t filters = w.dims[0], groups = attr_int(n, "group", 1, where);
   if (groups < 1 || w.dims[1] * groups != in[0] || filters % groups != 0)
     where.fail("weights of shape " + str(w.dims) + " and group " + std::to_string(groups) +
@@ -779,16 +787,6 @@ void Lowering::conv(const onnx::NodeProto& n, const Where& where) {
   emit(std::move(node), out);
 }
 
-FloatNode gemm_node(const onnx::NodeProto& n, const std::string& x) {
-  FloatNode node;
-  node.op = FloatOp::Gemm;
-  node.name = n.name();
-  node.op_type = n.op_type();
-  node.inputs = {x};
-  node.output = n.output(0);
-  return node;
-}
-
 // (rows, cols) row-major -> (cols, rows).
 std::vector<float> transposed(const std::vector<double>& m, int64_t rows, int64_t cols) {
   std::vector<float> out(m.size());
@@ -811,7 +809,7 @@ void Lowering::gemm(const onnx::NodeProto& n, const Where& where) {
     where.fail("B of shape " + str(b.dims) + " does not fit an input of " + std::to_string(inputs) +
                " values");
   const float alpha = attr_float(n, "alpha", 1.0f, where), beta = attr_float(n, "beta", 1.0f, where);
-  FloatNode node = gemm_node(n, x);
+  FloatNode node = new_node(n, FloatOp::Gemm, {x});
   node.weights = trans_b ? to_floats(b.values) : transposed(b.values, b.dims[0], b.dims[1]);
   node.weights_shape = {filters, inputs};
   if (alpha != 1.0f)
@@ -832,7 +830,7 @@ void Lowering::matmul(const onnx::NodeProto& n, const Where& where) {
   if (b.dims.size() != 2 || b.dims[0] != inputs)
     where.fail<UnsupportedError>("B of shape " + str(b.dims) + " does not fit an input of " +
                                  std::to_string(inputs) + " values");
-  FloatNode node = gemm_node(n, x);
+  FloatNode node = new_node(n, FloatOp::Gemm, {x});
   node.weights = transposed(b.values, b.dims[0], b.dims[1]);  // Gemm's (F, N)
   node.weights_shape = {b.dims[1], inputs};
   emit(std::move(node), {b.dims[1]});
@@ -861,13 +859,7 @@ void Lowering::add(const onnx::NodeProto& n, const Where& where) {
   if (shape(a) != shape(b))
     where.fail<UnsupportedError>("inputs of shapes " + str(shape(a)) + " and " + str(shape(b)) +
                                  ": only inputs of the same shape can be added");
-  FloatNode node;
-  node.op = FloatOp::Add;
-  node.name = n.name();
-  node.op_type = n.op_type();
-  node.inputs = {a, b};
-  node.output = n.output(0);
-  emit(std::move(node), shape(a));
+  emit(new_node(n, FloatOp::Add, {a, b}), shape(a));
 }
 
 void Lowering::batch_norm(const onnx::NodeProto& n, const Where& where) {
@@ -913,19 +905,9 @@ void Lowering::batch_norm(const onnx::NodeProto& n, const Where& where) {
   take_over_output(*layer, n);
 }
 
-FloatNode unary_node(const onnx::NodeProto& n, FloatOp op, const std::string& x) {
-  FloatNode node;
-  node.op = op;
-  node.name = n.name();
-  node.op_type = n.op_type();
-  node.inputs = {x};
-  node.output = n.output(0);
-  return node;
-}
-
 void Lowering::relu(const onnx::NodeProto& n, const Where& where) {
   const std::string x = activation(n, 0, where);
-  emit(unary_node(n, FloatOp::Relu, x), shape(x));
+  emit(new_node(n, FloatOp::Relu, {x}), shape(x));
 }
 
 void Lowering::clip(const onnx::NodeProto& n, const Where& where) {
@@ -938,8 +920,8 @@ void Lowering::clip(const onnx::NodeProto& n, const Where& where) {
     where.fail<UnsupportedError>("Clip(" + std::to_string(lo) + ", " + std::to_string(hi) +
                                  "): only Clip(0, max > 0) (a bounded ReLU such as ReLU6) is "
                                  "supported");
-  if (std::isinf(hi)) return emit(unary_node(n, FloatOp::Relu, x), shape(x)), void();
-  FloatNode node = unary_node(n, FloatOp::Clip, x);
+  if (std::isinf(hi)) return emit(new_node(n, FloatOp::Relu, {x}), shape(x)), void();
+  FloatNode node = new_node(n, FloatOp::Clip, {x});
   node.clip_min = lo;
   node.clip_max = hi;
   emit(std::move(node), shape(x));
@@ -952,7 +934,7 @@ void Lowering::max_pool(const onnx::NodeProto& n, const Where& where) {
     where.fail<UnsupportedError>("the MaxPool indices output is used");
   if (attr_int(n, "storage_order", 0, where) != 0)
     where.fail<UnsupportedError>("attribute 'storage_order' 1 is not supported");
-  FloatNode node = unary_node(n, FloatOp::MaxPool, x);
+  FloatNode node = new_node(n, FloatOp::MaxPool, {x});
   const std::vector<int64_t> kernel = attr_ints(n, "kernel_shape", {}, where);
   if (kernel.size() != 2 || kernel[0] < 1 || kernel[1] < 1)
     where.fail<UnsupportedError>("attribute 'kernel_shape' " + str(kernel) + ": expected two positive values");
@@ -972,7 +954,7 @@ void Lowering::max_pool(const onnx::NodeProto& n, const Where& where) {
 
 void Lowering::emit_gap(const onnx::NodeProto& n, const std::string& x, bool keep_dims) {
   const int64_t channels = shape(x)[0];
-  FloatNode node = unary_node(n, FloatOp::GlobalAvgPool, x);
+  FloatNode node = new_node(n, FloatOp::GlobalAvgPool, {x});
   if (!keep_dims) node.output = n.output(0) + "/gap";
   const std::string gap_output = node.output;
   emit(std::move(node), {channels, 1, 1});
@@ -981,7 +963,7 @@ void Lowering::emit_gap(const onnx::NodeProto& n, const std::string& x, bool kee
 
 void Lowering::emit_flatten(const onnx::NodeProto& n, const std::string& x,
                             const std::string& output) {
-  FloatNode node = unary_node(n, FloatOp::Flatten, x);
+  FloatNode node = new_node(n, FloatOp::Flatten, {x});
   node.output = output;
   emit(std::move(node), {product(shape(x))});
 }
@@ -1081,15 +1063,9 @@ void Lowering::concat(const onnx::NodeProto& n, const Where& where) {
       !std::equal(sa.begin() + 1, sa.end(), sb.begin() + 1))
     where.fail<UnsupportedError>("Concat of " + str(sa) + " and " + str(sb) + " on axis " +
                                  std::to_string(axis) + ": only channel concatenation is supported");
-  FloatNode node;
-  node.op = FloatOp::Concat;
-  node.name = n.name();
-  node.op_type = n.op_type();
-  node.inputs = {a, b};
-  node.output = n.output(0);
   std::vector<int64_t> out = sa;
   out[0] += sb[0];
-  emit(std::move(node), out);
+  emit(new_node(n, FloatOp::Concat, {a, b}), out);
 }
 
 }  // namespace
