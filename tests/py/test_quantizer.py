@@ -283,6 +283,9 @@ def test_model_follows_quantizeml_conventions(name, work):
         assert node.name in float_names, f"{node.name}: QuantizeML keeps the float node's name"
         scale = [a for a in node.attribute if a.name == "scale"]
         assert len(scale) == 1 and scale[0].t.data_type == onnx.TensorProto.DOUBLE
+        assert node.attribute[-1].name == "scale"
+        # 8-bit nodes carry only QuantizeML's attributes (4-bit ones add weights_bits = 4).
+        assert "weights_bits" not in {a.name for a in node.attribute}
         for i in node.input[1 if "Add" not in node.op_type else 2:]:
             suffix = i[len(node.name):]
             assert i.startswith(node.name + "_") and suffix in SUFFIX_DTYPES, i

@@ -242,6 +242,7 @@ QuantizedLayer LayerQuantizer::conv(const Layer& layer) {
     q.ints_attributes.push_back({"pool_pads", {pool.pads[0], pool.pads[1], pool.pads[2], pool.pads[3]}});
   }
   if (depthwise) q.int_attributes.push_back({"groups", node.group});
+  if (bits == 4) q.int_attributes.push_back({"weights_bits", 4});  // this project's 4-bit marker
   if (layer.act) {
     q.op.relu = true;
     if (layer.act->op == FloatOp::Clip) {
@@ -278,6 +279,7 @@ QuantizedLayer LayerQuantizer::dense(const Layer& layer) {
   const int bits = layer.reads_input ? params_.input_weight_bits : params_.weight_bits;
   const QFloat w = quantize_to_qfloat(kernel, filters, bits);
   add(q, ints(layer.name + "_Wi", TP::INT8, node.weights_shape, w.values));
+  if (bits == 4) q.int_attributes.push_back({"weights_bits", 4});  // this project's 4-bit marker
   if (!node.bias.empty()) {
     q.op.biased = true;
     add(q, ints(layer.name + "_B", TP::INT32, {filters},
