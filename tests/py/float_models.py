@@ -205,14 +205,15 @@ def dense_tail(b):
 
 
 def nhwc_input(b):
-    """A channels-last input: Transpose [0, 3, 1, 2], per-channel Mul / Add normalisation, Conv
-    without bias + BN + ReLU, an AveragePool over the whole image, Flatten, Gemm."""
+    """A channels-last input: Transpose [0, 3, 1, 2], per-channel Mul / Add normalisation and a
+    BatchNormalization on the input (all folded into the input quantizer), Conv without bias +
+    BN + ReLU, an AveragePool over the whole image, Flatten, Gemm."""
     x = b.node("Transpose", ["input"], (3, 12, 12), perm=[0, 3, 1, 2])
     scale = b.init("/normalize/scale", np.array([2.0, 1.5, 2.5], np.float32).reshape(1, 3, 1, 1))
     offset = b.init("/normalize/offset", np.array([-1.0, -0.5, -1.25], np.float32).reshape(1, 3, 1, 1))
     x = b.node("Mul", [x, scale], (3, 12, 12), scope="normalize")
     x = b.node("Add", [x, offset], (3, 12, 12), scope="normalize")
-    x = b.relu(b.bn(b.conv(x, 8, bias=False)))
+    x = b.relu(b.bn(b.conv(b.bn(x), 8, bias=False)))
     x = b.relu(b.conv(x, 12, stride=2))
     x = b.node("AveragePool", [x], (12, 1, 1), kernel_shape=[6, 6])
     return b.gemm(b.flatten(x), 4)

@@ -167,6 +167,13 @@ class FloatModel:
             if len(readers) == 1 and readers[0].op_type == "Transpose":  # channels last to first
                 tensor = readers[0].output[0]
                 continue
+            if len(readers) == 1 and readers[0].op_type == "BatchNormalization":
+                gamma, beta, mean, var = (self.const(i) for i in readers[0].input[1:5])
+                eps = np.float32(self.attrs(readers[0]).get("epsilon", 1e-5))
+                factor = gamma / np.sqrt(var + eps)
+                scale, offset = scale * factor, offset * factor + (beta - mean * factor)
+                tensor = readers[0].output[0]
+                continue
             if len(readers) != 1 or readers[0].op_type not in ("Sub", "Div", "Mul", "Add"):
                 return np.atleast_1d(scale).reshape(-1), np.atleast_1d(offset).reshape(-1)
             node = readers[0]
