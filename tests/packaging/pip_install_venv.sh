@@ -23,9 +23,9 @@ mkdir "$WORK/elsewhere" && cd "$WORK/elsewhere"
 # Everything is imported from the environment, the examples included.
 "${clean_env[@]}" "$VENV/bin/python" - "$VENV" <<'PY' || fail "imports"
 import os, sys
-import _cnn2snn_native, akida, akida_models, cnn2snn
+import _cnn2snn_native, akida, akida_models, cnn2snn, quantizeml.models
 venv = os.path.realpath(sys.argv[1])
-for module in (_cnn2snn_native, akida, akida_models, cnn2snn):
+for module in (_cnn2snn_native, akida, akida_models, cnn2snn, quantizeml):
     assert os.path.realpath(module.__file__).startswith(venv), module.__file__
 for name in ("ds_cnn_kws_i8_w8_a8.h5", "ds_cnn_kws_iq8_wq4_aq4_laq1.h5", "ds_cnn_kws_samples.npy"):
     assert os.path.realpath(akida_models.example_path(name)).startswith(venv), name
@@ -41,6 +41,8 @@ grep -qE "^2 passed" "$WORK/pytest.log" || fail "seed snippet: $(cat "$WORK/pyte
 export PATH="$VENV/bin:$PATH"
 [[ $(command -v cnn2snn) == "$VENV/bin/cnn2snn" ]] || fail "cnn2snn is $(command -v cnn2snn)"
 [[ $(command -v akida) == "$VENV/bin/akida" ]] || fail "akida is $(command -v akida)"
+[[ $(command -v quantizeml) == "$VENV/bin/quantizeml" ]] || fail "quantizeml is $(command -v quantizeml)"
+"${clean_env[@]}" quantizeml --version > out.txt || fail "quantizeml --version: $(cat out.txt)"
 examples=$("${clean_env[@]}" "$VENV/bin/python" -c \
   'import akida_models, os; print(os.path.dirname(akida_models.example_path("ds_cnn_kws_samples.npy")))')
 "${clean_env[@]}" cnn2snn convert -m "$examples/ds_cnn_kws_i8_w8_a8.h5" -o kws.fbz > out.txt ||
@@ -59,5 +61,5 @@ grep -qx "all layers equal" out.txt || fail "verify: $(cat out.txt)"
 # Uninstalling removes the commands too.
 "${clean_env[@]}" "$VENV/bin/python" -m pip uninstall -y cnn2snn-open > "$WORK/pip.log" 2>&1 ||
   fail "pip uninstall: $(cat "$WORK/pip.log")"
-[[ ! -e $VENV/bin/cnn2snn && ! -e $VENV/bin/akida ]] || fail "commands left after uninstall"
+[[ ! -e $VENV/bin/cnn2snn && ! -e $VENV/bin/akida && ! -e $VENV/bin/quantizeml ]] || fail "commands left after uninstall"
 echo "pip install: ok"
