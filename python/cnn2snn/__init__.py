@@ -115,6 +115,11 @@ class QuantizedModel:
         model ends with one (what ``cnn2snn run`` writes). ``inputs`` as for ``forward``."""
         return self._graph.predict(inputs)
 
+    def forward_and_predict(self, inputs):
+        """``(forward(inputs), predict(inputs))`` from a single run of the evaluator (half the
+        work of the two calls; not in BrainChip's API)."""
+        return self._graph.forward_and_predict(inputs)
+
     def __repr__(self):
         return (f"<cnn2snn.QuantizedModel {self.source!r} ({self.format}): "
                 f"{len(self.layers)} blocks, input {self.input_shape} {self.input_dtype}>")

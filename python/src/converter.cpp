@@ -62,26 +62,34 @@ std::pair<cnn2snn::Evaluator*, akida::Batch> evaluator_input(PyGraph& self,
   return {self.evaluator.get(), cnn2snn::model_input_batch(self.graph, array, kInputSource)};
 }
 
-py::array run_forward(PyGraph& self, const py::object& input) {
+// `compute(evaluator, batch)` with the GIL released, the model locked.
+template <typename Compute>
+auto run_evaluator(PyGraph& self, const py::object& input, Compute compute) {
   const auto lock = lock_without_gil(self.mutex);
   auto [evaluator, batch] = evaluator_input(self, input);
-  akida::Batch result;
-  {
-    py::gil_scoped_release release;
-    result = with_context(kInputSource, [&] { return evaluator->run(batch); });
-  }
-  return batch_array(result);
+  py::gil_scoped_release release;
+  return with_context(kInputSource, [&] { return compute(*evaluator, batch); });
+}
+
+py::array run_forward(PyGraph& self, const py::object& input) {
+  return batch_array(run_evaluator(
+      self, input, [](cnn2snn::Evaluator& e, const akida::Batch& b) { return e.run(b); }));
 }
 
 py::array run_predict(PyGraph& self, const py::object& input) {
-  const auto lock = lock_without_gil(self.mutex);
-  auto [evaluator, batch] = evaluator_input(self, input);
-  akida::FloatBatch result;
-  {
-    py::gil_scoped_release release;
-    result = with_context(kInputSource, [&] { return evaluator->predict(batch); });
-  }
-  return batch_array(result);
+  return batch_array(run_evaluator(
+      self, input, [](cnn2snn::Evaluator& e, const akida::Batch& b) { return e.predict(b); }));
+}
+
+// (forward, predict) from one pass of the evaluator.
+py::tuple run_forward_and_predict(PyGraph& self, const py::object& input) {
+  auto [integers, floats] =
+      run_evaluator(self, input, [](cnn2snn::Evaluator& e, const akida::Batch& b) {
+        akida::Batch ints;
+        akida::FloatBatch predictions = e.predict(b, &ints);
+        return std::pair{std::move(ints), std::move(predictions)};
+      });
+  return py::make_tuple(batch_array(integers), batch_array(floats));
 }
 
 std::shared_ptr<PyModel> convert(const PyGraph& self) {
@@ -125,7 +133,8 @@ void bind_converter(py::module_& m) {
       .def("check_v2", &check_v2)
       .def("convert", &convert)
       .def("forward", &run_forward, py::arg("inputs"))
-      .def("predict", &run_predict, py::arg("inputs"));
+      .def("predict", &run_predict, py::arg("inputs"))
+      .def("forward_and_predict", &run_forward_and_predict, py::arg("inputs"));
   m.def("load_quantized_model", &load, py::arg("path"), py::arg("input_scaling") = py::none());
   m.def("target_akida_version",
         [] { return cnn2snn::to_string(cnn2snn::target_akida_version()); });

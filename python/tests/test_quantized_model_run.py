@@ -66,6 +66,18 @@ def test_onnx_uint8_and_float_inputs(tmp_path):
     np.testing.assert_array_equal(model.predict(floats), cli_run(path, floats, tmp_path))
 
 
+def test_forward_and_predict_in_one_pass(tmp_path):
+    for path in (DS_CNN, generated_onnx("conv_gap_dense", tmp_path)):
+        model = cnn2snn.load_quantized_model(path)
+        inputs = (np.load(DS_CNN_SAMPLES) if path == DS_CNN else
+                  np.random.default_rng(2).integers(-128, 128, (5, *model.input_shape),
+                                                    dtype=np.int8))
+        integers, floats = model.forward_and_predict(inputs)
+        np.testing.assert_array_equal(integers, model.forward(inputs))
+        np.testing.assert_array_equal(floats, model.predict(inputs))
+        assert integers.dtype == np.int32 and floats.dtype == np.float32
+
+
 def test_calls_do_not_depend_on_each_other():
     model = cnn2snn.load_quantized_model(DS_CNN)
     inputs = np.load(DS_CNN_SAMPLES)
