@@ -2,7 +2,7 @@
 quantizer, the converter, the reference evaluator and the Akida runtime on the real trained model
 and real images. The job itself fails when the Akida integers differ from the quantized model's;
 here its accuracy must also stay close to float, and its float accuracy must be onnxruntime's.
-(The whole 10,000 images run in scripts/demo.sh, not in CI.)
+(The whole 10,000 images run in scripts/demo.sh.)
 """
 import json
 import os
@@ -21,7 +21,7 @@ EXAMPLES = SOURCE / "examples"
 JOB = EXAMPLES / "fashion_mnist_main.py"
 MODEL = EXAMPLES / "fashion_mnist_cnn.onnx"
 ORACLE = SOURCE / "tests" / "onnx_oracle"
-IMAGES = 200
+IMAGES = 1000
 
 sys.path.insert(0, str(EXAMPLES))
 import fashion_mnist  # noqa: E402
@@ -45,7 +45,7 @@ def job(tmp_path_factory):
     out = tmp_path_factory.mktemp("main_job")
     # 8-bit and 4-bit, calibrated on fewer images than the job's default to stay fast.
     command = [sys.executable, JOB, "--out", out, "--limit", str(IMAGES), "--calibration", "256",
-               "--bits", "8/8/8", "8/4/4", "--max-drop", "2.5"]
+               "--bits", "8/8/8", "8/4/4", "--max-drop", "1.5"]
     result = subprocess.run(command, env=job_env(), capture_output=True, text=True)
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
@@ -69,11 +69,13 @@ def test_quantized_accuracy_tracks_float(job):
     assert results["test_images"] == IMAGES and results["calibration_images"] == 256
     assert results["float_accuracy"] > 0.85
     eight, four = results["configurations"]
-    # 8-bit: within 2.5 points on 200 images (5 images), and nearly always float's class.
-    assert results["float_accuracy"] - eight["quantized_accuracy"] <= 0.025
-    assert eight["quantized_agreement"] >= 0.97
-    # 4-bit loses more, but must still classify (10 classes: chance is 10%).
-    assert four["quantized_accuracy"] > 0.75
+    # 8-bit: within 1.5 points on 1000 images (the job checks it: --max-drop), and nearly always
+    # float's class.
+    assert results["float_accuracy"] - eight["quantized_accuracy"] <= 0.015
+    assert eight["quantized_agreement"] >= 0.98
+    # 4-bit loses more (post-training quantization), but must still track float (10 classes:
+    # chance is 10%).
+    assert four["quantized_accuracy"] > 0.80 and four["quantized_agreement"] > 0.85
 
 
 def test_outputs_are_written(job):
