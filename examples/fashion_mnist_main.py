@@ -65,14 +65,15 @@ def in_chunks(label, run, inputs):
     stay clean)."""
     show = sys.stderr.isatty()
     parts = []
+    started = time.monotonic()
     for start in range(0, len(inputs), CHUNK):
         result = run(inputs[start:start + CHUNK])
         parts.append(result if isinstance(result, tuple) else (result,))
-        if show:
+        if show:  # drawn like the C++ tools' akida::Progress
             done = min(start + CHUNK, len(inputs))
-            bar = "#" * (30 * done // len(inputs))
-            print(f"\r{label:<24} [{bar:<30}] {done}/{len(inputs)}", end="", file=sys.stderr,
-                  flush=True)
+            filled = 30 * done // len(inputs)
+            print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{len(inputs)} "
+                  f"{time.monotonic() - started:.1f}s", end="", file=sys.stderr, flush=True)
     if show:
         print(file=sys.stderr)
     joined = tuple(np.concatenate(arrays) for arrays in zip(*parts))
@@ -173,10 +174,11 @@ def run_configuration(config, float_model, calibration, test_uint8, labels, floa
 
     with watch.stage(f"convert {name}"):
         quantized = cnn2snn.load_quantized_model(quantized_path)
-        akida_model = cnn2snn.convert(quantized)
+        with cnn2snn.set_akida_version(cnn2snn.AkidaVersion.v2):
+            akida_model = cnn2snn.convert(quantized)
     fbz_path = os.path.join(out_dir, f"fashion_mnist_cnn_{name}.fbz")
     akida_model.save(fbz_path)
-    print(f"Akida {akida_model.ip_version} model: {fbz_path}")
+    print(f"Akida 2.0 model: {fbz_path}")
     if config["weight_bits"] == 8:
         akida_model.summary()
 
@@ -184,8 +186,9 @@ def run_configuration(config, float_model, calibration, test_uint8, labels, floa
         quantized_ints, quantized_scores = in_chunks(f"quantized ({label})",
                                                      quantized.forward_and_predict, test_uint8)
     with watch.stage(f"Akida {name}"):
-        akida_ints = in_chunks(f"Akida 2.0 ({label})", akida_model.forward, test_uint8)
-        akida_scores = in_chunks(f"Akida 2.0 ({label}) scores", akida_model.predict, test_uint8)
+        akida_ints, akida_scores = in_chunks(
+            f"Akida 2.0 ({label})", lambda x: (akida_model.forward(x), akida_model.predict(x)),
+            test_uint8)
 
     difference = first_difference(akida_ints, quantized_ints)
     if akida_ints.shape != quantized_ints.shape or difference is not None:
@@ -261,7 +264,8 @@ def main(argv=None):
 
     print(f"\n== float model {args.model}")
     with watch.stage("float model"):
-        float_scores = in_chunks("float", lambda x: run_float(float_model, x), test_float)
+        # One call: run_float draws its own progress bar on a terminal.
+        float_scores = run_float(float_model, test_float)
     float_classes = classes(float_scores)
     float_accuracy = float(np.mean(float_classes == labels))
     print(f"float accuracy: {100 * float_accuracy:.2f}%")
@@ -281,7 +285,7 @@ def main(argv=None):
           f"({len(labels)} images; Akida == quantized integer for integer)")
     print(accuracy_table(float_accuracy, results))
     total = time.monotonic() - started
-    print(f"\n{len(results)} configurations in {total:.1f} s ("
+    print(f"\nmain job: {total:.1f} s ("
           + ", ".join(f"{k} {v:.1f} s" for k, v in watch.seconds.items()) + ")")
 
     summary = {

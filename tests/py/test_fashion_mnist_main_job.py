@@ -102,3 +102,34 @@ def test_float_accuracy_is_onnxruntime_s(job, tmp_path):
                     tmp_path / "out.npy"], check=True, capture_output=True)
     accuracy = np.mean(np.load(tmp_path / "out.npy").argmax(1) == labels[:IMAGES])
     assert abs(accuracy - results["float_accuracy"]) <= 1 / IMAGES
+
+
+def run_job_in_process(monkeypatch, out, *args):
+    """main() of the job in this process (so that a test can patch what it calls)."""
+    monkeypatch.syspath_prepend(str(PYTHON_DIR))
+    import fashion_mnist_main
+    return fashion_mnist_main.main(["--out", str(out), "--limit", "50", "--calibration", "64",
+                                    "--bits", "8/8/8", *args])
+
+
+def test_a_differing_integer_stops_the_job(job, monkeypatch, tmp_path):
+    """One Akida integer changed: the job stops with the image and output that differ."""
+    run_job_in_process(monkeypatch, tmp_path)  # the unpatched job passes
+    import akida
+    forward = akida.Model.forward
+
+    def off_by_one(self, inputs, *args, **kwargs):
+        outputs = forward(self, inputs, *args, **kwargs).copy()
+        outputs.reshape(len(outputs), -1)[3, 7] += 1
+        return outputs
+
+    monkeypatch.setattr(akida.Model, "forward", off_by_one)
+    with pytest.raises(SystemExit) as e:
+        run_job_in_process(monkeypatch, tmp_path)
+    assert str(e.value).startswith("FAILED: the Akida model's integers differ from the quantized "
+                                   "model's (i8_w8_a8): test image 3, output 7: Akida "), e.value
+
+
+def test_an_accuracy_drop_fails_the_job(job, monkeypatch, tmp_path, capsys):
+    assert run_job_in_process(monkeypatch, tmp_path, "--max-drop", "-100") == 1
+    assert "FAILED: i8_w8_a8 is " in capsys.readouterr().err
