@@ -21,9 +21,11 @@ PyTorch is not needed (it only trained the model: examples/training/train_fashio
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -59,25 +61,42 @@ class Stopwatch:
         return _Stage()
 
 
-def in_chunks(label, run, inputs):
-    """``run`` over ``inputs`` CHUNK images at a time, its results (an array or a tuple of
-    arrays) concatenated; a progress bar on stderr only when it is a terminal (pipes and logs
+def in_chunks(label, run, inputs, threads=1):
+    """``run`` over ``inputs`` CHUNK images at a time, on ``threads`` threads (``run`` must then
+    be safe to call from several at once), its results (an array or a tuple of arrays)
+    concatenated in order; a progress bar on stderr only when it is a terminal (pipes and logs
     stay clean)."""
     show = sys.stderr.isatty()
-    parts = []
+    starts = range(0, len(inputs), CHUNK)
     started = time.monotonic()
-    for start in range(0, len(inputs), CHUNK):
-        result = run(inputs[start:start + CHUNK])
-        parts.append(result if isinstance(result, tuple) else (result,))
-        if show:  # drawn like the C++ tools' akida::Progress
-            done = min(start + CHUNK, len(inputs))
-            filled = 30 * done // len(inputs)
-            print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{len(inputs)} "
-                  f"{time.monotonic() - started:.1f}s", end="", file=sys.stderr, flush=True)
+    parts = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {pool.submit(run, inputs[start:start + CHUNK]): start for start in starts}
+        for future in concurrent.futures.as_completed(futures):
+            result = future.result()
+            parts[futures[future]] = result if isinstance(result, tuple) else (result,)
+            if show:  # drawn like the C++ tools' akida::Progress
+                done = sum(len(p[0]) for p in parts.values())
+                filled = 30 * done // len(inputs)
+                print(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{len(inputs)} "
+                      f"{time.monotonic() - started:.1f}s", end="", file=sys.stderr, flush=True)
     if show:
         print(file=sys.stderr)
-    joined = tuple(np.concatenate(arrays) for arrays in zip(*parts))
+    joined = tuple(np.concatenate(arrays) for arrays in zip(*(parts[s] for s in starts)))
     return joined if len(joined) > 1 else joined[0]
+
+
+def per_thread(load, method):
+    """A function calling ``method`` of an object ``load()`` makes once per thread: the
+    evaluator of a QuantizedModel runs one call at a time, so each thread gets its own."""
+    local = threading.local()
+
+    def run(inputs):
+        if not hasattr(local, "model"):
+            local.model = load()
+        return getattr(local.model, method)(inputs)
+
+    return run
 
 
 def classes(outputs):
@@ -183,8 +202,11 @@ def run_configuration(config, float_model, calibration, test_uint8, labels, floa
         akida_model.summary()
 
     with watch.stage(f"quantized model {name}"):
-        quantized_ints, quantized_scores = in_chunks(f"quantized ({label})",
-                                                     quantized.forward_and_predict, test_uint8)
+        # The reference evaluator is slow and single-threaded: one model per core.
+        run_quantized = per_thread(lambda: cnn2snn.load_quantized_model(quantized_path),
+                                   "forward_and_predict")
+        quantized_ints, quantized_scores = in_chunks(f"quantized ({label})", run_quantized,
+                                                     test_uint8, threads=os.cpu_count() or 1)
     with watch.stage(f"Akida {name}"):
         akida_ints, akida_scores = in_chunks(
             f"Akida 2.0 ({label})", lambda x: (akida_model.forward(x), akida_model.predict(x)),
