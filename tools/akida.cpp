@@ -12,6 +12,7 @@
 #include "akida/json_dump.h"
 #include "akida/npy.h"
 #include "akida/summary.h"
+#include "cli_main.h"
 
 namespace {
 
@@ -160,23 +161,8 @@ int main(int argc, char** argv) {
       "'akida: error: ...' on stderr), CLI11's usage codes (>100) for bad arguments.");
   CliOptions options;
   add_commands(app, options);
-  try {
+  return cli::guarded_main(app, "akida", [&] {
     app.parse(argc, argv);
     return 0;
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "akida: error: " << e.what() << " (see 'akida --help')\n";
-    return e.get_exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "akida: error: " << e.what() << "\n";
-    return 1;
-  } catch (...) {
-    std::cerr << "akida: error: unknown failure\n";
-    return 1;
-  }
+  });
 }

@@ -19,6 +19,7 @@
 #include "akida/npy.h"
 #include "cnn2snn/evaluator.h"
 #include "cnn2snn/pipeline.h"
+#include "cli_main.h"
 
 namespace {
 
@@ -304,20 +305,6 @@ void add_commands(CLI::App& app, CliOptions& o) {
   });
 }
 
-// BrainChip's spellings "-sc" / "-sh" are not valid CLI11 names (one-character short options
-// only): map them to the long options before parsing.
-std::vector<std::string> arguments(int argc, char** argv) {
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-sc" || a.rfind("-sc=", 0) == 0) a = "--scale" + a.substr(3);
-    if (a == "-sh" || a.rfind("-sh=", 0) == 0) a = "--shift" + a.substr(3);
-    args.push_back(a);
-  }
-  std::reverse(args.begin(), args.end());  // CLI11's vector form takes them last-first
-  return args;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -333,24 +320,9 @@ int main(int argc, char** argv) {
       "finds the model incompatible, CLI11's usage codes (>100) for bad arguments.");
   CliOptions options;
   add_commands(app, options);
-  try {
-    std::vector<std::string> args = arguments(argc, argv);
-    app.parse(args);
+  return cli::guarded_main(app, "cnn2snn", [&] {
+    // BrainChip's spellings "-sc" / "-sh" (not valid CLI11 names).
+    app.parse(cli::arguments(argc, argv, {{"-sc", "--scale"}, {"-sh", "--shift"}}));
     return options.status;
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "cnn2snn: error: " << e.what() << " (see 'cnn2snn --help')\n";
-    return e.get_exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "cnn2snn: error: " << e.what() << "\n";
-    return 1;
-  } catch (...) {
-    std::cerr << "cnn2snn: error: unknown failure\n";
-    return 1;
-  }
+  });
 }

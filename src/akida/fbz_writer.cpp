@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <random>
 
 #include "akida/errors.h"
+#include "akida/atomic_file.h"
 #include "akida/fbz.h"
 #include "akida/fbz_common.h"
 #include "akida/fbz_container.h"
@@ -75,12 +73,6 @@ std::vector<uint8_t> build_payload(const Model& model) {
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
 
-// A name beside `path` that no other writer picks at the same time.
-std::filesystem::path temporary_beside(const std::filesystem::path& path) {
-  std::random_device entropy;
-  return path.string() + ".tmp-" + std::to_string(entropy());
-}
-
 }  // namespace
 
 std::vector<uint8_t> to_fbz_bytes(const Model& model) {
@@ -94,25 +86,7 @@ void write_fbz(const Model& model, const std::string& path) {
   } catch (const Error& e) {
     rethrow_with_context(e, path);
   }
-  const auto temporary = temporary_beside(path);
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (out) out.write(reinterpret_cast<const char*>(bytes.data()),
-                       static_cast<std::streamsize>(bytes.size()));
-    if (out) out.close();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw Error(path + ": cannot write the file (temporary " + temporary.string() + ")");
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw Error(path + ": cannot replace the file: " + error.message());
-  }
+  write_file_atomically(path, bytes);
 }
 
 }  // namespace akida

@@ -1,7 +1,5 @@
 #include "akida/npy.h"
 
-#include <unistd.h>
-
 #include <bit>
 #include <cctype>
 #include <cstring>
@@ -10,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "akida/atomic_file.h"
 #include "akida/errors.h"
 
 namespace akida {
@@ -156,35 +155,6 @@ std::optional<size_t> checked_product(const std::vector<int64_t>& dims, size_t e
     product *= ud;
   }
   return product;
-}
-
-void write_file_atomically(const std::string& path, std::span<const uint8_t> bytes) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  // Same directory as the target, so that the rename cannot cross file systems.
-  std::string temp_name = ".";
-  temp_name += target.filename().string();
-  temp_name += ".tmp" + std::to_string(::getpid());
-  const fs::path temp = target.parent_path() / temp_name;
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot create a temporary file beside it");
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      throw Error(path + ": write failed");
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throw Error(path + ": cannot write: " + ec.message());
-  }
 }
 
 }  // namespace

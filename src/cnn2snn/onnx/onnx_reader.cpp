@@ -18,26 +18,6 @@ using akida::FormatError;
 using akida::UnsupportedError;
 
 constexpr const char* kDomain = "com.brainchip";
-// Protobuf cannot parse messages of 2 GiB or more; QuantizeML models are far smaller.
-constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;
-
-onnx::ModelProto parse_file(const std::string& path) {
-  std::error_code ec;
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw FormatError(path + ": cannot read: " + ec.message());
-  if (size > kMaxFileBytes)
-    throw FormatError(path + ": " + std::to_string(size) + " bytes, more than the 1 GiB accepted");
-  std::ifstream file(path, std::ios::binary);
-  std::string bytes(size, '\0');
-  if (!file.read(bytes.data(), static_cast<std::streamsize>(size)))
-    throw FormatError(path + ": cannot read " + std::to_string(size) + " bytes");
-  onnx::ModelProto model;
-  if (!model.ParseFromString(bytes))
-    throw FormatError(path + ": not an ONNX model (protobuf parsing failed: truncated or corrupt)");
-  if (!model.has_graph() || model.graph().node_size() == 0)
-    throw FormatError(path + ": not an ONNX model with a graph of nodes (empty, or not ONNX)");
-  return model;
-}
 
 void index_graph(const onnx::ModelProto& model, GraphState& state) {
   const Where where(state.source, nullptr);
@@ -113,8 +93,37 @@ void check_node(const onnx::NodeProto& node, const GraphState& state,
 
 }  // namespace
 
+namespace onnx_reader {
+
+onnx::ModelProto parse_model_bytes(const std::string& bytes, const std::string& source) {
+  onnx::ModelProto model;
+  if (bytes.size() > kMaxModelBytes)
+    throw FormatError(source + ": " + std::to_string(bytes.size()) +
+                      " bytes, more than the 1 GiB accepted");
+  if (!model.ParseFromString(bytes))
+    throw FormatError(source + ": not an ONNX model (protobuf parsing failed: truncated or corrupt)");
+  if (!model.has_graph() || model.graph().node_size() == 0)
+    throw FormatError(source + ": not an ONNX model with a graph of nodes (empty, or not ONNX)");
+  return model;
+}
+
+onnx::ModelProto parse_model_file(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw FormatError(path + ": cannot read: " + ec.message());
+  if (size > kMaxModelBytes)
+    throw FormatError(path + ": " + std::to_string(size) + " bytes, more than the 1 GiB accepted");
+  std::ifstream file(path, std::ios::binary);
+  std::string bytes(size, '\0');
+  if (!file.read(bytes.data(), static_cast<std::streamsize>(size)))
+    throw FormatError(path + ": cannot read " + std::to_string(size) + " bytes");
+  return parse_model_bytes(bytes, path);
+}
+
+}  // namespace onnx_reader
+
 QuantizedGraph load_onnx(const std::string& path) {
-  const onnx::ModelProto model = parse_file(path);
+  const onnx::ModelProto model = parse_model_file(path);
   GraphState state;
   state.source = path;
   index_graph(model, state);
