@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""End-to-end time of the main job (examples/fashion_mnist_main.py, what scripts/demo.sh runs
-first: load the data, quantize, convert, run the float, quantized and Akida models on the 10,000
-test images), and of each of its stages. Not run by CI.
+"""End-to-end time of the main job and of each of its stages (not run by CI).
+
+The job is examples/fashion_mnist_main.py, what scripts/demo.sh runs first: load the data,
+quantize, convert, run the float, quantized and Akida models on the 10,000 test images.
 
 Each repetition runs the job as its own process; the table gives, per stage, the minimum over
 the repetitions (the machine may be shared: the minimum is the least disturbed), plus the whole

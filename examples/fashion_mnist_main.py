@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""The main job: a float Fashion-MNIST CNN quantized, converted to Akida 2.0 and run on the
-whole test set, with the accuracy at every step.
+"""The main job: the Fashion-MNIST CNN quantized, converted to Akida 2.0, run and scored.
+
+The float model is run on the whole test set, quantized, converted, and its accuracy measured at
+every step.
 
 For each bit-width configuration (8/8/8, then 4-bit weights and activations by default):
   1. quantize examples/fashion_mnist_cnn.onnx (float, PyTorch export) to a QuantizeML ONNX model,
@@ -159,13 +161,28 @@ def bits_name(config):
 
 
 def parse_config(text):
-    """"W/A" or "I/W/A" bit widths -> dict; input weights default to 8 bits."""
-    parts = [int(p) for p in text.split("/")]
+    """"W/A" or "I/W/A" bit widths (4 or 8, what the quantizer takes) -> dict; input weights
+    default to 8 bits."""
+    try:
+        parts = [int(p) for p in text.split("/")]
+    except ValueError:
+        parts = []
     if len(parts) == 2:
         parts = [8] + parts
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected W/A or I/W/A bits, e.g. 8/8/8 or 4/4")
+    if len(parts) != 3 or any(bits not in (4, 8) for bits in parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected W/A or I/W/A bit widths of 4 or 8, e.g. 8/8/8 or 4/4")
     return dict(zip(("input_weight_bits", "weight_bits", "activation_bits"), parts))
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
 
 
 def save_onnx(model, path):
@@ -175,7 +192,7 @@ def save_onnx(model, path):
     os.replace(tmp, path)
 
 
-def run_configuration(config, float_model, calibration, test_uint8, labels, float_classes,
+def run_configuration(config, float_path, calibration, test_uint8, labels, float_classes,
                       out_dir, watch):
     """Quantize, convert, run both integer models; the accuracies and Akida's predictions."""
     import cnn2snn
@@ -185,7 +202,7 @@ def run_configuration(config, float_model, calibration, test_uint8, labels, floa
     label = f"{config['weight_bits']}-bit"
     print(f"\n== {label} weights and activations ({name}): quantize, convert, run")
     with watch.stage(f"quantize {name}"):
-        quantized_proto = quantize(float_model, qparams=QuantizationParams(**config),
+        quantized_proto = quantize(float_path, qparams=QuantizationParams(**config),
                                    samples=calibration, num_samples=len(calibration))
     quantized_path = os.path.join(out_dir, f"fashion_mnist_cnn_{name}.onnx")
     save_onnx(quantized_proto, quantized_path)
@@ -256,16 +273,15 @@ def main(argv=None):
                    default=[parse_config("8/8/8"), parse_config("8/4/4")],
                    help="bit widths to run, I/W/A (input weights/weights/activations) or W/A "
                         "(default: 8/8/8 8/4/4); the first one is checked against --max-drop")
-    p.add_argument("--calibration", type=int, default=1024,
+    p.add_argument("--calibration", type=positive_int, default=1024,
                    help="training images to calibrate on (default: %(default)s)")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--limit", type=positive_int, default=None,
                    help="run only the first N test images (default: all 10,000)")
     p.add_argument("--max-drop", type=float, default=1.0,
                    help="fail when the first configuration's quantized accuracy is more than this "
                         "many points below float (default: %(default)s)")
     args = p.parse_args(argv)
 
-    import onnx
     from quantizeml.models import run_float
 
     watch = Stopwatch()
@@ -280,19 +296,18 @@ def main(argv=None):
         # The float model takes (N, 1, 28, 28) float pixels, the integer models uint8 (N, 28, 28, 1).
         test_float = test_images[:, None].astype(np.float32)
         test_uint8 = np.ascontiguousarray(test_images[..., None])
-        float_model = onnx.load(args.model)
     print(f"Fashion-MNIST: {len(test_images)} test images, {len(calibration)} training images "
           f"for calibration ({fashion_mnist.data_dir()})")
 
     print(f"\n== float model {args.model}")
     with watch.stage("float model"):
         # One call: run_float draws its own progress bar on a terminal.
-        float_scores = run_float(float_model, test_float)
+        float_scores = run_float(args.model, test_float)
     float_classes = classes(float_scores)
     float_accuracy = float(np.mean(float_classes == labels))
     print(f"float accuracy: {100 * float_accuracy:.2f}%")
 
-    results = [run_configuration(config, float_model, calibration, test_uint8, labels,
+    results = [run_configuration(config, args.model, calibration, test_uint8, labels,
                                  float_classes, args.out, watch) for config in args.bits]
 
     first = results[0]
@@ -329,4 +344,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (OSError, ValueError, RuntimeError) as e:  # akida.Error derives from RuntimeError
+        # Missing or damaged files, unsupported models: one line, not a traceback.
+        print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
+        sys.exit(1)
