@@ -131,10 +131,11 @@ akida::Batch Evaluator::run(const akida::Batch& inputs) {
   return std::move(ints[static_cast<size_t>(impl_->last_integer)]);
 }
 
-akida::FloatBatch Evaluator::predict(const akida::Batch& inputs) {
+akida::FloatBatch Evaluator::predict(const akida::Batch& inputs, akida::Batch* integers) {
   std::vector<akida::Batch> ints;
   akida::FloatBatch floats;
   impl_->run_samples(inputs, ints, &floats);
+  if (integers) *integers = std::move(ints[static_cast<size_t>(impl_->last_integer)]);
   return floats;
 }
 
