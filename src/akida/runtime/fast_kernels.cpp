@@ -13,8 +13,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <type_traits>
 
+#include "akida/runtime/blocked_sums.h"
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
 #include "akida/runtime/madd_sums.h"
@@ -26,6 +28,7 @@ namespace akida::runtime {
 namespace {
 
 constexpr int64_t kInt32Bound = int64_t{1} << 31;
+constexpr int64_t kInt32Max = kInt32Bound - 1;
 
 // Sums of one (possibly strided) convolution over a padded input (px, py, channels), weights in
 // correlation layout w[((i * ky + j) * C + c) * F + f]; acc (ox, oy, F) is written here. This
@@ -33,7 +36,7 @@ constexpr int64_t kInt32Bound = int64_t{1} << 31;
 // `stride` = F. With the count known at compile time (kF > 0) one output pixel's sums stay in
 // registers.
 template <typename T, int64_t kF>
-inline void conv_sums_impl(const T* padded, int64_t py, int64_t channels, const int32_t* w,
+__attribute__((always_inline)) inline void conv_sums_impl(const T* padded, int64_t py, int64_t channels, const int32_t* w,
                            int64_t count, int64_t stride, int64_t kx, int64_t ky, int64_t sx,
                            int64_t sy, int64_t ox_count, int64_t oy_count, T* acc) {
   const int64_t f_count = kF > 0 ? kF : count;
@@ -110,92 +113,89 @@ void depthwise_sums(const int32_t* padded, int64_t py, int64_t channels, const i
     }
 }
 
-// out (px, py, C) = the input (x, y, C) shifted left per channel, placed at (x + pad_x, y + pad_y),
-// with `pad` (one pixel's C values) everywhere else.
-AKIDA_VECTOR_CLONES
-void pad_and_shift(const int32_t* in, int64_t x_count, int64_t y_count, int64_t channels,
-                   const int32_t* shift, const int32_t* pad, int64_t pad_x, int64_t pad_y,
-                   int64_t px_count, int64_t py_count, int32_t* out) {
-  for (int64_t px = 0; px < px_count; ++px) {
-    const int64_t x = px - pad_x;
-    for (int64_t py = 0; py < py_count; ++py) {
-      const int64_t y = py - pad_y;
-      int32_t* dst = out + (px * py_count + py) * channels;
-      if (x < 0 || x >= x_count || y < 0 || y >= y_count) {
-        std::copy(pad, pad + channels, dst);
-        continue;
+// ---- Staging: the input of a convolution, padded, shifted and narrowed once per sample ----
+
+// The elements a staged buffer may be read past its end (the dot products read whole words,
+// the depthwise kernel whole vectors of channels).
+constexpr int64_t kStagingSlack = 64;
+
+// Writes (in << shift[c]) − offset, narrowed to T (modulo 2^bits, exact once the range is
+// known to fit), into the interior of a padded (px, py, C) buffer: input pixel (x, y) of an
+// (X, in_y, C) input goes to (x + pad_x, y + pad_y), for x < x_count, y < y_count (the pixels
+// some window covers). Tracks the raw minimum and maximum per channel in lo / hi (one entry
+// when `uniform`: every channel shifted by shift[0]). kWrite = false only scans.
+template <typename T, bool kWrite>
+__attribute__((always_inline)) inline void stage_impl(const int32_t* in, int64_t in_y, int64_t x_count, int64_t y_count, int64_t channels,
+                       const int32_t* shift, bool uniform, int32_t offset, int64_t pad_x,
+                       int64_t pad_y, int64_t py, T* out, int32_t* lo, int32_t* hi) {
+  const auto o = static_cast<uint32_t>(offset);
+  if (uniform) {
+    // Rows of y_count pixels are contiguous in the input and in the buffer.
+    const auto s = static_cast<uint32_t>(shift[0]);
+    const int64_t n = y_count * channels;
+    int32_t low = lo[0], high = hi[0];
+    for (int64_t x = 0; x < x_count; ++x) {
+      const int32_t* src = in + x * in_y * channels;
+      for (int64_t k = 0; k < n; ++k) {
+        low = std::min(low, src[k]);
+        high = std::max(high, src[k]);
       }
-      const int32_t* src = in + (x * y_count + y) * channels;
-      for (int64_t c = 0; c < channels; ++c) dst[c] = src[c] << shift[c];
+      if constexpr (kWrite) {
+        T* dst = out + ((x + pad_x) * py + pad_y) * channels;
+        for (int64_t k = 0; k < n; ++k)
+          dst[k] = static_cast<T>((static_cast<uint32_t>(src[k]) << s) - o);
+      }
     }
+    lo[0] = low;
+    hi[0] = high;
+    return;
   }
+  for (int64_t x = 0; x < x_count; ++x)
+    for (int64_t y = 0; y < y_count; ++y) {
+      const int32_t* src = in + (x * in_y + y) * channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        lo[c] = std::min(lo[c], src[c]);
+        hi[c] = std::max(hi[c], src[c]);
+      }
+      if constexpr (kWrite) {
+        T* dst = out + ((x + pad_x) * py + pad_y + y) * channels;
+        for (int64_t c = 0; c < channels; ++c)
+          dst[c] = static_cast<T>((static_cast<uint32_t>(src[c]) << shift[c]) - o);
+      }
+    }
 }
 
-// Narrows values known to fit int16 (for the pair multiply-adds); out has one more element, 0.
-AKIDA_VECTOR_CLONES
-void narrow(const int32_t* in, int64_t n, int16_t* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int16_t>(in[i]);
-  out[n] = 0;
-}
-
-constexpr int64_t kInt16Bound = int64_t{1} << 15;
-
-// Narrows values to uint8 when all of them are in 0..255 (for the byte dot products); out has
-// three more elements, 0. Returns false, leaving out unspecified, otherwise.
-AKIDA_VECTOR_CLONES
-bool narrow_u8(const int32_t* in, int64_t n, uint8_t* out) {
-  int32_t low = 0, high = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    low = std::min(low, in[i]);
-    high = std::max(high, in[i]);
-    out[i] = static_cast<uint8_t>(in[i]);
+#define AKIDA_STAGE(T, kWrite, name)                                                          \
+  AKIDA_VECTOR_CLONES                                                                        \
+  void name(const int32_t* in, int64_t in_y, int64_t x_count, int64_t y_count,              \
+            int64_t channels, const int32_t* shift, bool uniform, int32_t offset, int64_t pad_x, \
+            int64_t pad_y, int64_t py, T* out, int32_t* lo, int32_t* hi) {                   \
+    stage_impl<T, kWrite>(in, in_y, x_count, y_count, channels, shift, uniform, offset, pad_x, \
+                          pad_y, py, out, lo, hi);                                           \
   }
-  out[n] = out[n + 1] = out[n + 2] = 0;
-  return low >= 0 && high <= 255;
-}
+AKIDA_STAGE(uint8_t, true, stage_input)
+AKIDA_STAGE(int16_t, true, stage_input)
+AKIDA_STAGE(int32_t, true, stage_input)
+AKIDA_STAGE(int32_t, false, scan_input)
+#undef AKIDA_STAGE
 
-// The faster weight layouts a layer's sums can use on this CPU (each empty when it cannot).
-struct PackedWeights {
-  std::vector<int16_t> pairs;  // conv_sums_madd
-  std::vector<int8_t> quads;   // conv_sums_dot4
+// The element types a convolution's input is staged in, fastest first.
+enum class Staging { None, Bytes, Pairs, Ints };
+
+// Which staging (and offset) a sample whose shifted inputs span [lo, hi] takes.
+struct StagingChoice {
+  Staging kind = Staging::None;
+  int32_t offset = 0;
 };
 
-PackedWeights pack_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
-                           int64_t filters) {
-  PackedWeights packed;
-  if (filters % 8 == 0 && madd_available()) packed.pairs = madd_weights(w, kx, k_per_row, filters);
-  if (filters % 16 == 0 && dot4_available()) packed.quads = dot4_weights(w, kx, k_per_row, filters);
-  return packed;
-}
-
-// Scratch copies of a layer's inputs in the narrower types.
-struct NarrowInputs {
-  std::vector<int16_t> pairs;
-  std::vector<uint8_t> bytes;
-};
-
-// The sums of a convolution over `values` (already padded and shifted, (px, py, C)): byte dot
-// products when the weights allow and every value is in 0..255, else pair multiply-adds when
-// every value fits int16, else int32 products. Preconditions: no sum leaves int32.
-void int32_sums(const std::vector<int32_t>& values, NarrowInputs& narrowed, int64_t max_value,
-                const std::vector<int32_t>& w, const PackedWeights& packed, int64_t py,
-                int64_t channels, int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
-                int64_t ox_count, int64_t oy_count, int32_t* acc) {
-  const auto n = static_cast<int64_t>(values.size());
-  if (!packed.quads.empty() && max_value <= 255) {
-    narrowed.bytes.resize(values.size() + 3);
-    if (narrow_u8(values.data(), n, narrowed.bytes.data()))
-      return conv_sums_dot4(narrowed.bytes.data(), py, channels, packed.quads.data(), filters, kx,
-                            ky, sx, sy, ox_count, oy_count, acc);
+bool fits_staging(const StagingChoice& s, int64_t lo, int64_t hi) {
+  switch (s.kind) {
+    case Staging::Bytes: return lo - s.offset >= 0 && hi - s.offset <= 255;
+    case Staging::Pairs: return lo - s.offset >= INT16_MIN && hi - s.offset <= INT16_MAX;
+    case Staging::Ints: return s.offset == 0;  // the int32 bound is checked separately
+    case Staging::None: return false;
   }
-  if (!packed.pairs.empty() && max_value < kInt16Bound) {
-    narrowed.pairs.resize(values.size() + 1);
-    narrow(values.data(), n, narrowed.pairs.data());
-    return conv_sums_madd(narrowed.pairs.data(), py, channels, packed.pairs.data(), filters, kx,
-                          ky, sx, sy, ox_count, oy_count, acc);
-  }
-  conv_sums(values.data(), py, channels, w.data(), filters, kx, ky, sx, sy, ox_count, oy_count,
-            acc);
+  return false;
 }
 
 // The post-ops of post_ops.cpp (saturation, bias, ReLU, output scale and rounded shift) fused
@@ -273,25 +273,135 @@ int64_t max_of(const std::vector<int64_t>& v) {
   return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
 }
 
-// max |x << shift[channel]| over a (..., C) tensor (< 2^62: |x| <= 2^31, shift <= 31).
-AKIDA_VECTOR_CLONES
-int64_t max_abs_shifted(const int32_t* x, int64_t pixels, int64_t channels, const int32_t* shift) {
-  int64_t m = 0;
-  for (int64_t p = 0; p < pixels; ++p)
-    for (int64_t c = 0; c < channels; ++c) {
-      const int64_t v = x[p * channels + c];
-      m = std::max(m, (v < 0 ? -v : v) << shift[c]);
-    }
-  return m;
-}
-
 bool sums_fit_int32(int64_t max_l1, int64_t max_input) {
   return max_input == 0 || max_l1 < kInt32Bound / max_input;
 }
 
-// One convolution's sums on int32, prepared once: the input padded and shifted into a buffer,
-// then the fastest path its values allow (int32_sums). Dense layers are one-pixel 1x1
-// convolutions, depthwise ones use depthwise_sums.
+// A per-channel array padded to whole vectors of the blocked kernels (zeros past `values`).
+template <typename T>
+std::vector<int32_t> padded_int32(const std::vector<T>& values, int64_t channels) {
+  std::vector<int32_t> out(static_cast<size_t>(blocked::padded_channels(channels)), 0);
+  for (int64_t c = 0; c < channels; ++c) out[c] = static_cast<int32_t>(values[c]);
+  return out;
+}
+
+// The post-ops of post_ops.cpp on int32, as the blocked kernels' Requantize epilogue, for samples
+// whose sums are small enough that no step can leave int32 (fits()); otherwise the int64 paths
+// run. Same arithmetic: with |sum| <= the buffer maximum the first saturation does nothing, the
+// bias starts the sums, the buffer saturation and the ReLU bounds make one clamp, and neither the
+// product by the scale nor the shift can then overflow. Not for LUT or global pooling layers.
+class Requantize32 {
+ public:
+  Requantize32() = default;
+  explicit Requantize32(const PostOps& ops) {
+    usable_ = !ops.lut && ops.pool != PoolType::GlobalAverage;
+    if (!usable_) return;
+    const int64_t channels = ops.out_shape.c;
+    buffer_max_ = saturate(INT64_MAX, ops.buffer_bits);
+    const int64_t buffer_min = saturate(INT64_MIN, ops.buffer_bits);
+    const int64_t post_max = ops.scaled ? saturate(INT64_MAX, ops.post_op_buffer_bits) : kInt32Max;
+    std::vector<int64_t> bias(channels, 0), low(channels), high(channels), scale(channels);
+    std::vector<int32_t> left(channels), half(channels), right(channels);
+    a_limit_ = kInt32Max;
+    for (int64_t c = 0; c < channels; ++c) {
+      if (!ops.bias.empty()) bias[c] = ops.bias[c];
+      if (bias[c] < -kInt32Max || bias[c] > kInt32Max) usable_ = false;
+      max_bias_ = std::max(max_bias_, std::abs(bias[c]));
+      low[c] = std::max(buffer_min, ops.relu ? int64_t{0} : buffer_min);
+      high[c] = ops.relu && !ops.relu_max.empty() ? std::min(buffer_max_, ops.relu_max[c])
+                                                   : buffer_max_;
+      a_max_ = std::max({a_max_, std::abs(low[c]), std::abs(high[c])});
+      scale[c] = ops.scaled ? ops.output_scales[c] : 1;
+      const int32_t shift = ops.scaled ? ops.output_shift[c] : 0;
+      if (shift < -31) {
+        // (y + 2^(k−1)) >> k is 0 for every |y| <= 2^31 when k >= 32: the output is 0.
+        scale[c] = 0;
+        continue;
+      }
+      left[c] = std::max(shift, 0);
+      right[c] = std::max(-shift, 0);
+      half[c] = right[c] > 0 ? int32_t{1} << (right[c] - 1) : 0;
+      if (scale[c] == 0) continue;
+      // |a| · scale must stay within the post-op buffer, and its shift within int32.
+      const int64_t y_max = left[c] > 0 ? kInt32Max >> left[c] : kInt32Max - half[c];
+      a_limit_ = std::min({a_limit_, post_max / scale[c], y_max / scale[c]});
+    }
+    out_min_ = static_cast<int32_t>(saturate(INT64_MIN, ops.output_bits));
+    out_max_ = static_cast<int32_t>(saturate(INT64_MAX, ops.output_bits));
+    bias_ = padded_int32(bias, channels);
+    low_ = padded_int32(low, channels);
+    high_ = padded_int32(high, channels);
+    scale_ = padded_int32(scale, channels);
+    left_ = padded_int32(left, channels);
+    half_ = padded_int32(half, channels);
+    right_ = padded_int32(right, channels);
+  }
+
+  // Whether every step is exact in int32 for sums with |sum| <= sum_bound.
+  bool fits(int64_t sum_bound) const {
+    if (!usable_ || sum_bound > buffer_max_ || sum_bound + max_bias_ > kInt32Max) return false;
+    return std::min(sum_bound + max_bias_, a_max_) <= a_limit_;
+  }
+  const int32_t* bias() const { return bias_.data(); }
+  blocked::Epilogue epilogue() const {
+    blocked::Epilogue e;
+    e.kind = blocked::Epilogue::Kind::Requantize;
+    e.low = low_.data();
+    e.high = high_.data();
+    e.scale = scale_.data();
+    e.left = left_.data();
+    e.half = half_.data();
+    e.right = right_.data();
+    e.out_min = out_min_;
+    e.out_max = out_max_;
+    return e;
+  }
+
+ private:
+  bool usable_ = false;
+  int64_t buffer_max_ = 0, max_bias_ = 0, a_max_ = 0, a_limit_ = 0;
+  std::vector<int32_t> bias_, low_, high_, scale_, left_, half_, right_;
+  int32_t out_min_ = 0, out_max_ = 0;
+};
+
+// The Akida 1.0 activation as the blocked kernels' Levels epilogue (when its boundaries fit
+// int32): the count of level boundaries each potential reaches, as V1Activation::outputs().
+class V1Levels {
+ public:
+  V1Levels() = default;
+  V1Levels(const V1Activation& activation, int64_t neurons) {
+    const std::vector<int32_t>& levels = activation.boundaries32();
+    if (!activation.enabled() || levels.empty()) return;
+    stride_ = blocked::padded_channels(neurons);
+    count_ = activation.max_level();
+    levels_.assign(static_cast<size_t>(count_ * stride_), 0);
+    for (int32_t k = 0; k < count_; ++k)
+      std::copy_n(&levels[k * neurons], neurons, &levels_[k * stride_]);
+  }
+  bool usable() const { return !levels_.empty(); }
+  blocked::Epilogue epilogue() const {
+    blocked::Epilogue e;
+    e.kind = blocked::Epilogue::Kind::Levels;
+    e.levels = levels_.data();
+    e.level_count = count_;
+    e.level_stride = stride_;
+    return e;
+  }
+
+ private:
+  std::vector<int32_t> levels_;
+  int32_t count_ = 0;
+  int64_t stride_ = 0;
+};
+
+constexpr blocked::Epilogue kPlainSums{};
+
+// One convolution's sums on int32, prepared once. Each sample is staged in a padded buffer
+// (shifted by input_shift, narrowed to the smallest type its range allows, offset into the
+// unsigned byte range where needed), then summed by the fastest path for that staging: the
+// AVX-512 blocked kernels (bytes or 16-bit pairs; their epilogues apply the layer's output stage
+// on the fly), the AVX2 pair multiply-adds, or int32 products. Dense layers are one-pixel 1x1
+// convolutions; depthwise ones sum each channel on its own.
 class ConvSums {
  public:
   struct Geometry {
@@ -307,51 +417,232 @@ class ConvSums {
       : g_(g), weights_(std::move(weights)), depthwise_(depthwise), shift_(std::move(shift)) {
     // Σ|w| per output channel; a depthwise kernel (tap, C) has one output channel per input one.
     max_l1_ = max_of(filter_l1(weights_, g.out.c));
-    // A padding value beyond int32 makes every sample take the reference kernel.
-    max_pad_ = std::min(max_of(pad), kInt32Bound);
-    for (int64_t v : pad) pad_.push_back(static_cast<int32_t>(std::min(v, kInt32Bound - 1)));
     px_ = (g.out.x - 1) * g.kernel.stride_x + g.kernel.size_x;
     py_ = (g.out.y - 1) * g.kernel.stride_y + g.kernel.size_y;
-    if (!depthwise_) packed_ = pack_weights(weights_, g.kernel.size_x, g.kernel.size_y * g.in.c, g.out.c);
-    // Nothing to pad or shift (e.g. the pointwise half of a separable layer): read the input.
-    direct_ = px_ == g.in.x && py_ == g.in.y && g.x.pad_before == 0 && g.y.pad_before == 0 &&
-              std::all_of(shift_.begin(), shift_.end(), [](int32_t v) { return v == 0; });
+    // Strided windows may leave the last rows or columns of the input unread.
+    covered_x_ = std::min(g.in.x, px_ - g.x.pad_before);
+    covered_y_ = std::min(g.in.y, py_ - g.y.pad_before);
+    uniform_shift_ = std::all_of(shift_.begin(), shift_.end(),
+                                 [&](int32_t v) { return v == shift_.front(); });
+    const bool padded = g.x.pad_before > 0 || g.y.pad_before > 0 ||
+                        px_ - g.x.pad_before > g.in.x || py_ - g.y.pad_before > g.in.y;
+    for (int64_t v : pad) {
+      // A padding value beyond int32 makes every sample take the reference kernel.
+      pad_.push_back(static_cast<int32_t>(std::clamp(v, -kInt32Bound, kInt32Bound - 1)));
+      if (!padded) continue;
+      pad_lo_ = std::min(pad_lo_, v);
+      pad_hi_ = std::max(pad_hi_, v);
+    }
+    prepare_paths();
   }
 
-  // The sums of `in` (g.in values) into `sums` (g.out values); false, computing nothing, when a
-  // sum could leave int32.
-  bool run(const std::vector<int32_t>& in, std::vector<int32_t>& sums) {
-    const int64_t c = g_.in.c;
-    const int64_t max_input = std::max(
-        max_abs_shifted(in.data(), static_cast<int64_t>(in.size()) / c, c, shift_.data()), max_pad_);
-    if (!sums_fit_int32(max_l1_, max_input)) return false;
-    if (!direct_) {
-      padded_.resize(static_cast<size_t>(px_ * py_ * c));
-      pad_and_shift(in.data(), g_.in.x, g_.in.y, c, shift_.data(), pad_.data(), g_.x.pad_before,
-                    g_.y.pad_before, px_, py_, padded_.data());
+  int64_t rows() const { return g_.out.x; }
+
+  // Stages `in` (g.in values) for compute(). Returns max Σ|w| · max |input| (padding included),
+  // which bounds |sum|, or nothing when a sum could leave int32 (compute() must not run then).
+  std::optional<int64_t> stage(const std::vector<int32_t>& in) {
+    StagingChoice choice = last_;
+    if (choice.kind == Staging::None) {  // the first sample: scan, then stage
+      scan_range(in);
+      choice = best_staging();
     }
-    const std::vector<int32_t>& values = direct_ ? in : padded_;
-    sums.resize(static_cast<size_t>(g_.out.size()));
+    stage_as(in, choice);
+    if (!fits_staging(choice, lo_, hi_)) {
+      choice = best_staging();
+      stage_as(in, choice);
+    }
+    current_ = choice;
+    last_ = best_staging();  // the next sample's guess
+    const int64_t max_input = std::max(std::abs(lo_), std::abs(hi_));
+    if (!sums_fit_int32(max_l1_, max_input)) return std::nullopt;
+    return max_l1_ * max_input;
+  }
+
+  // Whether compute() runs the blocked kernels for the staged sample: only they apply
+  // epilogues and biases.
+  bool blocked() const {
+    return current_.kind == Staging::Bytes || (current_.kind == Staging::Pairs && !pairs_.empty()) ||
+           (depthwise_ && current_.kind == Staging::Pairs && !dw_weights_.empty());
+  }
+
+  // The per-channel start of every sum for the blocked kernels: the offset's correction, plus
+  // `bias` (padded, nullable). Call after stage() and before compute().
+  void start(const int32_t* bias) {
+    const std::vector<int32_t>& sums = depthwise_ ? dw_column_sums_
+                                       : current_.kind == Staging::Bytes ? bytes_.column_sums
+                                                                         : pairs_.column_sums;
+    init_.resize(sums.size());
+    const auto o = static_cast<uint32_t>(current_.offset);
+    for (size_t f = 0; f < sums.size(); ++f)
+      init_[f] = static_cast<int32_t>(o * static_cast<uint32_t>(sums[f]) +
+                                      static_cast<uint32_t>(bias ? bias[f] : 0));
+  }
+
+  // The sums of output rows [row_begin, row_end) into out ((x, y, F) values of the whole
+  // output): through `epilogue` with the start() values when blocked(), plain sums otherwise
+  // (then `epilogue` must be kPlainSums and no bias started).
+  void compute(const blocked::Epilogue& epilogue, int32_t* out, int64_t row_begin,
+               int64_t row_end) const {
+    const int64_t begin = row_begin * g_.out.y, end = row_end * g_.out.y;
+    if (blocked()) {
+      if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, epilogue, out, begin, end);
+      return run_blocked(pairs16_, pairs_, epilogue, out, begin, end);
+    }
     const Window& k = g_.kernel;
+    const int64_t c = g_.in.c, rows = row_end - row_begin;
+    const int64_t in_offset = row_begin * k.stride_x * py_ * c;
+    int32_t* acc = out + begin * g_.out.c;
+    if (current_.kind == Staging::Pairs)
+      return conv_sums_madd(pairs16_.data() + in_offset, py_, c, madd_.data(), g_.out.c,
+                            k.size_x, k.size_y, k.stride_x, k.stride_y, rows, g_.out.y, acc);
     if (depthwise_)
-      depthwise_sums(values.data(), py_, c, weights_.data(), k.size_x, k.size_y, k.stride_x,
-                     k.stride_y, g_.out.x, g_.out.y, sums.data());
-    else
-      int32_sums(values, narrowed_, max_input, weights_, packed_, py_, c, g_.out.c, k.size_x,
-                 k.size_y, k.stride_x, k.stride_y, g_.out.x, g_.out.y, sums.data());
-    return true;
+      return depthwise_sums(ints32_.data() + in_offset, py_, c, weights_.data(), k.size_x,
+                            k.size_y, k.stride_x, k.stride_y, rows, g_.out.y, acc);
+    conv_sums(ints32_.data() + in_offset, py_, c, weights_.data(), g_.out.c, k.size_x, k.size_y,
+              k.stride_x, k.stride_y, rows, g_.out.y, acc);
   }
 
  private:
+  // The weight layouts and window offsets of the paths this CPU runs.
+  void prepare_paths() {
+    const Window& k = g_.kernel;
+    const int64_t c = g_.in.c, f = g_.out.c;
+    // Element offsets must fit int32 for the blocked kernels.
+    const bool small = px_ * py_ * c + kStagingSlack < kInt32Bound;
+    if (blocked::available() && small) {
+      if (depthwise_) {
+        const int64_t padded = blocked::padded_channels(c), taps = k.size_x * k.size_y;
+        dw_weights_.assign(static_cast<size_t>(taps * padded), 0);
+        dw_column_sums_.assign(static_cast<size_t>(padded), 0);
+        for (int64_t t = 0; t < taps; ++t) {
+          tap_offsets_.push_back(static_cast<int32_t>(((t / k.size_y) * py_ + t % k.size_y) * c));
+          for (int64_t ch = 0; ch < c; ++ch) {
+            const int32_t w = weights_[t * c + ch];
+            dw_weights_[t * padded + ch] = w;
+            dw_column_sums_[ch] = static_cast<int32_t>(static_cast<uint32_t>(dw_column_sums_[ch]) +
+                                                       static_cast<uint32_t>(w));
+          }
+        }
+      } else {
+        bytes_ = blocked::pack_bytes(weights_, k.size_x, k.size_y * c, f);
+        pairs_ = blocked::pack_pairs(weights_, k.size_x, k.size_y * c, f);
+      }
+      for (int64_t ox = 0; ox < g_.out.x; ++ox)
+        for (int64_t oy = 0; oy < g_.out.y; ++oy)
+          windows_.push_back(static_cast<int32_t>((ox * k.stride_x * py_ + oy * k.stride_y) * c));
+    }
+    if (!depthwise_ && f % 8 == 0 && madd_available())
+      madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
+  }
+
+  bool blocked_ready() const { return !windows_.empty(); }
+
+  // The best staging for inputs spanning [lo_, hi_] on this CPU.
+  StagingChoice best_staging() const {
+    const int64_t lo = lo_, hi = hi_;
+    if (blocked_ready() && hi - lo <= 255 && (depthwise_ || !bytes_.empty())) {
+      if (lo >= 0 && hi <= 255) return {Staging::Bytes, 0};
+      if (lo >= -128 && hi <= 127) return {Staging::Bytes, -128};
+      return {Staging::Bytes, static_cast<int32_t>(lo)};
+    }
+    const bool fits16 = lo >= INT16_MIN && hi <= INT16_MAX;
+    if (blocked_ready() && hi - lo <= UINT16_MAX && (depthwise_ || !pairs_.empty()))
+      return {Staging::Pairs, fits16 ? 0 : static_cast<int32_t>(lo - INT16_MIN)};
+    if (!madd_.empty() && fits16) return {Staging::Pairs, 0};
+    return {Staging::Ints, 0};
+  }
+
+  // The shifted range of the input and the padding, without staging.
+  void scan_range(const std::vector<int32_t>& in) {
+    raw_range_start();
+    scan_input(in.data(), g_.in.y, covered_x_, covered_y_, g_.in.c, shift_.data(), uniform_shift_,
+               0, 0, 0, py_, nullptr, raw_lo_.data(), raw_hi_.data());
+    raw_range_finish();
+  }
+
+  void raw_range_start() {
+    const size_t n = uniform_shift_ ? 1 : static_cast<size_t>(g_.in.c);
+    raw_lo_.assign(n, INT32_MAX);
+    raw_hi_.assign(n, INT32_MIN);
+  }
+  void raw_range_finish() {
+    lo_ = pad_lo_;
+    hi_ = pad_hi_;
+    for (size_t c = 0; c < raw_lo_.size(); ++c) {
+      lo_ = std::min(lo_, int64_t{raw_lo_[c]} << shift_[c]);
+      hi_ = std::max(hi_, int64_t{raw_hi_[c]} << shift_[c]);
+    }
+  }
+
+  template <typename T>
+  void stage_into(const std::vector<int32_t>& in, std::vector<T>& buffer, int32_t offset,
+                  std::optional<int32_t>& border_offset) {
+    const int64_t c = g_.in.c;
+    if (buffer.empty()) buffer.assign(static_cast<size_t>(px_ * py_ * c + kStagingSlack), 0);
+    if (border_offset != offset) fill_border(buffer, offset), border_offset = offset;
+    raw_range_start();
+    stage_input(in.data(), g_.in.y, covered_x_, covered_y_, c, shift_.data(), uniform_shift_,
+                offset, g_.x.pad_before, g_.y.pad_before, py_, buffer.data(), raw_lo_.data(),
+                raw_hi_.data());
+    raw_range_finish();
+  }
+
+  // Every padding position holds its channel's padding value minus the offset.
+  template <typename T>
+  void fill_border(std::vector<T>& buffer, int32_t offset) const {
+    const int64_t c = g_.in.c;
+    for (int64_t x = 0; x < px_; ++x)
+      for (int64_t y = 0; y < py_; ++y)
+        for (int64_t ch = 0; ch < c; ++ch)
+          buffer[(x * py_ + y) * c + ch] =
+              static_cast<T>(static_cast<uint32_t>(pad_[ch]) - static_cast<uint32_t>(offset));
+  }
+
+  void stage_as(const std::vector<int32_t>& in, const StagingChoice& choice) {
+    switch (choice.kind) {
+      case Staging::Bytes: return stage_into(in, bytes8_, choice.offset, border8_);
+      case Staging::Pairs: return stage_into(in, pairs16_, choice.offset, border16_);
+      default: return stage_into(in, ints32_, 0, border32_);
+    }
+  }
+
+  template <typename T, typename W>
+  void run_blocked(const std::vector<T>& input, const blocked::PackedWeights<W>& weights,
+                   const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
+                   int64_t end) const {
+    if (depthwise_) {
+      blocked::DepthwiseTask<T> t{input.data(), windows_.data(), g_.out.x * g_.out.y, g_.in.c,
+                                  tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
+                                  dw_weights_.data(), init_.data(), epilogue, out};
+      return blocked::depthwise(t, begin, end);
+    }
+    blocked::ConvTask<T> t{input.data(), windows_.data(), g_.out.x * g_.out.y,
+                           py_ * g_.in.c, &weights, init_.data(), epilogue, out};
+    blocked::conv(t, begin, end);
+  }
+
   Geometry g_;
   std::vector<int32_t> weights_;
   bool depthwise_ = false;
   std::vector<int32_t> shift_, pad_;
-  int64_t max_l1_ = 0, max_pad_ = 0, px_ = 0, py_ = 0;
-  bool direct_ = false;
-  PackedWeights packed_;
-  NarrowInputs narrowed_;
-  std::vector<int32_t> padded_;
+  bool uniform_shift_ = true;
+  int64_t pad_lo_ = 0, pad_hi_ = 0;
+  int64_t max_l1_ = 0, px_ = 0, py_ = 0, covered_x_ = 0, covered_y_ = 0;
+  // The paths' weights: blocked bytes / pairs (or depthwise int32), AVX2 pairs.
+  blocked::ByteWeights bytes_;
+  blocked::PairWeights pairs_;
+  std::vector<int32_t> dw_weights_, dw_column_sums_, tap_offsets_;
+  std::vector<int32_t> windows_;  // blocked kernels: each output pixel's window offset
+  std::vector<int16_t> madd_;
+  // Per sample: the staged input, its range and staging.
+  std::vector<uint8_t> bytes8_;
+  std::vector<int16_t> pairs16_;
+  std::vector<int32_t> ints32_;
+  std::optional<int32_t> border8_, border16_, border32_;  // the offset each border was filled for
+  std::vector<int32_t> raw_lo_, raw_hi_;
+  int64_t lo_ = 0, hi_ = 0;
+  StagingChoice last_, current_;
+  std::vector<int32_t> init_;
 };
 
 ConvSums::Geometry conv_geometry(const Shape& in, const ConvParams& params, const ConvPlan& plan) {
@@ -362,6 +653,54 @@ ConvSums::Geometry conv_geometry(const Shape& in, const ConvParams& params, cons
 ConvSums::Geometry dense_geometry(const Shape& in, int64_t units) {
   return {Shape{1, 1, in.size()}, Window{}, Axis{1, 1, 0}, Axis{1, 1, 0}, Shape{1, 1, units}};
 }
+
+// The output stage of a v2 layer from its staged sums: the Requantize epilogue in the blocked
+// kernels when the sample's bound allows (max pooling in between on int32), else the plain sums
+// then the int64 post-ops (fused where possible). `sums` and `pooled` are scratch.
+class V2Output {
+ public:
+  explicit V2Output(PostOps ops) : ops_(std::move(ops)), fused_(fuse(ops_)), requantize_(ops_) {
+    after_pool_ = ops_;
+    if (ops_.pool == PoolType::Max) {
+      after_pool_.pool = PoolType::None;
+      after_pool_.conv_shape = ops_.out_shape;
+    }
+  }
+  const PostOps& ops() const { return ops_; }
+
+  void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
+    output.resize(static_cast<size_t>(ops_.out_shape.size()));
+    const bool requantize = sums.blocked() && requantize_.fits(sum_bound);
+    if (requantize && ops_.pool == PoolType::None) {
+      sums.start(requantize_.bias());
+      return sums.compute(requantize_.epilogue(), output.data(), 0, sums.rows());
+    }
+    acc32_.resize(static_cast<size_t>(ops_.conv_shape.size()));
+    if (requantize) {  // max pooling: the bias is in the sums, then pool, then the rest
+      sums.start(requantize_.bias());
+      sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
+      pooled32_.resize(output.size());
+      max_pool(ops_, acc32_.data(), pooled32_.data());
+      const Shape& o = ops_.out_shape;
+      return blocked::finish(requantize_.epilogue(), pooled32_.data(), o.x * o.y, o.c,
+                             output.data());
+    }
+    if (sums.blocked()) sums.start(nullptr);
+    sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
+    if (ops_.pool != PoolType::Max) return finish_int32(after_pool_, fused_, acc32_, acc64_, output);
+    pooled32_.resize(output.size());
+    max_pool(ops_, acc32_.data(), pooled32_.data());
+    finish_int32(after_pool_, fused_, pooled32_, acc64_, output);
+  }
+
+ private:
+  PostOps ops_;
+  PostOps after_pool_;  // ops_ without its max pooling (done on the int32 sums)
+  FusedPostOps fused_;
+  Requantize32 requantize_;
+  std::vector<int32_t> acc32_, pooled32_;
+  std::vector<int64_t> acc64_;
+};
 
 struct FastConvOptions {
   bool depthwise = false;
@@ -376,25 +715,17 @@ class FastConvKernel final : public LayerKernel {
  public:
   FastConvKernel(const Layer& layer, const Shape& in, const FastConvOptions& options,
                  std::unique_ptr<LayerKernel> reference)
-      : reference_(std::move(reference)), sums_(make_sums(layer, in, options)) {
-    post_ops_ = prepare_post_ops(layer, read_conv_params(layer), plan(layer, in, options));
-    fused_ = fuse(post_ops_);
-    after_pool_ = post_ops_;
-    if (post_ops_.pool == PoolType::Max) {
-      after_pool_.pool = PoolType::None;
-      after_pool_.conv_shape = post_ops_.out_shape;
-    }
-  }
+      : reference_(std::move(reference)),
+        sums_(make_sums(layer, in, options)),
+        output_(prepare_post_ops(layer, read_conv_params(layer), plan(layer, in, options))) {}
 
-  Shape output_shape() const override { return post_ops_.out_shape; }
+  Shape output_shape() const override { return output_.ops().out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
-    if (post_ops_.pool != PoolType::Max) return finish_int32(after_pool_, fused_, acc32_, acc64_, output);
-    pooled32_.resize(static_cast<size_t>(post_ops_.out_shape.size()));
-    max_pool(post_ops_, acc32_.data(), pooled32_.data());
-    finish_int32(after_pool_, fused_, pooled32_, acc64_, output);
+    const std::optional<int64_t> bound = sums_.stage(*inputs.front());
+    if (!bound) return reference_->eval(inputs, output);
+    output_.run(sums_, *bound, output);
   }
 
   void reset() override { reference_->reset(); }
@@ -424,27 +755,23 @@ class FastConvKernel final : public LayerKernel {
 
   std::unique_ptr<LayerKernel> reference_;
   ConvSums sums_;
-  PostOps post_ops_;
-  PostOps after_pool_;  // post_ops_ without its max pooling (done on the int32 sums)
-  FusedPostOps fused_;
-  std::vector<int32_t> acc32_, pooled32_;
-  std::vector<int64_t> acc64_;
+  V2Output output_;
 };
 
 class FastDenseKernel final : public LayerKernel {
  public:
   FastDenseKernel(const Layer& layer, const Shape& in, std::unique_ptr<LayerKernel> reference)
-      : reference_(std::move(reference)), sums_(make_sums(layer, in)) {
-    post_ops_ = prepare_post_ops(layer, Shape{1, 1, required_param(layer, "units", 1, 1 << 24)});
-    fused_ = fuse(post_ops_);
-  }
+      : reference_(std::move(reference)),
+        sums_(make_sums(layer, in)),
+        output_(prepare_post_ops(layer, Shape{1, 1, required_param(layer, "units", 1, 1 << 24)})) {}
 
-  Shape output_shape() const override { return post_ops_.out_shape; }
+  Shape output_shape() const override { return output_.ops().out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
-    finish_int32(post_ops_, fused_, acc32_, acc64_, output);
+    const std::optional<int64_t> bound = sums_.stage(*inputs.front());
+    if (!bound) return reference_->eval(inputs, output);
+    output_.run(sums_, *bound, output);
   }
 
  private:
@@ -462,10 +789,7 @@ class FastDenseKernel final : public LayerKernel {
 
   std::unique_ptr<LayerKernel> reference_;
   ConvSums sums_;
-  PostOps post_ops_;
-  FusedPostOps fused_;
-  std::vector<int32_t> acc32_;
-  std::vector<int64_t> acc64_;
+  V2Output output_;
 };
 
 // The FIFO's frames (slot t, (pixel, C) each) shifted and stacked along the channel axis:
@@ -488,24 +812,35 @@ int64_t stack_frames(const FrameFifo& fifo, int64_t pixels, const std::vector<in
   return max_value;
 }
 
+// max |x << shift[channel]| over a (..., C) tensor (< 2^62: |x| <= 2^31, shift <= 31).
+AKIDA_VECTOR_CLONES
+int64_t max_abs_shifted(const int32_t* x, int64_t pixels, int64_t channels, const int32_t* shift) {
+  int64_t m = 0;
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t v = x[p * channels + c];
+      m = std::max(m, (v < 0 ? -v : v) << shift[c]);
+    }
+  return m;
+}
+
 // BufferTempConv as a 1x1 convolution over the FIFO's frames stacked along the channel axis
 // (t = 0 the oldest, as the reference kernel and the weights' (T*C, F) rows order them). Keeps
 // its own FIFO (the reference kernel's is not kept in step): a history too large for int32 sums
 // is summed in int64 here instead.
 class FastBufferTempConvKernel final : public LayerKernel {
  public:
-  FastBufferTempConvKernel(const Layer& layer, const Shape& in) : in_(in), fifo_(layer, in) {
-    filters_ = required_param(layer, "filters", 1, 1 << 24);
+  FastBufferTempConvKernel(const Layer& layer, const Shape& in)
+      : in_(in), fifo_(layer, in), sums_(make_sums(layer, in, fifo_.slots())),
+        output_(prepare_post_ops(layer, Shape{in.x, in.y, required_param(layer, "filters", 1, 1 << 24)})) {
     const std::vector<int64_t> w = layer.find_variable("weights")->ints();
     weights_.assign(w.begin(), w.end());
+    filters_ = output_.ops().out_shape.c;
     max_l1_ = max_of(filter_l1(weights_, filters_));
     input_shift_ = read_input_shift(layer, in.c);
-    post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});
-    packed_ = pack_weights(weights_, 1, fifo_.slots() * in.c, filters_);
-    fused_ = fuse(post_ops_);
   }
 
-  Shape output_shape() const override { return post_ops_.out_shape; }
+  Shape output_shape() const override { return output_.ops().out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
@@ -516,32 +851,39 @@ class FastBufferTempConvKernel final : public LayerKernel {
       max_input = std::max(max_input, max_abs_shifted(fifo_.slot(t), pixels, in_.c, input_shift_.data()));
     if (sums_fit_int32(max_l1_, max_input)) {
       stack_frames(fifo_, pixels, input_shift_, stacked32_);
-      acc32_.resize(static_cast<size_t>(pixels * filters_));
-      int32_sums(stacked32_, narrowed_, max_input, weights_, packed_, in_.y, stacked_channels,
-                 filters_, 1, 1, 1, 1, in_.x, in_.y, acc32_.data());
-      return finish_int32(post_ops_, fused_, acc32_, acc64_, output);
+      const std::optional<int64_t> bound = sums_.stage(stacked32_);
+      return output_.run(sums_, *bound, output);  // fits: the stacked values are the inputs
     }
     stack_frames(fifo_, pixels, input_shift_, stacked64_);
     acc64_.resize(static_cast<size_t>(pixels * filters_));
     conv_sums_wide(stacked64_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
                    1, in_.x, in_.y, acc64_.data());
-    apply_post_ops(post_ops_, acc64_, output);
+    apply_post_ops(output_.ops(), acc64_, output);
   }
 
   void reset() override { fifo_.reset(); }
 
  private:
+  // A 1x1 convolution over the (x, y, T·C) stacked frames (already shifted).
+  static ConvSums make_sums(const Layer& layer, const Shape& in, int64_t slots) {
+    const int64_t filters = required_param(layer, "filters", 1, 1 << 24);
+    const std::vector<int64_t> w = layer.find_variable("weights")->ints();
+    const Shape stacked{in.x, in.y, slots * in.c};
+    const ConvSums::Geometry g{stacked, Window{}, Axis{in.x, in.x, 0}, Axis{in.y, in.y, 0},
+                               Shape{in.x, in.y, filters}};
+    return ConvSums(g, {w.begin(), w.end()}, false, std::vector<int32_t>(stacked.c, 0),
+                    std::vector<int64_t>(stacked.c, 0));
+  }
+
   Shape in_;
   FrameFifo fifo_;
+  ConvSums sums_;
+  V2Output output_;
   int64_t filters_ = 0;
   std::vector<int32_t> weights_;  // (T*C, F)
-  PackedWeights packed_;
-  NarrowInputs narrowed_;
-  FusedPostOps fused_;
   int64_t max_l1_ = 0;
   std::vector<int32_t> input_shift_;
-  PostOps post_ops_;
-  std::vector<int32_t> stacked32_, acc32_;
+  std::vector<int32_t> stacked32_;
   std::vector<int64_t> stacked64_, acc64_;
 };
 
@@ -562,6 +904,35 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
   apply_v1_output(stage, wide, output);
 }
 
+// The output stage of an Akida 1.0 layer from its staged potentials: the level count in the
+// blocked kernels' epilogue when there is no pooling, else the plain potentials then finish_v1.
+class V1Stage {
+ public:
+  explicit V1Stage(V1Output output)
+      : output_(std::move(output)), levels_(output_.activation, output_.pooling.out_shape.c) {}
+  const V1Output& output() const { return output_; }
+
+  void run(ConvSums& sums, std::vector<int32_t>& output) {
+    if (sums.blocked()) sums.start(nullptr);
+    const PostOps& ops = output_.pooling;
+    if (ops.pool == PoolType::None && sums.blocked() &&
+        (levels_.usable() || !output_.activation.enabled())) {
+      output.resize(static_cast<size_t>(ops.out_shape.size()));
+      return sums.compute(levels_.usable() ? levels_.epilogue() : kPlainSums, output.data(), 0,
+                          sums.rows());
+    }
+    acc32_.resize(static_cast<size_t>(ops.conv_shape.size()));
+    sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
+    finish_v1(output_, acc32_, pooled32_, acc64_, output);
+  }
+
+ private:
+  V1Output output_;
+  V1Levels levels_;
+  std::vector<int32_t> acc32_, pooled32_;
+  std::vector<int64_t> acc64_;
+};
+
 // Akida 1.0 InputConvolutional / Convolutional: the sums of FastConvKernel (inputs are 1- to
 // 8-bit levels or pixels), then the v1 output stage on the potentials.
 class FastV1ConvKernel final : public LayerKernel {
@@ -572,12 +943,12 @@ class FastV1ConvKernel final : public LayerKernel {
         sums_(make_sums(layer, in, rotate, padding_value)),
         output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))) {}
 
-  Shape output_shape() const override { return output_.pooling.out_shape; }
+  Shape output_shape() const override { return output_.output().pooling.out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
-    finish_v1(output_, acc32_, pooled32_, acc64_, output);
+    if (!sums_.stage(*inputs.front())) return reference_->eval(inputs, output);
+    output_.run(sums_, output);
   }
 
  private:
@@ -598,9 +969,7 @@ class FastV1ConvKernel final : public LayerKernel {
 
   std::unique_ptr<LayerKernel> reference_;
   ConvSums sums_;
-  V1Output output_;
-  std::vector<int32_t> acc32_, pooled32_;
-  std::vector<int64_t> acc64_;
+  V1Stage output_;
 };
 
 // Akida 1.0 SeparableConvolutional: the depthwise sums, then the pointwise sums over them as a
@@ -614,13 +983,16 @@ class FastV1SeparableKernel final : public LayerKernel {
         pointwise_(make_pointwise(layer, in)),
         output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))) {}
 
-  Shape output_shape() const override { return output_.pooling.out_shape; }
+  Shape output_shape() const override { return output_.output().pooling.out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!depthwise_.run(*inputs.front(), depthwise32_) || !pointwise_.run(depthwise32_, acc32_))
-      return reference_->eval(inputs, output);
-    finish_v1(output_, acc32_, pooled32_, acc64_, output);
+    if (!depthwise_.stage(*inputs.front())) return reference_->eval(inputs, output);
+    if (depthwise_.blocked()) depthwise_.start(nullptr);
+    depthwise32_.resize(static_cast<size_t>(depthwise_rows_ * depthwise_y_ * depthwise_c_));
+    depthwise_.compute(kPlainSums, depthwise32_.data(), 0, depthwise_.rows());
+    if (!pointwise_.stage(depthwise32_)) return reference_->eval(inputs, output);
+    output_.run(pointwise_, output);
   }
 
  private:
@@ -628,11 +1000,14 @@ class FastV1SeparableKernel final : public LayerKernel {
     return plan_conv(layer, read_conv_params(layer), in, required_param(layer, "filters", 1, 1 << 24));
   }
 
-  static ConvSums make_depthwise(const Layer& layer, const Shape& in) {
+  ConvSums make_depthwise(const Layer& layer, const Shape& in) {
     const ConvParams params = read_conv_params(layer);
     const ConvPlan p = plan(layer, in);
     ConvSums::Geometry g = conv_geometry(in, params, p);
     g.out.c = in.c;
+    depthwise_rows_ = g.out.x;
+    depthwise_y_ = g.out.y;
+    depthwise_c_ = in.c;
     return ConvSums(g, read_v1_weights(layer, "weights", params.kernel.size_x,
                                        params.kernel.size_y, in.c, 1, /*rotate=*/true),
                     true, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0));
@@ -647,10 +1022,10 @@ class FastV1SeparableKernel final : public LayerKernel {
   }
 
   std::unique_ptr<LayerKernel> reference_;
+  int64_t depthwise_rows_ = 0, depthwise_y_ = 0, depthwise_c_ = 0;
   ConvSums depthwise_, pointwise_;
-  V1Output output_;
-  std::vector<int32_t> depthwise32_, acc32_, pooled32_;
-  std::vector<int64_t> acc64_;
+  V1Stage output_;
+  std::vector<int32_t> depthwise32_;
 };
 
 }  // namespace

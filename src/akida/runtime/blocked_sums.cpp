@@ -1,0 +1,280 @@
+#include "akida/runtime/blocked_sums.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "akida/runtime/madd_sums.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AKIDA_HAVE_AVX512_CODE 1
+#endif
+
+namespace akida::runtime::blocked {
+
+bool available() { return dot4_available(); }
+
+namespace {
+
+// Regroups correlation-layout weights into kPerWord-element words per output channel, channels
+// padded to a multiple of kLanes. Empty when a weight does not fit W.
+template <typename W>
+PackedWeights<W> pack(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
+                      int64_t filters) {
+  constexpr int64_t per = PackedWeights<W>::kPerWord;
+  PackedWeights<W> p;
+  p.kx = kx;
+  p.k_per_row = k_per_row;
+  p.groups = (k_per_row + per - 1) / per;
+  p.filters = filters;
+  p.padded_filters = padded_channels(filters);
+  p.words.assign(static_cast<size_t>(kx * p.groups * p.padded_filters * per), 0);
+  p.column_sums.assign(static_cast<size_t>(p.padded_filters), 0);
+  for (int64_t i = 0; i < kx; ++i)
+    for (int64_t k = 0; k < k_per_row; ++k)
+      for (int64_t f = 0; f < filters; ++f) {
+        const int32_t v = w[static_cast<size_t>((i * k_per_row + k) * filters + f)];
+        if (v < std::numeric_limits<W>::min() || v > std::numeric_limits<W>::max()) return {};
+        const int64_t g = k / per;
+        p.words[static_cast<size_t>(((i * p.groups + g) * p.padded_filters + f) * per + k % per)] =
+            static_cast<W>(v);
+        // Modulo 2^32, like the sums it corrects (uint32 arithmetic wraps without UB).
+        p.column_sums[f] = static_cast<int32_t>(static_cast<uint32_t>(p.column_sums[f]) +
+                                                static_cast<uint32_t>(v));
+      }
+  return p;
+}
+
+}  // namespace
+
+ByteWeights pack_bytes(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
+                       int64_t filters) {
+  return pack<int8_t>(w, kx, k_per_row, filters);
+}
+
+PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
+                       int64_t filters) {
+  return pack<int16_t>(w, kx, k_per_row, filters);
+}
+
+#ifdef AKIDA_HAVE_AVX512_CODE
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+// GCC 12 reports the intrinsics' own undefined pass-through operands (_mm512_undefined_*).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+// Lanes of the channel vector starting at f that hold real channels.
+inline __mmask16 channel_mask(int64_t f, int64_t channels) {
+  const int64_t n = std::clamp<int64_t>(channels - f, 0, kLanes);
+  return static_cast<__mmask16>((1u << n) - 1u);
+}
+
+inline __m512i load(const int32_t* p) { return _mm512_loadu_si512(p); }
+
+// The epilogue of 16 sums of channels f .. f + 15.
+inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
+  switch (e.kind) {
+    case Epilogue::Kind::Sums: return s;
+    case Epilogue::Kind::Requantize: {
+      __m512i v = _mm512_max_epi32(_mm512_min_epi32(s, load(e.high + f)), load(e.low + f));
+      v = _mm512_mullo_epi32(v, load(e.scale + f));
+      v = _mm512_sllv_epi32(v, load(e.left + f));
+      v = _mm512_srav_epi32(_mm512_add_epi32(v, load(e.half + f)), load(e.right + f));
+      return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(e.out_max)),
+                              _mm512_set1_epi32(e.out_min));
+    }
+    case Epilogue::Kind::Levels: {
+      __m512i count = _mm512_setzero_si512();
+      const __m512i one = _mm512_set1_epi32(1);
+      const int32_t* level = e.levels + f;
+      for (int32_t k = 0; k < e.level_count; ++k, level += e.level_stride) {
+        const __mmask16 reached = _mm512_cmpge_epi32_mask(s, load(level));
+        count = _mm512_mask_add_epi32(count, reached, count, one);
+      }
+      return count;
+    }
+  }
+  return s;
+}
+
+inline void store(int32_t* out, __m512i v, int64_t f, int64_t channels) {
+  if (f + kLanes <= channels)
+    _mm512_storeu_si512(out + f, v);
+  else
+    _mm512_mask_storeu_epi32(out + f, channel_mask(f, channels), v);
+}
+
+// The dot product instruction of each input type: four u8 × s8 or two s16 × s16 products per lane.
+inline __m512i dot(__m512i acc, __m512i x, __m512i w, uint8_t) { return _mm512_dpbusd_epi32(acc, x, w); }
+inline __m512i dot(__m512i acc, __m512i x, __m512i w, int16_t) { return _mm512_dpwssd_epi32(acc, x, w); }
+
+inline int32_t word_at(const void* p) {
+  int32_t word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
+// P output pixels (from p0; the last `P - count` repeat the last one and are not stored) times
+// NB vectors of 16 output channels (from f0): the sums stay in registers for the whole window.
+template <typename T, int P, int NB>
+void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t count, int64_t f0) {
+  const auto& w = *t.weights;
+  constexpr int64_t per = std::remove_reference_t<decltype(w)>::kPerWord;
+  const int64_t pf = w.padded_filters;
+  __m512i acc[P][NB];
+#pragma GCC unroll 4
+  for (int b = 0; b < NB; ++b) {
+    const __m512i init = load(t.init + f0 + b * kLanes);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) acc[p][b] = init;
+  }
+  const T* rows[P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) rows[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)];
+  const auto* w_chunk = w.words.data() + f0 * per;
+  const int64_t group_stride = pf * per;  // weight elements between consecutive words g
+  for (int64_t i = 0; i < w.kx; ++i) {
+    const auto* wg = w_chunk + i * w.groups * group_stride;
+    const int64_t row = i * t.row_stride;
+    for (int64_t g = 0; g < w.groups; ++g, wg += group_stride) {
+      const int64_t k = row + g * per;
+      if constexpr (P == 1) {
+        if (word_at(rows[0] + k) == 0) continue;  // sparse inputs: a whole word of zeros
+      }
+      __m512i wv[NB];
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) wv[b] = _mm512_loadu_si512(wg + b * kLanes * per);
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p) {
+        const __m512i x = _mm512_set1_epi32(word_at(rows[p] + k));
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; ++b) acc[p][b] = dot(acc[p][b], x, wv[b], T{});
+      }
+    }
+  }
+  const int64_t filters = w.filters;
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    if (p >= count) break;
+    int32_t* out = t.out + (p0 + p) * filters;
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; ++b) {
+      const int64_t f = f0 + b * kLanes;
+      store(out, epilogue_vector(t.epilogue, acc[p][b], f), f, filters);
+    }
+  }
+}
+
+// The tile width for NB channel vectors: P·NB sums, NB weights and a broadcast input within the
+// 32 vector registers.
+constexpr int tile_pixels(int nb) { return nb == 1 ? 16 : nb == 2 ? 12 : nb == 3 ? 8 : 6; }
+
+template <typename T, int NB>
+void conv_chunk(const ConvTask<T>& t, int64_t begin, int64_t end, int64_t f0) {
+  constexpr int kP = tile_pixels(NB);
+  int64_t p = begin;
+  if (end - begin == 1) return conv_tile<T, 1, NB>(t, p, 1, f0);  // skips zero words
+  for (; p + kP <= end; p += kP) conv_tile<T, kP, NB>(t, p, kP, f0);
+  for (; p + 4 <= end; p += 4) conv_tile<T, 4, NB>(t, p, 4, f0);
+  if (p < end) conv_tile<T, 4, NB>(t, p, end - p, f0);
+}
+
+template <typename T>
+void conv_impl(const ConvTask<T>& t, int64_t begin, int64_t end) {
+  const int64_t vectors = t.weights->padded_filters / kLanes;
+  for (int64_t v = 0; v < vectors;) {
+    const int64_t f0 = v * kLanes;
+    switch (std::min<int64_t>(vectors - v, 4)) {
+      case 1: conv_chunk<T, 1>(t, begin, end, f0); v += 1; break;
+      case 2: conv_chunk<T, 2>(t, begin, end, f0); v += 2; break;
+      case 3: conv_chunk<T, 3>(t, begin, end, f0); v += 3; break;
+      default: conv_chunk<T, 4>(t, begin, end, f0); v += 4; break;
+    }
+  }
+}
+
+inline __m512i widen(const uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m512i widen(const int16_t* p) {
+  return _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// P output pixels, one vector of 16 channels from c0.
+template <typename T, int P>
+void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_t c0) {
+  const int64_t padded = padded_channels(t.channels);
+  __m512i acc[P];
+  const __m512i init = load(t.init + c0);
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) acc[p] = init;
+  const T* pixels[P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+    pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  for (int64_t tap = 0; tap < t.taps; ++tap) {
+    const __m512i w = load(t.weights + tap * padded + c0);
+    const int64_t offset = t.tap_offsets[tap];
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+      acc[p] = _mm512_add_epi32(acc[p], _mm512_mullo_epi32(widen(pixels[p] + offset), w));
+  }
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    if (p >= count) break;
+    store(t.out + (p0 + p) * t.channels, epilogue_vector(t.epilogue, acc[p], c0), c0, t.channels);
+  }
+}
+
+template <typename T>
+void depthwise_impl(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
+  constexpr int kP = 8;
+  for (int64_t c0 = 0; c0 < t.channels; c0 += kLanes) {
+    int64_t p = begin;
+    for (; p + kP <= end; p += kP) depthwise_tile<T, kP>(t, p, kP, c0);
+    for (; p < end; ++p) depthwise_tile<T, 1>(t, p, 1, c0);
+  }
+}
+
+void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t channels,
+                 int32_t* out) {
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t f = 0; f < channels; f += kLanes) {
+      const __m512i s = _mm512_maskz_loadu_epi32(channel_mask(f, channels), sums + p * channels + f);
+      store(out + p * channels, epilogue_vector(e, s, f), f, channels);
+    }
+}
+
+}  // namespace
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
+void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
+void depthwise(const DepthwiseTask<uint8_t>& task, int64_t begin, int64_t end) {
+  depthwise_impl(task, begin, end);
+}
+void depthwise(const DepthwiseTask<int16_t>& task, int64_t begin, int64_t end) {
+  depthwise_impl(task, begin, end);
+}
+void finish(const Epilogue& epilogue, const int32_t* sums, int64_t pixels, int64_t channels,
+            int32_t* out) {
+  finish_impl(epilogue, sums, pixels, channels, out);
+}
+
+#else  // no AVX-512 code: available() is false and nothing calls these
+
+void conv(const ConvTask<uint8_t>&, int64_t, int64_t) {}
+void conv(const ConvTask<int16_t>&, int64_t, int64_t) {}
+void depthwise(const DepthwiseTask<uint8_t>&, int64_t, int64_t) {}
+void depthwise(const DepthwiseTask<int16_t>&, int64_t, int64_t) {}
+void finish(const Epilogue&, const int32_t*, int64_t, int64_t, int32_t*) {}
+
+#endif
+
+}  // namespace akida::runtime::blocked
