@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "akida/runtime/madd_sums.h"
@@ -120,8 +121,9 @@ inline int32_t word_at(const void* p) {
 
 // P output pixels (from p0; the last `P - count` repeat the last one and are not stored) times
 // NB vectors of 16 output channels (from f0): the sums stay in registers for the whole window.
+// With pooling windows of W pixels (P and p0 multiples of W), each window's maximum is stored.
 template <typename T, int P, int NB>
-void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t count, int64_t f0) {
+void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, int64_t f0) {
   const auto& w = *t.weights;
   constexpr int64_t per = std::remove_reference_t<decltype(w)>::kPerWord;
   const int64_t pf = w.padded_filters;
@@ -156,39 +158,92 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t count, int64_t f0) {
       }
     }
   }
-  const int64_t filters = w.filters;
+  const int64_t filters = w.filters, window = t.pool_window;
+  const Epilogue e = t.epilogue;
+  int32_t* out = t.out + item0 * filters;
+  int64_t in_window = 0;  // pixels of the current pooling window seen so far
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
     if (p >= count) break;
-    int32_t* out = t.out + (p0 + p) * filters;
+    if (window > 1) {  // the running maximum of the pooling window, stored at its last pixel
+      if (in_window > 0)
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_max_epi32(acc[p][b], acc[p - 1][b]);
+      if (++in_window < window) continue;
+      in_window = 0;
+    }
 #pragma GCC unroll 4
     for (int b = 0; b < NB; ++b) {
       const int64_t f = f0 + b * kLanes;
-      store(out, epilogue_vector(t.epilogue, acc[p][b], f), f, filters);
+      store(out, epilogue_vector(e, acc[p][b], f), f, filters);
+    }
+    out += filters;
+  }
+}
+
+// Register budget: P·NB sums, NB weights and a broadcast input within the 32 vector registers.
+constexpr int kMaxSums = 28;
+// The tile widths instantiated for each NB, widest first (P·NB <= kMaxSums).
+constexpr int kTileWidths[] = {16, 12, 9, 8, 6, 4, 3, 2, 1};
+
+// Whole tiles of P pixels from p (output item `item`) while they fit before end; for P <= 4, the
+// last few pixels too (one tile, its extra pixels not stored).
+template <typename T, int NB, int P>
+void tiles(const ConvTask<T>& t, int64_t& p, int64_t& item, int64_t end, int64_t f0) {
+  if constexpr (P * NB <= kMaxSums) {
+    const int64_t items_per_tile = P / t.pool_window;
+    for (; p + P <= end; p += P, item += items_per_tile) conv_tile<T, P, NB>(t, p, item, P, f0);
+    if (P <= 4 && p < end) {
+      conv_tile<T, P, NB>(t, p, item, end - p, f0);
+      item += (end - p) / t.pool_window;
+      p = end;
     }
   }
 }
 
-// The tile width for NB channel vectors: P·NB sums, NB weights and a broadcast input within the
-// 32 vector registers.
-constexpr int tile_pixels(int nb) { return nb == 1 ? 16 : nb == 2 ? 12 : nb == 3 ? 8 : 6; }
+// Runs tiles of `width` pixels (one of kTileWidths) from p while whole tiles fit before end.
+template <typename T, int NB>
+void tiles_of(const ConvTask<T>& t, int width, int64_t& p, int64_t& item, int64_t end,
+              int64_t f0) {
+  switch (width) {
+    case 16: return tiles<T, NB, 16>(t, p, item, end, f0);
+    case 12: return tiles<T, NB, 12>(t, p, item, end, f0);
+    case 9: return tiles<T, NB, 9>(t, p, item, end, f0);
+    case 8: return tiles<T, NB, 8>(t, p, item, end, f0);
+    case 6: return tiles<T, NB, 6>(t, p, item, end, f0);
+    case 4: return tiles<T, NB, 4>(t, p, item, end, f0);
+    case 3: return tiles<T, NB, 3>(t, p, item, end, f0);
+    case 2: return tiles<T, NB, 2>(t, p, item, end, f0);
+    default: return tiles<T, NB, 1>(t, p, item, end, f0);
+  }
+}
 
+// The widest tile of NB vectors holding whole pooling windows of `window` pixels (0: none).
+int widest_tile(int64_t nb, int64_t window) {
+  for (int width : kTileWidths)
+    if (width * nb <= kMaxSums && width % window == 0) return width;
+  return 0;
+}
+
+// Output items [begin, end) for the channel chunk of NB vectors from f0.
 template <typename T, int NB>
 void conv_chunk(const ConvTask<T>& t, int64_t begin, int64_t end, int64_t f0) {
-  constexpr int kP = tile_pixels(NB);
-  int64_t p = begin;
-  if (end - begin == 1) return conv_tile<T, 1, NB>(t, p, 1, f0);  // skips zero words
-  for (; p + kP <= end; p += kP) conv_tile<T, kP, NB>(t, p, kP, f0);
-  for (; p + 4 <= end; p += 4) conv_tile<T, 4, NB>(t, p, 4, f0);
-  if (p < end) conv_tile<T, 4, NB>(t, p, end - p, f0);
+  const int64_t window = t.pool_window;
+  int64_t p = begin * window, item = begin;
+  if (window == 1 && end - begin == 1) return conv_tile<T, 1, NB>(t, p, item, 1, f0);  // skips zero words
+  tiles_of<T, NB>(t, widest_tile(NB, window), p, item, end * window, f0);
+  if (window > 1) return tiles_of<T, NB>(t, static_cast<int>(window), p, item, end * window, f0);
+  tiles_of<T, NB>(t, 4, p, item, end * window, f0);
 }
 
 template <typename T>
 void conv_impl(const ConvTask<T>& t, int64_t begin, int64_t end) {
-  const int64_t vectors = t.weights->padded_filters / kLanes;
+  const int64_t vectors = t.weights->padded_filters / kLanes, window = t.pool_window;
+  // At most kMaxSums / window vectors per chunk: the tiles hold whole pooling windows.
+  const int64_t widest = std::min<int64_t>(4, kMaxSums / window);
   for (int64_t v = 0; v < vectors;) {
     const int64_t f0 = v * kLanes;
-    switch (std::min<int64_t>(vectors - v, 4)) {
+    switch (std::min(vectors - v, widest)) {
       case 1: conv_chunk<T, 1>(t, begin, end, f0); v += 1; break;
       case 2: conv_chunk<T, 2>(t, begin, end, f0); v += 2; break;
       case 3: conv_chunk<T, 3>(t, begin, end, f0); v += 3; break;
@@ -253,6 +308,10 @@ void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t
 
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
+
+bool can_pool(int64_t window) {
+  return std::find(std::begin(kTileWidths), std::end(kTileWidths), window) != std::end(kTileWidths);
+}
 
 void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }

@@ -67,13 +67,15 @@ struct Epilogue {
 // One convolution over a staged input. `windows[p]` is the element offset of output pixel p's
 // window (its first kernel row) in `input`; kernel row i starts row_stride·i elements later and
 // holds K contiguous elements (readable up to the next word boundary plus one word past the
-// buffer's end). `init` (padded_filters values) starts every sum. Output pixel p's `filters`
-// values go to out[p · filters ...].
+// buffer's end). `init` (padded_filters values) starts every sum. Output item q's `filters`
+// values go to out[q · filters ...]: with pool_window = W > 1, item q is the maximum of the sums
+// of pixels q·W .. q·W + W − 1 (a max-pooling window; windows[] lists each window's pixels),
+// taken before the epilogue.
 template <typename T>
 struct ConvTask {
   const T* input = nullptr;
   const int32_t* windows = nullptr;
-  int64_t pixels = 0;
+  int64_t pool_window = 1;
   int64_t row_stride = 0;
   const PackedWeights<std::conditional_t<sizeof(T) == 1, int8_t, int16_t>>* weights = nullptr;
   const int32_t* init = nullptr;
@@ -81,8 +83,12 @@ struct ConvTask {
   int32_t* out = nullptr;
 };
 
-// Output pixels [begin, end) of the task (disjoint ranges may run on different threads).
-// Preconditions: available(). uint8 inputs use vpdpbusd, int16 inputs vpdpwssd.
+// Whether conv() can pool windows of `window` pixels (the tiles hold whole windows).
+bool can_pool(int64_t window);
+
+// Output items [begin, end) of the task (disjoint ranges may run on different threads).
+// Preconditions: available(), can_pool(pool_window). uint8 inputs use vpdpbusd, int16 inputs
+// vpdpwssd.
 void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end);
 void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end);
 
@@ -94,7 +100,6 @@ template <typename T>
 struct DepthwiseTask {
   const T* input = nullptr;
   const int32_t* windows = nullptr;
-  int64_t pixels = 0;
   int64_t channels = 0;
   const int32_t* tap_offsets = nullptr;
   int64_t taps = 0;

@@ -412,9 +412,14 @@ class ConvSums {
   };
 
   // `weights` in correlation layout, `pad` the shifted value of each channel's padding.
+  // `pooling` (optional): max pooling of the sums (its pool_window over g.out, TF padding), done
+  // by compute(), whose outputs are then the pooled sums. Max pooling may come first because
+  // everything after the sums (bias, saturations, activations) is non-decreasing per channel.
   ConvSums(const Geometry& g, std::vector<int32_t> weights, bool depthwise,
-           std::vector<int32_t> shift, const std::vector<int64_t>& pad)
+           std::vector<int32_t> shift, const std::vector<int64_t>& pad,
+           const PostOps* pooling = nullptr)
       : g_(g), weights_(std::move(weights)), depthwise_(depthwise), shift_(std::move(shift)) {
+    if (pooling && pooling->pool == PoolType::Max) pooling_ = *pooling;
     // Σ|w| per output channel; a depthwise kernel (tap, C) has one output channel per input one.
     max_l1_ = max_of(filter_l1(weights_, g.out.c));
     px_ = (g.out.x - 1) * g.kernel.stride_x + g.kernel.size_x;
@@ -436,7 +441,9 @@ class ConvSums {
     prepare_paths();
   }
 
-  int64_t rows() const { return g_.out.x; }
+  // Output rows (of the pooled output when pooling) and values compute() writes.
+  int64_t rows() const { return pooling_ ? pooling_->out_shape.x : g_.out.x; }
+  int64_t outputs() const { return pooling_ ? pooling_->out_shape.size() : g_.out.size(); }
 
   // Stages `in` (g.in values) for compute(). Returns max Σ|w| · max |input| (padding included),
   // which bounds |sum|, or nothing when a sum could leave int32 (compute() must not run then).
@@ -482,11 +489,33 @@ class ConvSums {
   // output): through `epilogue` with the start() values when blocked(), plain sums otherwise
   // (then `epilogue` must be kPlainSums and no bias started).
   void compute(const blocked::Epilogue& epilogue, int32_t* out, int64_t row_begin,
-               int64_t row_end) const {
-    const int64_t begin = row_begin * g_.out.y, end = row_end * g_.out.y;
-    if (blocked()) {
+               int64_t row_end) {
+    const int64_t row_items = pooling_ ? pooling_->out_shape.y : g_.out.y;
+    const int64_t begin = row_begin * row_items, end = row_end * row_items;
+    if (blocked() && (!pooling_ || pool_window_ > 0)) {
       if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, epilogue, out, begin, end);
       return run_blocked(pairs16_, pairs_, epilogue, out, begin, end);
+    }
+    if (!pooling_) return plain_sums(out, row_begin, row_end);
+    // The whole conv output, then its pooling (only whole layers come here).
+    unpooled_.resize(static_cast<size_t>(g_.out.size()));
+    plain_sums(unpooled_.data(), 0, g_.out.x);
+    if (blocked()) {  // the blocked depthwise kernel, with the start values and the epilogue
+      max_pool(*pooling_, unpooled_.data(), out);
+      const Shape& o = pooling_->out_shape;
+      return blocked::finish(epilogue, out, o.x * o.y, o.c, out);
+    }
+    max_pool(*pooling_, unpooled_.data(), out);
+  }
+
+ private:
+  // The sums of conv rows [row_begin, row_end), without pooling.
+  void plain_sums(int32_t* out, int64_t row_begin, int64_t row_end) const {
+    const int64_t begin = row_begin * g_.out.y, end = row_end * g_.out.y;
+    if (blocked()) {
+      const blocked::Epilogue plain;
+      if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, plain, out, begin, end);
+      return run_blocked(pairs16_, pairs_, plain, out, begin, end);
     }
     const Window& k = g_.kernel;
     const int64_t c = g_.in.c, rows = row_end - row_begin;
@@ -502,7 +531,6 @@ class ConvSums {
               k.stride_x, k.stride_y, rows, g_.out.y, acc);
   }
 
- private:
   // The weight layouts and window offsets of the paths this CPU runs.
   void prepare_paths() {
     const Window& k = g_.kernel;
@@ -529,10 +557,37 @@ class ConvSums {
       }
       for (int64_t ox = 0; ox < g_.out.x; ++ox)
         for (int64_t oy = 0; oy < g_.out.y; ++oy)
-          windows_.push_back(static_cast<int32_t>((ox * k.stride_x * py_ + oy * k.stride_y) * c));
+          windows_.push_back(window_offset(ox, oy));
+      if (pooling_ && !depthwise_) pooled_windows();
     }
     if (!depthwise_ && f % 8 == 0 && madd_available())
       madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
+  }
+
+  int32_t window_offset(int64_t ox, int64_t oy) const {
+    return static_cast<int32_t>((ox * g_.kernel.stride_x * py_ + oy * g_.kernel.stride_y) * g_.in.c);
+  }
+
+  // The window offsets listed pooling window by pooling window (pool_window_ each, the real
+  // positions of a window at the border repeated), when the blocked kernel can pool them.
+  void pooled_windows() {
+    const PostOps& ops = *pooling_;
+    const Window& pw = ops.pool_window;
+    const int64_t window = pw.size_x * pw.size_y;
+    if (!blocked::can_pool(window)) return;
+    std::vector<int32_t> pooled;
+    for (int64_t qx = 0; qx < ops.out_shape.x; ++qx)
+      for (int64_t qy = 0; qy < ops.out_shape.y; ++qy) {
+        const int64_t x0 = qx * pw.stride_x - ops.pool_x.pad_before;
+        const int64_t y0 = qy * pw.stride_y - ops.pool_y.pad_before;
+        const size_t first = pooled.size();
+        for (int64_t x = std::max<int64_t>(x0, 0); x < std::min(x0 + pw.size_x, g_.out.x); ++x)
+          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y0 + pw.size_y, g_.out.y); ++y)
+            pooled.push_back(window_offset(x, y));
+        while (pooled.size() < first + static_cast<size_t>(window)) pooled.push_back(pooled[first]);
+      }
+    windows_ = std::move(pooled);
+    pool_window_ = window;
   }
 
   bool blocked_ready() const { return !windows_.empty(); }
@@ -611,17 +666,21 @@ class ConvSums {
                    const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
                    int64_t end) const {
     if (depthwise_) {
-      blocked::DepthwiseTask<T> t{input.data(), windows_.data(), g_.out.x * g_.out.y, g_.in.c,
+      blocked::DepthwiseTask<T> t{input.data(), windows_.data(), g_.in.c,
                                   tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
                                   dw_weights_.data(), init_.data(), epilogue, out};
       return blocked::depthwise(t, begin, end);
     }
-    blocked::ConvTask<T> t{input.data(), windows_.data(), g_.out.x * g_.out.y,
+    // Only the pooled (or unpooled) windows are listed, depending on the layer.
+    blocked::ConvTask<T> t{input.data(), windows_.data(), pooling_ ? pool_window_ : 1,
                            py_ * g_.in.c, &weights, init_.data(), epilogue, out};
     blocked::conv(t, begin, end);
   }
 
   Geometry g_;
+  std::optional<PostOps> pooling_;
+  int64_t pool_window_ = 0;  // > 0: the blocked kernel pools windows of that many sums
+  std::vector<int32_t> unpooled_;  // otherwise the sums before pooling
   std::vector<int32_t> weights_;
   bool depthwise_ = false;
   std::vector<int32_t> shift_, pad_;
@@ -654,51 +713,39 @@ ConvSums::Geometry dense_geometry(const Shape& in, int64_t units) {
   return {Shape{1, 1, in.size()}, Window{}, Axis{1, 1, 0}, Axis{1, 1, 0}, Shape{1, 1, units}};
 }
 
-// The output stage of a v2 layer from its staged sums: the Requantize epilogue in the blocked
-// kernels when the sample's bound allows (max pooling in between on int32), else the plain sums
-// then the int64 post-ops (fused where possible). `sums` and `pooled` are scratch.
+// The output stage of a v2 layer from its staged (and max-pooled) sums: the Requantize
+// epilogue in the blocked kernels when the sample's bound allows, else the plain sums then the
+// int64 post-ops (fused where possible).
 class V2Output {
  public:
-  explicit V2Output(PostOps ops) : ops_(std::move(ops)), fused_(fuse(ops_)), requantize_(ops_) {
+  explicit V2Output(PostOps ops) : ops_(std::move(ops)), requantize_(ops_) {
     after_pool_ = ops_;
-    if (ops_.pool == PoolType::Max) {
+    if (ops_.pool == PoolType::Max) {  // pooled by ConvSums
       after_pool_.pool = PoolType::None;
       after_pool_.conv_shape = ops_.out_shape;
     }
+    fused_ = fuse(after_pool_);
   }
   const PostOps& ops() const { return ops_; }
 
   void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
     output.resize(static_cast<size_t>(ops_.out_shape.size()));
-    const bool requantize = sums.blocked() && requantize_.fits(sum_bound);
-    if (requantize && ops_.pool == PoolType::None) {
+    if (sums.blocked() && requantize_.fits(sum_bound)) {
       sums.start(requantize_.bias());
       return sums.compute(requantize_.epilogue(), output.data(), 0, sums.rows());
     }
-    acc32_.resize(static_cast<size_t>(ops_.conv_shape.size()));
-    if (requantize) {  // max pooling: the bias is in the sums, then pool, then the rest
-      sums.start(requantize_.bias());
-      sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
-      pooled32_.resize(output.size());
-      max_pool(ops_, acc32_.data(), pooled32_.data());
-      const Shape& o = ops_.out_shape;
-      return blocked::finish(requantize_.epilogue(), pooled32_.data(), o.x * o.y, o.c,
-                             output.data());
-    }
     if (sums.blocked()) sums.start(nullptr);
+    acc32_.resize(static_cast<size_t>(sums.outputs()));
     sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
-    if (ops_.pool != PoolType::Max) return finish_int32(after_pool_, fused_, acc32_, acc64_, output);
-    pooled32_.resize(output.size());
-    max_pool(ops_, acc32_.data(), pooled32_.data());
-    finish_int32(after_pool_, fused_, pooled32_, acc64_, output);
+    finish_int32(after_pool_, fused_, acc32_, acc64_, output);
   }
 
  private:
   PostOps ops_;
-  PostOps after_pool_;  // ops_ without its max pooling (done on the int32 sums)
+  PostOps after_pool_;  // ops_ without its max pooling (done with the sums)
   FusedPostOps fused_;
   Requantize32 requantize_;
-  std::vector<int32_t> acc32_, pooled32_;
+  std::vector<int32_t> acc32_;
   std::vector<int64_t> acc64_;
 };
 
@@ -716,8 +763,8 @@ class FastConvKernel final : public LayerKernel {
   FastConvKernel(const Layer& layer, const Shape& in, const FastConvOptions& options,
                  std::unique_ptr<LayerKernel> reference)
       : reference_(std::move(reference)),
-        sums_(make_sums(layer, in, options)),
-        output_(prepare_post_ops(layer, read_conv_params(layer), plan(layer, in, options))) {}
+        output_(prepare_post_ops(layer, read_conv_params(layer), plan(layer, in, options))),
+        sums_(make_sums(layer, in, options, output_.ops())) {}
 
   Shape output_shape() const override { return output_.ops().out_shape; }
 
@@ -737,7 +784,8 @@ class FastConvKernel final : public LayerKernel {
   }
 
   // The reference kernel has validated the layer: nothing here throws.
-  static ConvSums make_sums(const Layer& layer, const Shape& in, const FastConvOptions& options) {
+  static ConvSums make_sums(const Layer& layer, const Shape& in, const FastConvOptions& options,
+                            const PostOps& ops) {
     const ConvParams params = read_conv_params(layer);
     const ConvPlan p = plan(layer, in, options);
     std::vector<int32_t> shift = read_input_shift(layer, in.c);
@@ -750,12 +798,12 @@ class FastConvKernel final : public LayerKernel {
                     correlation_weights(*layer.find_variable("weights"), params.kernel.size_x,
                                         params.kernel.size_y, in.c,
                                         options.depthwise ? 1 : p.conv_out.c, options.rotate_kernel),
-                    options.depthwise, std::move(shift), shifted_pad);
+                    options.depthwise, std::move(shift), shifted_pad, &ops);
   }
 
   std::unique_ptr<LayerKernel> reference_;
-  ConvSums sums_;
   V2Output output_;
+  ConvSums sums_;
 };
 
 class FastDenseKernel final : public LayerKernel {
@@ -904,8 +952,9 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
   apply_v1_output(stage, wide, output);
 }
 
-// The output stage of an Akida 1.0 layer from its staged potentials: the level count in the
-// blocked kernels' epilogue when there is no pooling, else the plain potentials then finish_v1.
+// The output stage of an Akida 1.0 layer from its staged (and max-pooled) potentials: the level
+// count in the blocked kernels' epilogue where it applies, else the plain potentials then the
+// activation (or the global sum, then the activation).
 class V1Stage {
  public:
   explicit V1Stage(V1Output output)
@@ -915,15 +964,16 @@ class V1Stage {
   void run(ConvSums& sums, std::vector<int32_t>& output) {
     if (sums.blocked()) sums.start(nullptr);
     const PostOps& ops = output_.pooling;
-    if (ops.pool == PoolType::None && sums.blocked() &&
+    if (ops.pool != PoolType::GlobalAverage && sums.blocked() &&
         (levels_.usable() || !output_.activation.enabled())) {
       output.resize(static_cast<size_t>(ops.out_shape.size()));
       return sums.compute(levels_.usable() ? levels_.epilogue() : kPlainSums, output.data(), 0,
                           sums.rows());
     }
-    acc32_.resize(static_cast<size_t>(ops.conv_shape.size()));
+    acc32_.resize(static_cast<size_t>(sums.outputs()));
     sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
-    finish_v1(output_, acc32_, pooled32_, acc64_, output);
+    if (ops.pool == PoolType::GlobalAverage) return finish_v1(output_, acc32_, pooled32_, acc64_, output);
+    output_.activation.outputs(acc32_, output);
   }
 
  private:
@@ -940,8 +990,8 @@ class FastV1ConvKernel final : public LayerKernel {
   FastV1ConvKernel(const Layer& layer, const Shape& in, bool rotate, int32_t padding_value,
                    std::unique_ptr<LayerKernel> reference)
       : reference_(std::move(reference)),
-        sums_(make_sums(layer, in, rotate, padding_value)),
-        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))) {}
+        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
+        sums_(make_sums(layer, in, rotate, padding_value, output_.output().pooling)) {}
 
   Shape output_shape() const override { return output_.output().pooling.out_shape; }
 
@@ -957,19 +1007,19 @@ class FastV1ConvKernel final : public LayerKernel {
   }
 
   static ConvSums make_sums(const Layer& layer, const Shape& in, bool rotate,
-                            int32_t padding_value) {
+                            int32_t padding_value, const PostOps& pooling) {
     const ConvParams params = read_conv_params(layer);
     const ConvPlan p = plan(layer, in);
     return ConvSums(conv_geometry(in, params, p),
                     read_v1_weights(layer, "weights", params.kernel.size_x, params.kernel.size_y,
                                     in.c, p.conv_out.c, rotate),
                     false, std::vector<int32_t>(in.c, 0),
-                    std::vector<int64_t>(in.c, padding_value));
+                    std::vector<int64_t>(in.c, padding_value), &pooling);
   }
 
   std::unique_ptr<LayerKernel> reference_;
-  ConvSums sums_;
   V1Stage output_;
+  ConvSums sums_;
 };
 
 // Akida 1.0 SeparableConvolutional: the depthwise sums, then the pointwise sums over them as a
@@ -979,9 +1029,9 @@ class FastV1SeparableKernel final : public LayerKernel {
   FastV1SeparableKernel(const Layer& layer, const Shape& in,
                         std::unique_ptr<LayerKernel> reference)
       : reference_(std::move(reference)),
+        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
         depthwise_(make_depthwise(layer, in)),
-        pointwise_(make_pointwise(layer, in)),
-        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))) {}
+        pointwise_(make_pointwise(layer, in, output_.output().pooling)) {}
 
   Shape output_shape() const override { return output_.output().pooling.out_shape; }
 
@@ -989,7 +1039,7 @@ class FastV1SeparableKernel final : public LayerKernel {
             std::vector<int32_t>& output) override {
     if (!depthwise_.stage(*inputs.front())) return reference_->eval(inputs, output);
     if (depthwise_.blocked()) depthwise_.start(nullptr);
-    depthwise32_.resize(static_cast<size_t>(depthwise_rows_ * depthwise_y_ * depthwise_c_));
+    depthwise32_.resize(static_cast<size_t>(depthwise_.outputs()));
     depthwise_.compute(kPlainSums, depthwise32_.data(), 0, depthwise_.rows());
     if (!pointwise_.stage(depthwise32_)) return reference_->eval(inputs, output);
     output_.run(pointwise_, output);
@@ -1000,31 +1050,27 @@ class FastV1SeparableKernel final : public LayerKernel {
     return plan_conv(layer, read_conv_params(layer), in, required_param(layer, "filters", 1, 1 << 24));
   }
 
-  ConvSums make_depthwise(const Layer& layer, const Shape& in) {
+  static ConvSums make_depthwise(const Layer& layer, const Shape& in) {
     const ConvParams params = read_conv_params(layer);
     const ConvPlan p = plan(layer, in);
     ConvSums::Geometry g = conv_geometry(in, params, p);
     g.out.c = in.c;
-    depthwise_rows_ = g.out.x;
-    depthwise_y_ = g.out.y;
-    depthwise_c_ = in.c;
     return ConvSums(g, read_v1_weights(layer, "weights", params.kernel.size_x,
                                        params.kernel.size_y, in.c, 1, /*rotate=*/true),
                     true, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0));
   }
 
-  static ConvSums make_pointwise(const Layer& layer, const Shape& in) {
+  static ConvSums make_pointwise(const Layer& layer, const Shape& in, const PostOps& pooling) {
     const Shape o = plan(layer, in).conv_out;
     const ConvSums::Geometry g{Shape{o.x, o.y, in.c}, Window{}, Axis{o.x, o.x, 0},
                                Axis{o.y, o.y, 0}, o};
     return ConvSums(g, read_v1_weights(layer, "weights_pw", 1, 1, in.c, o.c, /*rotate=*/false),
-                    false, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0));
+                    false, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0), &pooling);
   }
 
   std::unique_ptr<LayerKernel> reference_;
-  int64_t depthwise_rows_ = 0, depthwise_y_ = 0, depthwise_c_ = 0;
-  ConvSums depthwise_, pointwise_;
   V1Stage output_;
+  ConvSums depthwise_, pointwise_;
   std::vector<int32_t> depthwise32_;
 };
 
