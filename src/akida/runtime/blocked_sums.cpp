@@ -59,6 +59,29 @@ PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_
   return pack<int16_t>(w, kx, k_per_row, filters);
 }
 
+// Layout: [vector j][pairing 0 (with itself) or 1 (with j + 1)][level k][32 lanes], the lanes in
+// the order _mm512_packs_epi32(first, second) leaves them: in each 128-bit lane, four values of
+// the first vector then the same four channels of the second.
+std::vector<int16_t> pack_levels16(const std::vector<int16_t>& relative, int64_t channels,
+                                   int32_t count) {
+  const int64_t vectors = padded_channels(channels) / kLanes;
+  std::vector<int16_t> out(static_cast<size_t>(vectors * 2 * count * 32), 0);
+  auto at = [&](int64_t k, int64_t f) -> int16_t {
+    return f < channels ? relative[k * channels + f] : INT16_MAX;
+  };
+  for (int64_t j = 0; j < vectors; ++j)
+    for (int64_t pairing = 0; pairing < 2; ++pairing) {
+      const int64_t second = std::min(j + pairing, vectors - 1);
+      for (int64_t k = 0; k < count; ++k)
+        for (int64_t lane = 0; lane < 32; ++lane) {
+          const int64_t block = lane / 8, i = lane % 8;
+          const int64_t f = (i < 4 ? j : second) * kLanes + block * 4 + i % 4;
+          out[static_cast<size_t>(((j * 2 + pairing) * count + k) * 32 + lane)] = at(k, f);
+        }
+    }
+  return out;
+}
+
 #ifdef AKIDA_HAVE_AVX512_CODE
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
@@ -76,6 +99,41 @@ inline __mmask16 channel_mask(int64_t f, int64_t channels) {
 
 inline __m512i load(const int32_t* p) { return _mm512_loadu_si512(p); }
 
+// The number of level boundaries (level-major, `stride` apart) each of 16 potentials reaches;
+// kCount levels (0: `count` levels, known at run time only).
+template <int kCount>
+inline __m512i count_levels(const int32_t* level, int64_t stride, __m512i s, int32_t count = kCount) {
+  __m512i reached = _mm512_setzero_si512();
+  const __m512i one = _mm512_set1_epi32(1);
+#pragma GCC unroll 16
+  for (int32_t k = 0; k < (kCount > 0 ? kCount : count); ++k, level += stride)
+    reached = _mm512_mask_add_epi32(reached, _mm512_cmpge_epi32_mask(s, load(level)), reached, one);
+  return reached;
+}
+
+// count_levels<15> by binary search: 4 comparisons and 11 blends instead of 15 comparisons and
+// additions. The boundaries B_1 <= ... <= B_15 of each lane are non-decreasing, so the level
+// (the number of B_k <= s) has the bits s >= B_8, s >= B_{4 + 8·bit3}, ...
+inline __m512i search_16_levels(const int32_t* levels, int64_t stride, __m512i s) {
+  auto boundary = [&](int k) { return load(levels + (k - 1) * stride); };  // B_k
+  const __mmask16 bit3 = _mm512_cmpge_epi32_mask(s, boundary(8));
+  const __mmask16 bit2 =
+      _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, boundary(4), boundary(12)));
+  const __m512i low2 = _mm512_mask_blend_epi32(bit2, boundary(2), boundary(6));
+  const __m512i high2 = _mm512_mask_blend_epi32(bit2, boundary(10), boundary(14));
+  const __mmask16 bit1 = _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, low2, high2));
+  auto odd = [&](int k0) {  // B_k0 or B_{k0 + 2} by bit1
+    return _mm512_mask_blend_epi32(bit1, boundary(k0), boundary(k0 + 2));
+  };
+  const __m512i low1 = _mm512_mask_blend_epi32(bit2, odd(1), odd(5));
+  const __m512i high1 = _mm512_mask_blend_epi32(bit2, odd(9), odd(13));
+  const __mmask16 bit0 = _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, low1, high1));
+  __m512i level = _mm512_maskz_mov_epi32(bit3, _mm512_set1_epi32(8));
+  level = _mm512_mask_add_epi32(level, bit2, level, _mm512_set1_epi32(4));
+  level = _mm512_mask_add_epi32(level, bit1, level, _mm512_set1_epi32(2));
+  return _mm512_mask_add_epi32(level, bit0, level, _mm512_set1_epi32(1));
+}
+
 // The epilogue of 16 sums of channels f .. f + 15.
 inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
   switch (e.kind) {
@@ -88,16 +146,15 @@ inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
       return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(e.out_max)),
                               _mm512_set1_epi32(e.out_min));
     }
-    case Epilogue::Kind::Levels: {
-      __m512i count = _mm512_setzero_si512();
-      const __m512i one = _mm512_set1_epi32(1);
-      const int32_t* level = e.levels + f;
-      for (int32_t k = 0; k < e.level_count; ++k, level += e.level_stride) {
-        const __mmask16 reached = _mm512_cmpge_epi32_mask(s, load(level));
-        count = _mm512_mask_add_epi32(count, reached, count, one);
+    case Epilogue::Kind::Levels16:  // in pairs of vectors: store_items()
+    case Epilogue::Kind::Levels:
+      // Unrolled for the widths Akida 1.0 uses (1, 2 and 4 bits).
+      switch (e.level_count) {
+        case 1: return count_levels<1>(e.levels + f, e.level_stride, s);
+        case 3: return count_levels<3>(e.levels + f, e.level_stride, s);
+        case 15: return search_16_levels(e.levels + f, e.level_stride, s);
+        default: return count_levels<0>(e.levels + f, e.level_stride, s, e.level_count);
       }
-      return count;
-    }
   }
   return s;
 }
@@ -117,6 +174,80 @@ inline int32_t word_at(const void* p) {
   int32_t word;
   std::memcpy(&word, p, sizeof word);
   return word;
+}
+
+// Levels16 of two vectors of sums `a` (channels fa..) and `b` (channels fb..), fb = fa or
+// fa + 16: `pairing` selects the table (0: b is the same channels, 1: the next ones).
+template <int kCount>
+inline void count_levels16(const Epilogue& e, __m512i a, __m512i b, int64_t fa, int64_t pairing,
+                           __m512i& count_a, __m512i& count_b, int32_t count = kCount) {
+  const int64_t levels = kCount > 0 ? kCount : count;
+  const __m512i d = _mm512_packs_epi32(_mm512_sub_epi32(a, load(e.thresholds + fa)),
+                                       _mm512_sub_epi32(b, load(e.thresholds + fa + pairing * kLanes)));
+  const int16_t* table = e.levels16 + ((fa / kLanes * 2 + pairing) * levels) * 32;
+  const __m512i one = _mm512_set1_epi16(1);
+  __m512i reached = _mm512_setzero_si512();
+#pragma GCC unroll 16
+  for (int64_t k = 0; k < levels; ++k, table += 32)
+    reached = _mm512_mask_add_epi16(
+        reached, _mm512_cmpge_epi16_mask(d, _mm512_loadu_si512(table)), reached, one);
+  count_a = _mm512_unpacklo_epi16(reached, _mm512_setzero_si512());
+  count_b = _mm512_unpackhi_epi16(reached, _mm512_setzero_si512());
+}
+
+inline void levels16(const Epilogue& e, __m512i a, __m512i b, int64_t fa, int64_t pairing,
+                     __m512i& count_a, __m512i& count_b) {
+  switch (e.level_count) {
+    case 1: return count_levels16<1>(e, a, b, fa, pairing, count_a, count_b);
+    case 3: return count_levels16<3>(e, a, b, fa, pairing, count_a, count_b);
+    case 15: return count_levels16<15>(e, a, b, fa, pairing, count_a, count_b);
+    default: return count_levels16<0>(e, a, b, fa, pairing, count_a, count_b, e.level_count);
+  }
+}
+
+// The epilogue of a tile's items (the pixels p with item[p]; item q goes to out + q·filters):
+// vector by vector, or for Levels16 two vectors at a time (two channel vectors of one item, or
+// two consecutive unpooled pixels when the tile has one channel vector).
+template <int P, int NB>
+void store_items(const Epilogue& e, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
+                 int32_t* out, int64_t f0, int64_t filters) {
+  if (e.kind == Epilogue::Kind::Levels16 && NB == 1 && window == 1) {
+#pragma GCC unroll 16
+    for (int p = 0; p < P; p += 2) {
+      if (!item[p]) break;
+      const bool pair = p + 1 < P && item[p + 1];
+      __m512i first, second;
+      levels16(e, acc[p][0], acc[pair ? p + 1 : p][0], f0, 0, first, second);
+      store(out, first, f0, filters);
+      out += filters;
+      if (!pair) break;
+      store(out, second, f0, filters);
+      out += filters;
+    }
+    return;
+  }
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    if (!item[p]) continue;
+    if (e.kind == Epilogue::Kind::Levels16) {
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; b += 2) {
+        const int64_t f = f0 + b * kLanes;
+        const bool pair = b + 1 < NB;
+        __m512i first, second;
+        levels16(e, acc[p][b], acc[p][pair ? b + 1 : b], f, pair ? 1 : 0, first, second);
+        store(out, first, f, filters);
+        if (pair) store(out, second, f + kLanes, filters);
+      }
+    } else {
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) {
+        const int64_t f = f0 + b * kLanes;
+        store(out, epilogue_vector(e, acc[p][b], f), f, filters);
+      }
+    }
+    out += filters;
+  }
 }
 
 // P output pixels (from p0; the last `P - count` repeat the last one and are not stored) times
@@ -158,27 +289,21 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
       }
     }
   }
-  const int64_t filters = w.filters, window = t.pool_window;
-  const Epilogue e = t.epilogue;
-  int32_t* out = t.out + item0 * filters;
+  // Each pooling window's maximum, at its last pixel: the items to store.
+  const int64_t window = t.pool_window;
+  bool item[P];
   int64_t in_window = 0;  // pixels of the current pooling window seen so far
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
-    if (p >= count) break;
-    if (window > 1) {  // the running maximum of the pooling window, stored at its last pixel
-      if (in_window > 0)
+    item[p] = p < count;
+    if (window == 1 || p >= count) continue;
+    if (in_window > 0)
 #pragma GCC unroll 4
-        for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_max_epi32(acc[p][b], acc[p - 1][b]);
-      if (++in_window < window) continue;
-      in_window = 0;
-    }
-#pragma GCC unroll 4
-    for (int b = 0; b < NB; ++b) {
-      const int64_t f = f0 + b * kLanes;
-      store(out, epilogue_vector(e, acc[p][b], f), f, filters);
-    }
-    out += filters;
+      for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_max_epi32(acc[p][b], acc[p - 1][b]);
+    item[p] = ++in_window == window;
+    if (item[p]) in_window = 0;
   }
+  store_items<P, NB>(t.epilogue, acc, item, window, t.out + item0 * w.filters, f0, w.filters);
 }
 
 // Register budget: P·NB sums, NB weights and a broadcast input within the 32 vector registers.

@@ -52,9 +52,13 @@ PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_
 //                           out_min, out_max)
 //               (every step exact in int32: the caller checks the bounds)
 //   Levels:     out = #{k < level_count : s >= levels[k · level_stride + f]}
+//   Levels16:   the same count on 16-bit lanes (twice as many per instruction), from
+//               d = s − thresholds[f] saturated to int16 against level16 tables (see
+//               pack_levels16); exact when no d overflows int32 and every relative
+//               boundary fits int16 (the caller checks both).
 // Per-channel arrays hold padded_filters values.
 struct Epilogue {
-  enum class Kind { Sums, Requantize, Levels };
+  enum class Kind { Sums, Requantize, Levels, Levels16 };
   Kind kind = Kind::Sums;
   const int32_t *low = nullptr, *high = nullptr, *scale = nullptr;
   const int32_t *left = nullptr, *half = nullptr, *right = nullptr;
@@ -62,7 +66,15 @@ struct Epilogue {
   const int32_t* levels = nullptr;
   int32_t level_count = 0;
   int64_t level_stride = 0;
+  const int32_t* thresholds = nullptr;
+  const int16_t* levels16 = nullptr;
 };
+
+// The Levels16 tables of `count` level boundaries relative to each channel's threshold
+// (relative[k · channels + f] = boundary − threshold, all within int16), for channel vectors
+// paired as the epilogue pairs them: for vector j, with itself and with vector j + 1.
+std::vector<int16_t> pack_levels16(const std::vector<int16_t>& relative, int64_t channels,
+                                   int32_t count);
 
 // One convolution over a staged input. `windows[p]` is the element offset of output pixel p's
 // window (its first kernel row) in `input`; kernel row i starts row_stride·i elements later and

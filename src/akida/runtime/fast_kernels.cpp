@@ -365,7 +365,9 @@ class Requantize32 {
 };
 
 // The Akida 1.0 activation as the blocked kernels' Levels epilogue (when its boundaries fit
-// int32): the count of level boundaries each potential reaches, as V1Activation::outputs().
+// int32): the count of level boundaries each potential reaches, as V1Activation::outputs(); on
+// 16-bit lanes (Levels16) for samples whose potentials minus thresholds stay within int32, when
+// every boundary lies within int16 of its threshold.
 class V1Levels {
  public:
   V1Levels() = default;
@@ -377,14 +379,31 @@ class V1Levels {
     levels_.assign(static_cast<size_t>(count_ * stride_), 0);
     for (int32_t k = 0; k < count_; ++k)
       std::copy_n(&levels[k * neurons], neurons, &levels_[k * stride_]);
+    const std::vector<int64_t>& thresholds = activation.thresholds();
+    std::vector<int16_t> relative(levels.size());
+    for (size_t i = 0; i < levels.size(); ++i) {
+      const int64_t r = levels[i] - thresholds[i % neurons];
+      if (r < INT16_MIN || r > INT16_MAX) return;
+      relative[i] = static_cast<int16_t>(r);
+    }
+    thresholds_ = padded_int32(thresholds, neurons);
+    max_threshold_ = max_of(thresholds);
+    for (int64_t t : thresholds) max_threshold_ = std::max(max_threshold_, std::abs(t));
+    levels16_ = blocked::pack_levels16(relative, neurons, count_);
   }
   bool usable() const { return !levels_.empty(); }
-  blocked::Epilogue epilogue() const {
+  // The epilogue for potentials bounded by |p| <= bound.
+  blocked::Epilogue epilogue(int64_t bound) const {
     blocked::Epilogue e;
     e.kind = blocked::Epilogue::Kind::Levels;
     e.levels = levels_.data();
     e.level_count = count_;
     e.level_stride = stride_;
+    if (!levels16_.empty() && bound + max_threshold_ <= kInt32Max) {
+      e.kind = blocked::Epilogue::Kind::Levels16;
+      e.thresholds = thresholds_.data();
+      e.levels16 = levels16_.data();
+    }
     return e;
   }
 
@@ -392,6 +411,9 @@ class V1Levels {
   std::vector<int32_t> levels_;
   int32_t count_ = 0;
   int64_t stride_ = 0;
+  std::vector<int32_t> thresholds_;
+  std::vector<int16_t> levels16_;
+  int64_t max_threshold_ = 0;
 };
 
 constexpr blocked::Epilogue kPlainSums{};
@@ -961,14 +983,14 @@ class V1Stage {
       : output_(std::move(output)), levels_(output_.activation, output_.pooling.out_shape.c) {}
   const V1Output& output() const { return output_; }
 
-  void run(ConvSums& sums, std::vector<int32_t>& output) {
+  void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
     if (sums.blocked()) sums.start(nullptr);
     const PostOps& ops = output_.pooling;
     if (ops.pool != PoolType::GlobalAverage && sums.blocked() &&
         (levels_.usable() || !output_.activation.enabled())) {
       output.resize(static_cast<size_t>(ops.out_shape.size()));
-      return sums.compute(levels_.usable() ? levels_.epilogue() : kPlainSums, output.data(), 0,
-                          sums.rows());
+      return sums.compute(levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums,
+                          output.data(), 0, sums.rows());
     }
     acc32_.resize(static_cast<size_t>(sums.outputs()));
     sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
@@ -997,8 +1019,9 @@ class FastV1ConvKernel final : public LayerKernel {
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!sums_.stage(*inputs.front())) return reference_->eval(inputs, output);
-    output_.run(sums_, output);
+    const std::optional<int64_t> bound = sums_.stage(*inputs.front());
+    if (!bound) return reference_->eval(inputs, output);
+    output_.run(sums_, *bound, output);
   }
 
  private:
@@ -1041,8 +1064,9 @@ class FastV1SeparableKernel final : public LayerKernel {
     if (depthwise_.blocked()) depthwise_.start(nullptr);
     depthwise32_.resize(static_cast<size_t>(depthwise_.outputs()));
     depthwise_.compute(kPlainSums, depthwise32_.data(), 0, depthwise_.rows());
-    if (!pointwise_.stage(depthwise32_)) return reference_->eval(inputs, output);
-    output_.run(pointwise_, output);
+    const std::optional<int64_t> bound = pointwise_.stage(depthwise32_);
+    if (!bound) return reference_->eval(inputs, output);
+    output_.run(pointwise_, *bound, output);
   }
 
  private:
