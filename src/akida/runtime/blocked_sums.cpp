@@ -146,6 +146,7 @@ inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
       return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(e.out_max)),
                               _mm512_set1_epi32(e.out_min));
     }
+    case Epilogue::Kind::ClampSum: return s;  // accumulates: conv() only (store_items)
     case Epilogue::Kind::Levels16:  // in pairs of vectors: store_items()
     case Epilogue::Kind::Levels:
       // Unrolled for the widths Akida 1.0 uses (1, 2 and 4 bits).
@@ -209,7 +210,7 @@ inline void levels16(const Epilogue& e, __m512i a, __m512i b, int64_t fa, int64_
 // vector by vector, or for Levels16 two vectors at a time (two channel vectors of one item, or
 // two consecutive unpooled pixels when the tile has one channel vector).
 template <int P, int NB>
-void store_items(const Epilogue& e, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
+__attribute__((always_inline)) inline void store_items(const Epilogue& e, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
                  int32_t* out, int64_t f0, int64_t filters) {
   if (e.kind == Epilogue::Kind::Levels16 && NB == 1 && window == 1) {
 #pragma GCC unroll 16
@@ -223,6 +224,21 @@ void store_items(const Epilogue& e, __m512i (&acc)[P][NB], const bool (&item)[P]
       if (!pair) break;
       store(out, second, f0, filters);
       out += filters;
+    }
+    return;
+  }
+  if (e.kind == Epilogue::Kind::ClampSum) {  // every item adds to the same sums
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      if (!item[p]) continue;
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) {
+        const int64_t f = f0 + b * kLanes;
+        const __m512i v = _mm512_max_epi32(_mm512_min_epi32(acc[p][b], load(e.high + f)), load(e.low + f));
+        const __mmask16 lanes = channel_mask(f, filters);
+        _mm512_mask_storeu_epi32(out + f, lanes,
+                                 _mm512_add_epi32(_mm512_maskz_loadu_epi32(lanes, out + f), v));
+      }
     }
     return;
   }
@@ -303,7 +319,9 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
     item[p] = ++in_window == window;
     if (item[p]) in_window = 0;
   }
-  store_items<P, NB>(t.epilogue, acc, item, window, t.out + item0 * w.filters, f0, w.filters);
+  const bool global_sum = t.epilogue.kind == Epilogue::Kind::ClampSum;
+  store_items<P, NB>(t.epilogue, acc, item, window, t.out + (global_sum ? 0 : item0 * w.filters),
+                     f0, w.filters);
 }
 
 // Register budget: P·NB sums, NB weights and a broadcast input within the 32 vector registers.

@@ -52,13 +52,15 @@ PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_
 //                           out_min, out_max)
 //               (every step exact in int32: the caller checks the bounds)
 //   Levels:     out = #{k < level_count : s >= levels[k · level_stride + f]}
+//   ClampSum:   out[f] += clamp(s, low, high) for every output item (out holds one value per
+//               channel: a global sum; exact while it stays within int32; conv() only)
 //   Levels16:   the same count on 16-bit lanes (twice as many per instruction), from
 //               d = s − thresholds[f] saturated to int16 against level16 tables (see
 //               pack_levels16); exact when no d overflows int32 and every relative
 //               boundary fits int16 (the caller checks both).
 // Per-channel arrays hold padded_filters values.
 struct Epilogue {
-  enum class Kind { Sums, Requantize, Levels, Levels16 };
+  enum class Kind { Sums, Requantize, ClampSum, Levels, Levels16 };
   Kind kind = Kind::Sums;
   const int32_t *low = nullptr, *high = nullptr, *scale = nullptr;
   const int32_t *left = nullptr, *half = nullptr, *right = nullptr;

@@ -119,59 +119,46 @@ void depthwise_sums(const int32_t* padded, int64_t py, int64_t channels, const i
 // the depthwise kernel whole vectors of channels).
 constexpr int64_t kStagingSlack = 64;
 
-// Writes (in << shift[c]) − offset, narrowed to T (modulo 2^bits, exact once the range is
-// known to fit), into the interior of a padded (px, py, C) buffer: input pixel (x, y) of an
+// Writes (in << shift) − offset, narrowed to T (modulo 2^bits, exact once the range is known to
+// fit), into the interior of a padded (px, py, C) buffer: input pixel (x, y) of an
 // (X, in_y, C) input goes to (x + pad_x, y + pad_y), for x < x_count, y < y_count (the pixels
-// some window covers). Tracks the raw minimum and maximum per channel in lo / hi (one entry
-// when `uniform`: every channel shifted by shift[0]). kWrite = false only scans.
+// some window covers). `shifts` holds the shift of each value of one such row (y_count·C
+// values, channel c's at c, c + C, ...). Tracks the raw minimum and maximum in lo / hi.
+// kWrite = false only scans.
 template <typename T, bool kWrite>
-__attribute__((always_inline)) inline void stage_impl(const int32_t* in, int64_t in_y, int64_t x_count, int64_t y_count, int64_t channels,
-                       const int32_t* shift, bool uniform, int32_t offset, int64_t pad_x,
-                       int64_t pad_y, int64_t py, T* out, int32_t* lo, int32_t* hi) {
+__attribute__((always_inline)) inline void stage_impl(const int32_t* in, int64_t in_y,
+                                                      int64_t x_count, int64_t y_count,
+                                                      int64_t channels, const int32_t* shifts,
+                                                      int32_t offset, int64_t pad_x, int64_t pad_y,
+                                                      int64_t py, T* out, int32_t& lo,
+                                                      int32_t& hi) {
+  // Rows of y_count pixels are contiguous in the input and in the buffer.
   const auto o = static_cast<uint32_t>(offset);
-  if (uniform) {
-    // Rows of y_count pixels are contiguous in the input and in the buffer.
-    const auto s = static_cast<uint32_t>(shift[0]);
-    const int64_t n = y_count * channels;
-    int32_t low = lo[0], high = hi[0];
-    for (int64_t x = 0; x < x_count; ++x) {
-      const int32_t* src = in + x * in_y * channels;
-      for (int64_t k = 0; k < n; ++k) {
-        low = std::min(low, src[k]);
-        high = std::max(high, src[k]);
-      }
-      if constexpr (kWrite) {
-        T* dst = out + ((x + pad_x) * py + pad_y) * channels;
-        for (int64_t k = 0; k < n; ++k)
-          dst[k] = static_cast<T>((static_cast<uint32_t>(src[k]) << s) - o);
-      }
+  const int64_t n = y_count * channels;
+  int32_t low = lo, high = hi;
+  for (int64_t x = 0; x < x_count; ++x) {
+    const int32_t* src = in + x * in_y * channels;
+    for (int64_t k = 0; k < n; ++k) {
+      low = std::min(low, src[k]);
+      high = std::max(high, src[k]);
     }
-    lo[0] = low;
-    hi[0] = high;
-    return;
+    if constexpr (kWrite) {
+      T* dst = out + ((x + pad_x) * py + pad_y) * channels;
+      for (int64_t k = 0; k < n; ++k)
+        dst[k] = static_cast<T>((static_cast<uint32_t>(src[k]) << shifts[k]) - o);
+    }
   }
-  for (int64_t x = 0; x < x_count; ++x)
-    for (int64_t y = 0; y < y_count; ++y) {
-      const int32_t* src = in + (x * in_y + y) * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        lo[c] = std::min(lo[c], src[c]);
-        hi[c] = std::max(hi[c], src[c]);
-      }
-      if constexpr (kWrite) {
-        T* dst = out + ((x + pad_x) * py + pad_y + y) * channels;
-        for (int64_t c = 0; c < channels; ++c)
-          dst[c] = static_cast<T>((static_cast<uint32_t>(src[c]) << shift[c]) - o);
-      }
-    }
+  lo = low;
+  hi = high;
 }
 
-#define AKIDA_STAGE(T, kWrite, name)                                                          \
-  AKIDA_VECTOR_CLONES                                                                        \
-  void name(const int32_t* in, int64_t in_y, int64_t x_count, int64_t y_count,              \
-            int64_t channels, const int32_t* shift, bool uniform, int32_t offset, int64_t pad_x, \
-            int64_t pad_y, int64_t py, T* out, int32_t* lo, int32_t* hi) {                   \
-    stage_impl<T, kWrite>(in, in_y, x_count, y_count, channels, shift, uniform, offset, pad_x, \
-                          pad_y, py, out, lo, hi);                                           \
+#define AKIDA_STAGE(T, kWrite, name)                                                         \
+  AKIDA_VECTOR_CLONES                                                                       \
+  void name(const int32_t* in, int64_t in_y, int64_t x_count, int64_t y_count,             \
+            int64_t channels, const int32_t* shifts, int32_t offset, int64_t pad_x,         \
+            int64_t pad_y, int64_t py, T* out, int32_t& lo, int32_t& hi) {                  \
+    stage_impl<T, kWrite>(in, in_y, x_count, y_count, channels, shifts, offset, pad_x, pad_y, \
+                          py, out, lo, hi);                                                 \
   }
 AKIDA_STAGE(uint8_t, true, stage_input)
 AKIDA_STAGE(int16_t, true, stage_input)
@@ -294,8 +281,9 @@ class Requantize32 {
  public:
   Requantize32() = default;
   explicit Requantize32(const PostOps& ops) {
-    usable_ = !ops.lut && ops.pool != PoolType::GlobalAverage;
+    usable_ = !ops.lut;
     if (!usable_) return;
+    global_pool_ = ops.pool == PoolType::GlobalAverage;
     const int64_t channels = ops.out_shape.c;
     buffer_max_ = saturate(INT64_MAX, ops.buffer_bits);
     const int64_t buffer_min = saturate(INT64_MIN, ops.buffer_bits);
@@ -337,12 +325,26 @@ class Requantize32 {
     right_ = padded_int32(right, channels);
   }
 
-  // Whether every step is exact in int32 for sums with |sum| <= sum_bound.
+  // Whether every step is exact in int32 for sums with |sum| <= sum_bound (not for global
+  // pooling layers).
   bool fits(int64_t sum_bound) const {
-    if (!usable_ || sum_bound > buffer_max_ || sum_bound + max_bias_ > kInt32Max) return false;
-    return std::min(sum_bound + max_bias_, a_max_) <= a_limit_;
+    return !global_pool_ && clamp_fits(sum_bound) &&
+           std::min(sum_bound + max_bias_, a_max_) <= a_limit_;
+  }
+  // For global pooling layers: whether the clamped values of `pixels` positions, summed per
+  // channel on int32 (the ClampSum epilogue), are exact.
+  bool global_sum_fits(int64_t sum_bound, int64_t pixels) const {
+    return global_pool_ && clamp_fits(sum_bound) &&
+           std::min(sum_bound + max_bias_, a_max_) <= kInt32Max / pixels;
   }
   const int32_t* bias() const { return bias_.data(); }
+  blocked::Epilogue clamp_sum() const {
+    blocked::Epilogue e;
+    e.kind = blocked::Epilogue::Kind::ClampSum;
+    e.low = low_.data();
+    e.high = high_.data();
+    return e;
+  }
   blocked::Epilogue epilogue() const {
     blocked::Epilogue e;
     e.kind = blocked::Epilogue::Kind::Requantize;
@@ -358,7 +360,12 @@ class Requantize32 {
   }
 
  private:
-  bool usable_ = false;
+  // The first saturation is a no-op and the bias addition stays within int32.
+  bool clamp_fits(int64_t sum_bound) const {
+    return usable_ && sum_bound <= buffer_max_ && sum_bound + max_bias_ <= kInt32Max;
+  }
+
+  bool usable_ = false, global_pool_ = false;
   int64_t buffer_max_ = 0, max_bias_ = 0, a_max_ = 0, a_limit_ = 0;
   std::vector<int32_t> bias_, low_, high_, scale_, left_, half_, right_;
   int32_t out_min_ = 0, out_max_ = 0;
@@ -449,8 +456,9 @@ class ConvSums {
     // Strided windows may leave the last rows or columns of the input unread.
     covered_x_ = std::min(g.in.x, px_ - g.x.pad_before);
     covered_y_ = std::min(g.in.y, py_ - g.y.pad_before);
-    uniform_shift_ = std::all_of(shift_.begin(), shift_.end(),
-                                 [&](int32_t v) { return v == shift_.front(); });
+    min_shift_ = *std::min_element(shift_.begin(), shift_.end());
+    max_shift_ = *std::max_element(shift_.begin(), shift_.end());
+    for (int64_t k = 0; k < covered_y_ * g.in.c; ++k) row_shifts_.push_back(shift_[k % g.in.c]);
     const bool padded = g.x.pad_before > 0 || g.y.pad_before > 0 ||
                         px_ - g.x.pad_before > g.in.x || py_ - g.y.pad_before > g.in.y;
     for (int64_t v : pad) {
@@ -631,24 +639,17 @@ class ConvSums {
 
   // The shifted range of the input and the padding, without staging.
   void scan_range(const std::vector<int32_t>& in) {
-    raw_range_start();
-    scan_input(in.data(), g_.in.y, covered_x_, covered_y_, g_.in.c, shift_.data(), uniform_shift_,
-               0, 0, 0, py_, nullptr, raw_lo_.data(), raw_hi_.data());
-    raw_range_finish();
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    scan_input(in.data(), g_.in.y, covered_x_, covered_y_, g_.in.c, row_shifts_.data(), 0, 0, 0,
+               py_, nullptr, lo, hi);
+    shifted_range(lo, hi);
   }
 
-  void raw_range_start() {
-    const size_t n = uniform_shift_ ? 1 : static_cast<size_t>(g_.in.c);
-    raw_lo_.assign(n, INT32_MAX);
-    raw_hi_.assign(n, INT32_MIN);
-  }
-  void raw_range_finish() {
-    lo_ = pad_lo_;
-    hi_ = pad_hi_;
-    for (size_t c = 0; c < raw_lo_.size(); ++c) {
-      lo_ = std::min(lo_, int64_t{raw_lo_[c]} << shift_[c]);
-      hi_ = std::max(hi_, int64_t{raw_hi_[c]} << shift_[c]);
-    }
+  // The range of the shifted inputs from the raw one: exact with a uniform shift, else the
+  // widest the shifts allow (still a bound for the sums and the staging type).
+  void shifted_range(int32_t raw_lo, int32_t raw_hi) {
+    lo_ = std::min(pad_lo_, int64_t{raw_lo} << (raw_lo < 0 ? max_shift_ : min_shift_));
+    hi_ = std::max(pad_hi_, int64_t{raw_hi} << (raw_hi > 0 ? max_shift_ : min_shift_));
   }
 
   template <typename T>
@@ -657,11 +658,10 @@ class ConvSums {
     const int64_t c = g_.in.c;
     if (buffer.empty()) buffer.assign(static_cast<size_t>(px_ * py_ * c + kStagingSlack), 0);
     if (border_offset != offset) fill_border(buffer, offset), border_offset = offset;
-    raw_range_start();
-    stage_input(in.data(), g_.in.y, covered_x_, covered_y_, c, shift_.data(), uniform_shift_,
-                offset, g_.x.pad_before, g_.y.pad_before, py_, buffer.data(), raw_lo_.data(),
-                raw_hi_.data());
-    raw_range_finish();
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    stage_input(in.data(), g_.in.y, covered_x_, covered_y_, c, row_shifts_.data(), offset,
+                g_.x.pad_before, g_.y.pad_before, py_, buffer.data(), lo, hi);
+    shifted_range(lo, hi);
   }
 
   // Every padding position holds its channel's padding value minus the offset.
@@ -706,7 +706,8 @@ class ConvSums {
   std::vector<int32_t> weights_;
   bool depthwise_ = false;
   std::vector<int32_t> shift_, pad_;
-  bool uniform_shift_ = true;
+  int32_t min_shift_ = 0, max_shift_ = 0;
+  std::vector<int32_t> row_shifts_;  // the shift of each value of an input row
   int64_t pad_lo_ = 0, pad_hi_ = 0;
   int64_t max_l1_ = 0, px_ = 0, py_ = 0, covered_x_ = 0, covered_y_ = 0;
   // The paths' weights: blocked bytes / pairs (or depthwise int32), AVX2 pairs.
@@ -720,7 +721,6 @@ class ConvSums {
   std::vector<int16_t> pairs16_;
   std::vector<int32_t> ints32_;
   std::optional<int32_t> border8_, border16_, border32_;  // the offset each border was filled for
-  std::vector<int32_t> raw_lo_, raw_hi_;
   int64_t lo_ = 0, hi_ = 0;
   StagingChoice last_, current_;
   std::vector<int32_t> init_;
@@ -747,6 +747,12 @@ class V2Output {
       after_pool_.conv_shape = ops_.out_shape;
     }
     fused_ = fuse(after_pool_);
+    // After a global sum: its saturation to the buffer, then the output scale.
+    after_sum_ = ops_;
+    after_sum_.pool = PoolType::None;
+    after_sum_.conv_shape = ops_.out_shape;
+    after_sum_.bias.clear();
+    after_sum_.relu = false;
   }
   const PostOps& ops() const { return ops_; }
 
@@ -755,6 +761,13 @@ class V2Output {
     if (sums.blocked() && requantize_.fits(sum_bound)) {
       sums.start(requantize_.bias());
       return sums.compute(requantize_.epilogue(), output.data(), 0, sums.rows());
+    }
+    if (sums.blocked() && requantize_.global_sum_fits(sum_bound, ops_.conv_shape.x * ops_.conv_shape.y)) {
+      sums.start(requantize_.bias());
+      acc32_.assign(static_cast<size_t>(ops_.out_shape.c), 0);
+      sums.compute(requantize_.clamp_sum(), acc32_.data(), 0, sums.rows());
+      acc64_.assign(acc32_.begin(), acc32_.end());
+      return apply_post_ops(after_sum_, acc64_, output);
     }
     if (sums.blocked()) sums.start(nullptr);
     acc32_.resize(static_cast<size_t>(sums.outputs()));
@@ -765,6 +778,7 @@ class V2Output {
  private:
   PostOps ops_;
   PostOps after_pool_;  // ops_ without its max pooling (done with the sums)
+  PostOps after_sum_;   // what follows a global sum
   FusedPostOps fused_;
   Requantize32 requantize_;
   std::vector<int32_t> acc32_;
