@@ -50,12 +50,8 @@ class BufferTempConvKernel final : public LayerKernel {
     const int64_t taps = fifo_.slots() * in.c;  // fits uint32: bounded by kMaxTensorElements
     const Variable& weights = require_int_variable(
         layer, "weights", {1, 1, static_cast<uint32_t>(taps), static_cast<uint32_t>(filters_)});
-    weights_.resize(weights.element_count());
-    std::vector<int64_t> l1(filters_, 0);
-    for (size_t k = 0; k < weights_.size(); ++k) {
-      weights_[k] = static_cast<int32_t>(weights.int_at(k));
-      l1[k % filters_] += std::llabs(weights_[k]);
-    }
+    weights_ = weights.ints32();
+    const std::vector<int64_t> l1 = filter_l1(weights_, filters_);
     input_shift_ = read_input_shift(layer, in.c);
     check_accumulator_bound(layer, l1, input_shift_);
     post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});

@@ -583,14 +583,16 @@ class ConvSums {
         }
       } else {
         bytes_ = blocked::pack_bytes(weights_, k.size_x, k.size_y * c, f);
-        pairs_ = blocked::pack_pairs(weights_, k.size_x, k.size_y * c, f);
+        // The pairs are packed on the first sample that needs them (most layers never do).
+        pairs_fit_ = std::all_of(weights_.begin(), weights_.end(),
+                                 [](int32_t v) { return v >= INT16_MIN && v <= INT16_MAX; });
       }
       for (int64_t ox = 0; ox < g_.out.x; ++ox)
         for (int64_t oy = 0; oy < g_.out.y; ++oy)
           windows_.push_back(window_offset(ox, oy));
       if (pooling_ && !depthwise_) pooled_windows();
     }
-    if (!depthwise_ && f % 8 == 0 && madd_available())
+    if (!depthwise_ && f % 8 == 0 && !blocked_ready() && madd_available())
       madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
   }
 
@@ -631,7 +633,7 @@ class ConvSums {
       return {Staging::Bytes, static_cast<int32_t>(lo)};
     }
     const bool fits16 = lo >= INT16_MIN && hi <= INT16_MAX;
-    if (blocked_ready() && hi - lo <= UINT16_MAX && (depthwise_ || !pairs_.empty()))
+    if (blocked_ready() && hi - lo <= UINT16_MAX && (depthwise_ || pairs_fit_))
       return {Staging::Pairs, fits16 ? 0 : static_cast<int32_t>(lo - INT16_MIN)};
     if (!madd_.empty() && fits16) return {Staging::Pairs, 0};
     return {Staging::Ints, 0};
@@ -678,7 +680,11 @@ class ConvSums {
   void stage_as(const std::vector<int32_t>& in, const StagingChoice& choice) {
     switch (choice.kind) {
       case Staging::Bytes: return stage_into(in, bytes8_, choice.offset, border8_);
-      case Staging::Pairs: return stage_into(in, pairs16_, choice.offset, border16_);
+      case Staging::Pairs:
+        if (!depthwise_ && pairs_fit_ && pairs_.empty())
+          pairs_ = blocked::pack_pairs(weights_, g_.kernel.size_x, g_.kernel.size_y * g_.in.c,
+                                       g_.out.c);
+        return stage_into(in, pairs16_, choice.offset, border16_);
       default: return stage_into(in, ints32_, 0, border32_);
     }
   }
@@ -713,6 +719,7 @@ class ConvSums {
   // The paths' weights: blocked bytes / pairs (or depthwise int32), AVX2 pairs.
   blocked::ByteWeights bytes_;
   blocked::PairWeights pairs_;
+  bool pairs_fit_ = false;  // every weight fits int16: pairs_ can be packed
   std::vector<int32_t> dw_weights_, dw_column_sums_, tap_offsets_;
   std::vector<int32_t> windows_;  // blocked kernels: each output pixel's window offset
   std::vector<int16_t> madd_;
@@ -861,13 +868,13 @@ class FastDenseKernel final : public LayerKernel {
  private:
   static ConvSums make_sums(const Layer& layer, const Shape& in) {
     const int64_t units = required_param(layer, "units", 1, 1 << 24);
-    const std::vector<int64_t> w = layer.find_variable("weights")->ints();  // (X, F)
+    std::vector<int32_t> w = layer.find_variable("weights")->ints32();  // (X, F)
     // The input_shift of channel c applies to every input of that channel.
     const std::vector<int32_t> channel_shift = read_input_shift(layer, in.c);
     const auto inputs = static_cast<size_t>(in.size());
     std::vector<int32_t> shift(inputs);
     for (size_t k = 0; k < inputs; ++k) shift[k] = channel_shift[k % channel_shift.size()];
-    return ConvSums(dense_geometry(in, units), {w.begin(), w.end()}, false, std::move(shift),
+    return ConvSums(dense_geometry(in, units), std::move(w), false, std::move(shift),
                     std::vector<int64_t>(inputs, 0));
   }
 
@@ -917,8 +924,7 @@ class FastBufferTempConvKernel final : public LayerKernel {
   FastBufferTempConvKernel(const Layer& layer, const Shape& in)
       : in_(in), fifo_(layer, in), sums_(make_sums(layer, in, fifo_.slots())),
         output_(prepare_post_ops(layer, Shape{in.x, in.y, required_param(layer, "filters", 1, 1 << 24)})) {
-    const std::vector<int64_t> w = layer.find_variable("weights")->ints();
-    weights_.assign(w.begin(), w.end());
+    weights_ = layer.find_variable("weights")->ints32();
     filters_ = output_.ops().out_shape.c;
     max_l1_ = max_of(filter_l1(weights_, filters_));
     input_shift_ = read_input_shift(layer, in.c);
@@ -951,11 +957,10 @@ class FastBufferTempConvKernel final : public LayerKernel {
   // A 1x1 convolution over the (x, y, T·C) stacked frames (already shifted).
   static ConvSums make_sums(const Layer& layer, const Shape& in, int64_t slots) {
     const int64_t filters = required_param(layer, "filters", 1, 1 << 24);
-    const std::vector<int64_t> w = layer.find_variable("weights")->ints();
     const Shape stacked{in.x, in.y, slots * in.c};
     const ConvSums::Geometry g{stacked, Window{}, Axis{in.x, in.x, 0}, Axis{in.y, in.y, 0},
                                Shape{in.x, in.y, filters}};
-    return ConvSums(g, {w.begin(), w.end()}, false, std::vector<int32_t>(stacked.c, 0),
+    return ConvSums(g, layer.find_variable("weights")->ints32(), false, std::vector<int32_t>(stacked.c, 0),
                     std::vector<int64_t>(stacked.c, 0));
   }
 
