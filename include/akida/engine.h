@@ -11,6 +11,7 @@
 
 #include "akida/model.h"
 #include "akida/shapes.h"
+#include "akida/thread_pool.h"
 
 namespace akida {
 
@@ -38,6 +39,15 @@ class LayerKernel {
                           std::vector<float>& output);
   // Forgets state carried across calls (FIFOs of temporal layers).
   virtual void reset() {}
+  // A kernel for another thread: the same prepared layer with its own scratch buffers (and a
+  // copy of this one's state).
+  virtual std::unique_ptr<LayerKernel> clone() const = 0;
+  // Whether outputs depend on earlier samples (temporal FIFOs): such models run their samples
+  // one after the other, in order.
+  virtual bool stateful() const { return false; }
+  // Lets eval() split its own work over `pool` (nullptr: the calling thread only). Kernels that
+  // cannot split ignore it.
+  virtual void use_threads(ThreadPool* pool) { (void)pool; }
 };
 
 // Which kernels an Engine runs: the optimized ones where they exist (the default), or only the
@@ -72,6 +82,13 @@ class Engine {
   // no values). Samples run one after the other (kernels may carry state across calls).
   std::vector<Batch> forward_all(const Batch& inputs);
   void reset();
+
+  // The threads forward(), forward_all() and predict() use: 1 (the default) the calling thread
+  // only; n > 1 runs the samples of a batch in parallel, or, for temporal models (their FIFOs
+  // need the samples in order), splits the work of each layer; 0 one per core of this machine.
+  // Results are the same whatever the count.
+  void set_threads(int threads);
+  int threads() const;
 
  private:
   struct Impl;

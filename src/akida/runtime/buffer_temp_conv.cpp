@@ -43,7 +43,7 @@ namespace {
 //   out[x, y, f] = Σ_t Σ_c w[t*C + c, f] * (frame_t[x, y, c] << input_shift[c])
 // with t = 0 the oldest frame and t = T - 1 the current input; weights stored (1, 1, T*C, F).
 // The history persists across eval() calls (consecutive samples are consecutive frames).
-class BufferTempConvKernel final : public LayerKernel {
+class BufferTempConvKernel final : public CloneableKernel<BufferTempConvKernel> {
  public:
   BufferTempConvKernel(const Layer& layer, const Shape& in) : in_(in), fifo_(layer, in) {
     filters_ = required_param(layer, "filters", 1, 1 << 24);
@@ -81,6 +81,7 @@ class BufferTempConvKernel final : public LayerKernel {
   }
 
   void reset() override { fifo_.reset(); }
+  bool stateful() const override { return true; }
 
  private:
   Shape in_;

@@ -14,7 +14,7 @@ namespace {
 // Akida 2.0 requires a (1, 1, X) input, where k is the channel. For a spatial input the values
 // are taken in their (x, y, c) row-major order [INFERRED: the order of a numpy reshape; the
 // Akida 1.0 FullyConnected flattens (c, y, x) instead, akida-spec §1.2].
-class Dense1DKernel final : public LayerKernel {
+class Dense1DKernel final : public CloneableKernel<Dense1DKernel> {
  public:
   Dense1DKernel(const Layer& layer, const Shape& in) : in_(in) {
     units_ = required_param(layer, "units", 1, 1 << 24);

@@ -14,7 +14,7 @@ namespace {
 //   out[x, y, c] = Σ_t w[t, c] * (frame_t[x, y, c] << input_shift[c])
 // with t = 0 the oldest frame and t = T - 1 the current input; weights stored (1, 1, T, C).
 // The history (FrameFifo, buffer_temp_conv.cpp) persists across eval() calls.
-class DepthwiseBufferTempConvKernel final : public LayerKernel {
+class DepthwiseBufferTempConvKernel final : public CloneableKernel<DepthwiseBufferTempConvKernel> {
  public:
   DepthwiseBufferTempConvKernel(const Layer& layer, const Shape& in) : in_(in), fifo_(layer, in) {
     const int64_t channels = in.c;
@@ -48,6 +48,7 @@ class DepthwiseBufferTempConvKernel final : public LayerKernel {
   }
 
   void reset() override { fifo_.reset(); }
+  bool stateful() const override { return true; }
 
  private:
   Shape in_;

@@ -12,7 +12,7 @@ namespace {
 
 // DepthwiseConv2D: one filter per input channel, weights stored (kx, ky, C, 1); a true
 // convolution like Conv2D, so the kernel is rotated by 180° once here.
-class DepthwiseConvKernel final : public LayerKernel {
+class DepthwiseConvKernel final : public CloneableKernel<DepthwiseConvKernel> {
  public:
   DepthwiseConvKernel(const Layer& layer, const Shape& in) : in_(in) {
     const ConvParams params = read_conv_params(layer);

@@ -515,50 +515,56 @@ class ConvSums {
                                       static_cast<uint32_t>(bias ? bias[f] : 0));
   }
 
-  // The sums of output rows [row_begin, row_end) into out ((x, y, F) values of the whole
-  // output): through `epilogue` with the start() values when blocked(), plain sums otherwise
-  // (then `epilogue` must be kPlainSums and no bias started).
-  void compute(const blocked::Epilogue& epilogue, int32_t* out, int64_t row_begin,
-               int64_t row_end) {
-    const int64_t row_items = pooling_ ? pooling_->out_shape.y : g_.out.y;
-    const int64_t begin = row_begin * row_items, end = row_end * row_items;
+  // Lets compute_all() split the rows over `pool` (nullptr: the calling thread only).
+  void use_threads(ThreadPool* pool) { pool_ = pool; }
+
+  // The sums of every output (pooled when pooling) into out ((x, y, F) values): through
+  // `epilogue` with the start() values when blocked(), plain sums otherwise (then `epilogue`
+  // must be kPlainSums and no bias started). The blocked kernels' outputs are split in parts
+  // over the pool's threads (not for a global sum, to which every output adds).
+  void compute_all(const blocked::Epilogue& epilogue, int32_t* out) {
     if (blocked() && (!pooling_ || pool_window_ > 0)) {
-      if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, epilogue, out, begin, end);
-      return run_blocked(pairs16_, pairs_, epilogue, out, begin, end);
+      const int64_t items = outputs() / g_.out.c;
+      if (!pool_ || items < 2 || epilogue.kind == blocked::Epilogue::Kind::ClampSum)
+        return blocked_items(epilogue, out, 0, items);
+      const int64_t parts = std::min<int64_t>(items, 4 * pool_->size());
+      pool_->run(parts, [&](int64_t i) {
+        blocked_items(epilogue, out, items * i / parts, items * (i + 1) / parts);
+      });
+      return;
     }
-    if (!pooling_) return plain_sums(out, row_begin, row_end);
-    // The whole conv output, then its pooling (only whole layers come here).
+    if (!pooling_) return plain_sums(out);
+    // The whole conv output, then its pooling.
     unpooled_.resize(static_cast<size_t>(g_.out.size()));
-    plain_sums(unpooled_.data(), 0, g_.out.x);
-    if (blocked()) {  // the blocked depthwise kernel, with the start values and the epilogue
-      max_pool(*pooling_, unpooled_.data(), out);
-      const Shape& o = pooling_->out_shape;
-      return blocked::finish(epilogue, out, o.x * o.y, o.c, out);
-    }
+    plain_sums(unpooled_.data());
     max_pool(*pooling_, unpooled_.data(), out);
+    if (blocked()) {  // the blocked depthwise kernel: its start values are in, then the epilogue
+      const Shape& o = pooling_->out_shape;
+      blocked::finish(epilogue, out, o.x * o.y, o.c, out);
+    }
   }
 
  private:
-  // The sums of conv rows [row_begin, row_end), without pooling.
-  void plain_sums(int32_t* out, int64_t row_begin, int64_t row_end) const {
-    const int64_t begin = row_begin * g_.out.y, end = row_end * g_.out.y;
-    if (blocked()) {
-      const blocked::Epilogue plain;
-      if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, plain, out, begin, end);
-      return run_blocked(pairs16_, pairs_, plain, out, begin, end);
-    }
+  // Blocked outputs [begin, end) (pooled ones when the kernel pools).
+  void blocked_items(const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
+                     int64_t end) const {
+    if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, epilogue, out, begin, end);
+    run_blocked(pairs16_, pairs_, epilogue, out, begin, end);
+  }
+
+  // The sums of the whole conv output, without pooling.
+  void plain_sums(int32_t* out) const {
+    if (blocked()) return blocked_items(kPlainSums, out, 0, g_.out.x * g_.out.y);
     const Window& k = g_.kernel;
-    const int64_t c = g_.in.c, rows = row_end - row_begin;
-    const int64_t in_offset = row_begin * k.stride_x * py_ * c;
-    int32_t* acc = out + begin * g_.out.c;
+    const int64_t c = g_.in.c, f = g_.out.c;
     if (current_.kind == Staging::Pairs)
-      return conv_sums_madd(pairs16_.data() + in_offset, py_, c, madd_.data(), g_.out.c,
-                            k.size_x, k.size_y, k.stride_x, k.stride_y, rows, g_.out.y, acc);
+      return conv_sums_madd(pairs16_.data(), py_, c, madd_.data(), f, k.size_x, k.size_y,
+                            k.stride_x, k.stride_y, g_.out.x, g_.out.y, out);
     if (depthwise_)
-      return depthwise_sums(ints32_.data() + in_offset, py_, c, weights_.data(), k.size_x,
-                            k.size_y, k.stride_x, k.stride_y, rows, g_.out.y, acc);
-    conv_sums(ints32_.data() + in_offset, py_, c, weights_.data(), g_.out.c, k.size_x, k.size_y,
-              k.stride_x, k.stride_y, rows, g_.out.y, acc);
+      return depthwise_sums(ints32_.data(), py_, c, weights_.data(), k.size_x, k.size_y,
+                            k.stride_x, k.stride_y, g_.out.x, g_.out.y, out);
+    conv_sums(ints32_.data(), py_, c, weights_.data(), f, k.size_x, k.size_y, k.stride_x,
+              k.stride_y, g_.out.x, g_.out.y, out);
   }
 
   // The weight layouts and window offsets of the paths this CPU runs.
@@ -706,6 +712,7 @@ class ConvSums {
   }
 
   Geometry g_;
+  ThreadPool* pool_ = nullptr;
   std::optional<PostOps> pooling_;
   int64_t pool_window_ = 0;  // > 0: the blocked kernel pools windows of that many sums
   std::vector<int32_t> unpooled_;  // otherwise the sums before pooling
@@ -767,18 +774,18 @@ class V2Output {
     output.resize(static_cast<size_t>(ops_.out_shape.size()));
     if (sums.blocked() && requantize_.fits(sum_bound)) {
       sums.start(requantize_.bias());
-      return sums.compute(requantize_.epilogue(), output.data(), 0, sums.rows());
+      return sums.compute_all(requantize_.epilogue(), output.data());
     }
     if (sums.blocked() && requantize_.global_sum_fits(sum_bound, ops_.conv_shape.x * ops_.conv_shape.y)) {
       sums.start(requantize_.bias());
       acc32_.assign(static_cast<size_t>(ops_.out_shape.c), 0);
-      sums.compute(requantize_.clamp_sum(), acc32_.data(), 0, sums.rows());
+      sums.compute_all(requantize_.clamp_sum(), acc32_.data());
       acc64_.assign(acc32_.begin(), acc32_.end());
       return apply_post_ops(after_sum_, acc64_, output);
     }
     if (sums.blocked()) sums.start(nullptr);
     acc32_.resize(static_cast<size_t>(sums.outputs()));
-    sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
+    sums.compute_all(kPlainSums, acc32_.data());
     finish_int32(after_pool_, fused_, acc32_, acc64_, output);
   }
 
@@ -801,7 +808,7 @@ struct FastConvOptions {
 // InputConv2D, Conv2D, DepthwiseConv2D: the sums, their max pooling (on the raw sums: the
 // saturation and the bias are non-decreasing per channel, so max(f(a), f(b)) = f(max(a, b))),
 // then the post-ops.
-class FastConvKernel final : public LayerKernel {
+class FastConvKernel final : public CloneableKernel<FastConvKernel> {
  public:
   FastConvKernel(const Layer& layer, const Shape& in, const FastConvOptions& options,
                  std::unique_ptr<LayerKernel> reference)
@@ -819,6 +826,7 @@ class FastConvKernel final : public LayerKernel {
   }
 
   void reset() override { reference_->reset(); }
+  void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
 
  private:
   static ConvPlan plan(const Layer& layer, const Shape& in, const FastConvOptions& options) {
@@ -844,12 +852,12 @@ class FastConvKernel final : public LayerKernel {
                     options.depthwise, std::move(shift), shifted_pad, &ops);
   }
 
-  std::unique_ptr<LayerKernel> reference_;
+  OwnedKernel reference_;
   V2Output output_;
   ConvSums sums_;
 };
 
-class FastDenseKernel final : public LayerKernel {
+class FastDenseKernel final : public CloneableKernel<FastDenseKernel> {
  public:
   FastDenseKernel(const Layer& layer, const Shape& in, std::unique_ptr<LayerKernel> reference)
       : reference_(std::move(reference)),
@@ -878,55 +886,41 @@ class FastDenseKernel final : public LayerKernel {
                     std::vector<int64_t>(inputs, 0));
   }
 
-  std::unique_ptr<LayerKernel> reference_;
+  OwnedKernel reference_;
   ConvSums sums_;
   V2Output output_;
 };
 
-// The FIFO's frames (slot t, (pixel, C) each) shifted and stacked along the channel axis:
-// out[(p * T + t) * C + c]. Returns max |value|.
-template <typename T>
-int64_t stack_frames(const FrameFifo& fifo, int64_t pixels, const std::vector<int32_t>& shift,
-                     std::vector<T>& out) {
-  const int64_t channels = static_cast<int64_t>(shift.size()), slots = fifo.slots();
-  out.resize(static_cast<size_t>(pixels * slots * channels));
-  int64_t max_value = 0;
-  for (int64_t t = 0; t < slots; ++t) {
-    const int32_t* frame = fifo.slot(t);
+// The int64 sums of a temporal layer over its (T, P, C) history `h` (already shifted), for
+// samples too large for int32: BufferTempConv, w[(t · C + c) · F + f] into acc (P, F);
+// DepthwiseBufferTempConv, w[t · C + c] into acc (P, C).
+void temporal_sums_wide(const std::vector<int64_t>& h, int64_t slots, int64_t pixels,
+                        int64_t channels, const std::vector<int32_t>& w, int64_t filters,
+                        bool depthwise, std::vector<int64_t>& acc) {
+  if (!depthwise)
+    return conv_sums_wide(h.data(), pixels, channels, w.data(), filters, slots, 1, 1, 1, 1,
+                          pixels, acc.data());
+  std::fill(acc.begin(), acc.end(), 0);
+  for (int64_t t = 0; t < slots; ++t)
     for (int64_t p = 0; p < pixels; ++p)
-      for (int64_t c = 0; c < channels; ++c) {
-        const int64_t v = int64_t{frame[p * channels + c]} << shift[c];
-        out[(p * slots + t) * channels + c] = static_cast<T>(v);
-        max_value = std::max(max_value, v < 0 ? -v : v);
-      }
-  }
-  return max_value;
+      for (int64_t c = 0; c < channels; ++c)
+        acc[p * channels + c] += h[(t * pixels + p) * channels + c] * w[t * channels + c];
 }
 
-// max |x << shift[channel]| over a (..., C) tensor (< 2^62: |x| <= 2^31, shift <= 31).
-AKIDA_VECTOR_CLONES
-int64_t max_abs_shifted(const int32_t* x, int64_t pixels, int64_t channels, const int32_t* shift) {
-  int64_t m = 0;
-  for (int64_t p = 0; p < pixels; ++p)
-    for (int64_t c = 0; c < channels; ++c) {
-      const int64_t v = x[p * channels + c];
-      m = std::max(m, (v < 0 ? -v : v) << shift[c]);
-    }
-  return m;
-}
-
-// BufferTempConv as a 1x1 convolution over the FIFO's frames stacked along the channel axis
-// (t = 0 the oldest, as the reference kernel and the weights' (T*C, F) rows order them). Keeps
-// its own FIFO (the reference kernel's is not kept in step): a history too large for int32 sums
-// is summed in int64 here instead.
-class FastBufferTempConvKernel final : public LayerKernel {
+// BufferTempConv and DepthwiseBufferTempConv: the FIFO's T frames, oldest first, make a
+// (T, P, C) input over which the layer is a T x 1 convolution (P = x·y pixels; the weights'
+// (T·C, F) rows are in that order) or a T x 1 depthwise convolution (weights (T, C)). Keeps its
+// own FIFO (stateful: it cannot fall back to the reference kernel, whose FIFO is not kept in
+// step), so a history too large for int32 sums is summed in int64 here.
+class FastTemporalKernel final : public CloneableKernel<FastTemporalKernel> {
  public:
-  FastBufferTempConvKernel(const Layer& layer, const Shape& in)
-      : in_(in), fifo_(layer, in), sums_(make_sums(layer, in, fifo_.slots())),
-        output_(prepare_post_ops(layer, Shape{in.x, in.y, required_param(layer, "filters", 1, 1 << 24)})) {
+  FastTemporalKernel(const Layer& layer, const Shape& in, bool depthwise)
+      : in_(in),
+        depthwise_(depthwise),
+        fifo_(layer, in),
+        output_(prepare_post_ops(layer, Shape{in.x, in.y, filters(layer, in, depthwise)})),
+        sums_(make_sums(layer, in, depthwise, fifo_.slots())) {
     weights_ = layer.find_variable("weights")->ints32();
-    filters_ = output_.ops().out_shape.c;
-    max_l1_ = max_of(filter_l1(weights_, filters_));
     input_shift_ = read_input_shift(layer, in.c);
   }
 
@@ -935,45 +929,49 @@ class FastBufferTempConvKernel final : public LayerKernel {
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
     fifo_.push(*inputs.front());
-    const int64_t pixels = in_.x * in_.y, stacked_channels = fifo_.slots() * in_.c;
-    int64_t max_input = 0;
-    for (int64_t t = 0; t < fifo_.slots(); ++t)
-      max_input = std::max(max_input, max_abs_shifted(fifo_.slot(t), pixels, in_.c, input_shift_.data()));
-    if (sums_fit_int32(max_l1_, max_input)) {
-      stack_frames(fifo_, pixels, input_shift_, stacked32_);
-      const std::optional<int64_t> bound = sums_.stage(stacked32_);
-      return output_.run(sums_, *bound, output);  // fits: the stacked values are the inputs
-    }
-    stack_frames(fifo_, pixels, input_shift_, stacked64_);
-    acc64_.resize(static_cast<size_t>(pixels * filters_));
-    conv_sums_wide(stacked64_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
-                   1, in_.x, in_.y, acc64_.data());
+    const int64_t frame = in_.size(), slots = fifo_.slots();
+    history_.resize(static_cast<size_t>(slots * frame));
+    for (int64_t t = 0; t < slots; ++t)
+      std::copy_n(fifo_.slot(t), frame, history_.begin() + t * frame);
+    if (const std::optional<int64_t> bound = sums_.stage(history_))
+      return output_.run(sums_, *bound, output);
+    wide_history_.resize(history_.size());
+    for (size_t k = 0; k < history_.size(); ++k)
+      wide_history_[k] = int64_t{history_[k]} << input_shift_[k % in_.c];
+    const int64_t filters = output_.ops().out_shape.c;
+    acc64_.resize(static_cast<size_t>(in_.x * in_.y * filters));
+    temporal_sums_wide(wide_history_, slots, in_.x * in_.y, in_.c, weights_, filters, depthwise_,
+                       acc64_);
     apply_post_ops(output_.ops(), acc64_, output);
   }
 
   void reset() override { fifo_.reset(); }
+  bool stateful() const override { return true; }
+  void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
 
  private:
-  // A 1x1 convolution over the (x, y, T·C) stacked frames (already shifted).
-  static ConvSums make_sums(const Layer& layer, const Shape& in, int64_t slots) {
-    const int64_t filters = required_param(layer, "filters", 1, 1 << 24);
-    const Shape stacked{in.x, in.y, slots * in.c};
-    const ConvSums::Geometry g{stacked, Window{}, Axis{in.x, in.x, 0}, Axis{in.y, in.y, 0},
-                               Shape{in.x, in.y, filters}};
-    return ConvSums(g, layer.find_variable("weights")->ints32(), false, std::vector<int32_t>(stacked.c, 0),
-                    std::vector<int64_t>(stacked.c, 0));
+  static int64_t filters(const Layer& layer, const Shape& in, bool depthwise) {
+    return depthwise ? in.c : required_param(layer, "filters", 1, 1 << 24);
+  }
+
+  static ConvSums make_sums(const Layer& layer, const Shape& in, bool depthwise, int64_t slots) {
+    const int64_t pixels = in.x * in.y, f = filters(layer, in, depthwise);
+    const Window kernel{slots, 1, 1, 1, "fifo_size", "fifo_size"};
+    const ConvSums::Geometry g{Shape{slots, pixels, in.c}, kernel, Axis{slots, 1, 0},
+                               Axis{pixels, pixels, 0}, Shape{1, pixels, f}};
+    return ConvSums(g, layer.find_variable("weights")->ints32(), depthwise,
+                    read_input_shift(layer, in.c), std::vector<int64_t>(in.c, 0));
   }
 
   Shape in_;
+  bool depthwise_ = false;
   FrameFifo fifo_;
-  ConvSums sums_;
   V2Output output_;
-  int64_t filters_ = 0;
-  std::vector<int32_t> weights_;  // (T*C, F)
-  int64_t max_l1_ = 0;
+  ConvSums sums_;
+  std::vector<int32_t> weights_;  // (T·C, F) or (T, C)
   std::vector<int32_t> input_shift_;
-  std::vector<int32_t> stacked32_;
-  std::vector<int64_t> stacked64_, acc64_;
+  std::vector<int32_t> history_;
+  std::vector<int64_t> wide_history_, acc64_;
 };
 
 // The v1 layer output from int32 potentials (`wide` is scratch). The pooling stage of
@@ -1008,11 +1006,11 @@ class V1Stage {
     if (ops.pool != PoolType::GlobalAverage && sums.blocked() &&
         (levels_.usable() || !output_.activation.enabled())) {
       output.resize(static_cast<size_t>(ops.out_shape.size()));
-      return sums.compute(levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums,
-                          output.data(), 0, sums.rows());
+      return sums.compute_all(levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums,
+                              output.data());
     }
     acc32_.resize(static_cast<size_t>(sums.outputs()));
-    sums.compute(kPlainSums, acc32_.data(), 0, sums.rows());
+    sums.compute_all(kPlainSums, acc32_.data());
     if (ops.pool == PoolType::GlobalAverage) return finish_v1(output_, acc32_, pooled32_, acc64_, output);
     output_.activation.outputs(acc32_, output);
   }
@@ -1026,7 +1024,7 @@ class V1Stage {
 
 // Akida 1.0 InputConvolutional / Convolutional: the sums of FastConvKernel (inputs are 1- to
 // 8-bit levels or pixels), then the v1 output stage on the potentials.
-class FastV1ConvKernel final : public LayerKernel {
+class FastV1ConvKernel final : public CloneableKernel<FastV1ConvKernel> {
  public:
   FastV1ConvKernel(const Layer& layer, const Shape& in, bool rotate, int32_t padding_value,
                    std::unique_ptr<LayerKernel> reference)
@@ -1035,6 +1033,7 @@ class FastV1ConvKernel final : public LayerKernel {
         sums_(make_sums(layer, in, rotate, padding_value, output_.output().pooling)) {}
 
   Shape output_shape() const override { return output_.output().pooling.out_shape; }
+  void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
@@ -1059,14 +1058,14 @@ class FastV1ConvKernel final : public LayerKernel {
                     std::vector<int64_t>(in.c, padding_value), &pooling);
   }
 
-  std::unique_ptr<LayerKernel> reference_;
+  OwnedKernel reference_;
   V1Stage output_;
   ConvSums sums_;
 };
 
 // Akida 1.0 SeparableConvolutional: the depthwise sums, then the pointwise sums over them as a
 // 1x1 convolution (each checked against int32 on its own inputs), then the v1 output stage.
-class FastV1SeparableKernel final : public LayerKernel {
+class FastV1SeparableKernel final : public CloneableKernel<FastV1SeparableKernel> {
  public:
   FastV1SeparableKernel(const Layer& layer, const Shape& in,
                         std::unique_ptr<LayerKernel> reference)
@@ -1076,13 +1075,17 @@ class FastV1SeparableKernel final : public LayerKernel {
         pointwise_(make_pointwise(layer, in, output_.output().pooling)) {}
 
   Shape output_shape() const override { return output_.output().pooling.out_shape; }
+  void use_threads(ThreadPool* pool) override {
+    depthwise_.use_threads(pool);
+    pointwise_.use_threads(pool);
+  }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
     if (!depthwise_.stage(*inputs.front())) return reference_->eval(inputs, output);
     if (depthwise_.blocked()) depthwise_.start(nullptr);
     depthwise32_.resize(static_cast<size_t>(depthwise_.outputs()));
-    depthwise_.compute(kPlainSums, depthwise32_.data(), 0, depthwise_.rows());
+    depthwise_.compute_all(kPlainSums, depthwise32_.data());
     const std::optional<int64_t> bound = pointwise_.stage(depthwise32_);
     if (!bound) return reference_->eval(inputs, output);
     output_.run(pointwise_, *bound, output);
@@ -1111,7 +1114,7 @@ class FastV1SeparableKernel final : public LayerKernel {
                     false, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0), &pooling);
   }
 
-  std::unique_ptr<LayerKernel> reference_;
+  OwnedKernel reference_;
   V1Stage output_;
   ConvSums depthwise_, pointwise_;
   std::vector<int32_t> depthwise32_;
@@ -1139,7 +1142,9 @@ std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputSha
       return std::make_unique<FastDenseKernel>(layer, in.front(), std::move(reference));
     case LayerKind::BufferTempConv:
       // Validated by the reference kernel above; stateful, so it cannot fall back to it.
-      return std::make_unique<FastBufferTempConvKernel>(layer, in.front());
+      return std::make_unique<FastTemporalKernel>(layer, in.front(), false);
+    case LayerKind::DepthwiseBufferTempConv:
+      return std::make_unique<FastTemporalKernel>(layer, in.front(), true);
     case LayerKind::InputConvolutional:
       return std::make_unique<FastV1ConvKernel>(layer, declared_input_dims(layer), false,
                                                 param_in_range(layer, "padding_value", 0, 255),
