@@ -54,6 +54,7 @@ struct VerifyOptions {
   std::optional<int64_t> random;
   std::optional<int32_t> max_value;
   uint64_t seed = 0;
+  int threads = 0;  // Engine::set_threads: 0 one per core
 };
 struct CheckOptions {
   std::string model;
@@ -143,7 +144,7 @@ int verify_model(const VerifyOptions& o) {
                                             std::to_string(o.seed) + ")"
                                       : o.input;
   const cnn2snn::VerifyReport report = with_file_context(o.random ? o.model : o.input, [&] {
-    return cnn2snn::verify(graph, model, batch);
+    return cnn2snn::verify(graph, model, batch, o.threads);
   });
   const std::string generation = generation_name(
       graph.legacy_cnn2snn ? cnn2snn::AkidaVersion::v1 : cnn2snn::target_akida_version());
@@ -270,6 +271,10 @@ void add_verify(CLI::App& app, CliOptions& o) {
       ->needs(random)
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o.verify.seed, "With --random: random seed (default 0)")->needs(random);
+  cmd->add_option("--threads", o.verify.threads,
+                  "Threads for the Akida runtime (as 'akida run --threads'); 0 (default) one "
+                  "per core. The report does not depend on it")
+      ->check(CLI::Range(0, 1024));
   cmd->callback([&o, input, random] {
     if (input->count() == 0 && random->count() == 0)
       throw CLI::RequiredError("verify needs -i/--input or --random");

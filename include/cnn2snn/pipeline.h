@@ -156,9 +156,10 @@ struct VerifyReport {
 // with the Akida layer of the same name, exactly. Integer layers compare their integers (an
 // Akida 1.0 layer without activation as p − threshold, the block's acc + bias); a final
 // Dequantizer compares predict()'s float32 values (Akida 1.0: inside the last layer). Throws what Evaluator / Engine construction or
-// the batch check throw.
+// the batch check throw. `threads`: as akida::Engine::set_threads (0: one per core), for both
+// sides; the report does not depend on it.
 VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
-                    const akida::Batch& batch);
+                    const akida::Batch& batch, int threads = 1);
 
 // One line per layer: "layer  kind  [x, y, c]  equal | first difference at ...".
 std::string format_report(const VerifyReport& report);

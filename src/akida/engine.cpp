@@ -253,7 +253,9 @@ void Engine::set_threads(int threads) {
   if (threads < 0)
     throw ShapeError("threads is " + std::to_string(threads) +
                      ", expected 0 (one per core) or a positive count");
-  impl_->threads = threads == 0 ? ThreadPool::hardware_threads() : threads;
+  const int resolved = threads == 0 ? ThreadPool::hardware_threads() : threads;
+  if (resolved == impl_->threads) return;
+  impl_->threads = resolved;
   impl_->pool = impl_->threads > 1 ? std::make_unique<ThreadPool>(impl_->threads) : nullptr;
   // Temporal models keep their samples in order: their layers split their own work instead.
   for (auto& kernel : impl_->kernels()) kernel->use_threads(impl_->stateful ? impl_->pool.get() : nullptr);
