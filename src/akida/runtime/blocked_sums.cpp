@@ -16,47 +16,88 @@ namespace akida::runtime::blocked {
 
 bool available() { return dot4_available(); }
 
+bool can_permute() {
+#ifdef AKIDA_HAVE_AVX512_CODE
+  return available() && __builtin_cpu_supports("avx512vbmi");
+#else
+  return false;
+#endif
+}
+
+Permutation make_permutation(const std::vector<int64_t>& source, int64_t channels) {
+  Permutation p;
+  p.channels = channels;
+  p.slots = static_cast<int64_t>(source.size());
+  const int64_t chunks = (p.slots + 63) / 64, pairs = (channels + 127) / 128;
+  p.index.assign(static_cast<size_t>(chunks * pairs * 64), 0);
+  p.from.assign(static_cast<size_t>(chunks * pairs), 0);
+  for (int64_t j = 0; j < p.slots; ++j) {
+    const int64_t c = source[j], chunk = j / 64, pair = c / 128;
+    p.index[static_cast<size_t>((chunk * pairs + pair) * 64 + j % 64)] = static_cast<uint8_t>(c % 128);
+    p.from[static_cast<size_t>(chunk * pairs + pair)] |= uint64_t{1} << (j % 64);
+  }
+  return p;
+}
+
 namespace {
 
-// Regroups correlation-layout weights into kPerWord-element words per output channel, channels
-// padded to a multiple of kLanes. Empty when a weight does not fit W.
+// Packs the weights of `runs` as PackedWeights<W> lays them out. Empty when a weight does not fit W.
 template <typename W>
-PackedWeights<W> pack(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
-                      int64_t filters) {
+PackedWeights<W> pack(const std::vector<int32_t>& w, int64_t filters,
+                      const std::vector<InputRun>& runs) {
   constexpr int64_t per = PackedWeights<W>::kPerWord;
   PackedWeights<W> p;
-  p.kx = kx;
-  p.k_per_row = k_per_row;
-  p.groups = (k_per_row + per - 1) / per;
   p.filters = filters;
   p.padded_filters = padded_channels(filters);
-  p.words.assign(static_cast<size_t>(kx * p.groups * p.padded_filters * per), 0);
-  p.column_sums.assign(static_cast<size_t>(p.padded_filters), 0);
-  for (int64_t i = 0; i < kx; ++i)
-    for (int64_t k = 0; k < k_per_row; ++k)
+  int64_t words = 0;
+  for (const InputRun& run : runs) {
+    const auto run_words = static_cast<int64_t>(run.rows.size() + per - 1) / per;
+    p.segments.push_back({run.offset, run_words, run.shift});
+    words += run_words;
+  }
+  p.words.assign(static_cast<size_t>(words * p.padded_filters * per), 0);
+  std::vector<uint32_t> sums(static_cast<size_t>(p.padded_filters), 0);
+  int64_t word = 0;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    // The shifts after this run multiply what it adds (modulo 2^32, as the sums wrap).
+    uint32_t scale = 1;
+    for (size_t later = r; later < runs.size(); ++later) scale <<= runs[later].shift;
+    const std::vector<int64_t>& rows = runs[r].rows;
+    for (size_t m = 0; m < rows.size(); ++m) {
+      if (rows[m] < 0) continue;
+      const int64_t t = word + static_cast<int64_t>(m) / per, e = static_cast<int64_t>(m) % per;
       for (int64_t f = 0; f < filters; ++f) {
-        const int32_t v = w[static_cast<size_t>((i * k_per_row + k) * filters + f)];
+        const int32_t v = w[static_cast<size_t>(rows[m] * filters + f)];
         if (v < std::numeric_limits<W>::min() || v > std::numeric_limits<W>::max()) return {};
-        const int64_t g = k / per;
-        p.words[static_cast<size_t>(((i * p.groups + g) * p.padded_filters + f) * per + k % per)] =
-            static_cast<W>(v);
-        // Modulo 2^32, like the sums it corrects (uint32 arithmetic wraps without UB).
-        p.column_sums[f] = static_cast<int32_t>(static_cast<uint32_t>(p.column_sums[f]) +
-                                                static_cast<uint32_t>(v));
+        p.words[static_cast<size_t>((t * p.padded_filters + f) * per + e)] = static_cast<W>(v);
+        sums[f] += static_cast<uint32_t>(v) * scale;
       }
+    }
+    word += p.segments[r].words;
+  }
+  p.column_sums.assign(sums.begin(), sums.end());
   return p;
 }
 
 }  // namespace
 
-ByteWeights pack_bytes(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
-                       int64_t filters) {
-  return pack<int8_t>(w, kx, k_per_row, filters);
+ByteWeights pack_bytes(const std::vector<int32_t>& w, int64_t filters,
+                       const std::vector<InputRun>& runs) {
+  return pack<int8_t>(w, filters, runs);
 }
 
-PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
-                       int64_t filters) {
-  return pack<int16_t>(w, kx, k_per_row, filters);
+PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t filters,
+                       const std::vector<InputRun>& runs) {
+  return pack<int16_t>(w, filters, runs);
+}
+
+std::vector<InputRun> row_runs(int64_t kx, int64_t k_per_row, int64_t row_stride) {
+  std::vector<InputRun> runs(static_cast<size_t>(kx));
+  for (int64_t i = 0; i < kx; ++i) {
+    runs[i].offset = i * row_stride;
+    for (int64_t k = 0; k < k_per_row; ++k) runs[i].rows.push_back(i * k_per_row + k);
+  }
+  return runs;
 }
 
 // Layout: [vector j][pairing 0 (with itself) or 1 (with j + 1)][level k][32 lanes], the lanes in
@@ -139,9 +180,10 @@ inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
   switch (e.kind) {
     case Epilogue::Kind::Sums: return s;
     case Epilogue::Kind::Requantize: {
-      __m512i v = _mm512_max_epi32(_mm512_min_epi32(s, load(e.high + f)), load(e.low + f));
+      __m512i v = s;
+      if (e.clamp) v = _mm512_max_epi32(_mm512_min_epi32(v, load(e.high + f)), load(e.low + f));
       v = _mm512_mullo_epi32(v, load(e.scale + f));
-      v = _mm512_sllv_epi32(v, load(e.left + f));
+      if (e.left) v = _mm512_sllv_epi32(v, load(e.left + f));
       v = _mm512_srav_epi32(_mm512_add_epi32(v, load(e.half + f)), load(e.right + f));
       return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(e.out_max)),
                               _mm512_set1_epi32(e.out_min));
@@ -275,22 +317,18 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
   constexpr int64_t per = std::remove_reference_t<decltype(w)>::kPerWord;
   const int64_t pf = w.padded_filters;
   __m512i acc[P][NB];
-#pragma GCC unroll 4
-  for (int b = 0; b < NB; ++b) {
-    const __m512i init = load(t.init + f0 + b * kLanes);
 #pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) acc[p][b] = init;
-  }
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_setzero_si512();
   const T* rows[P];
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) rows[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)];
-  const auto* w_chunk = w.words.data() + f0 * per;
-  const int64_t group_stride = pf * per;  // weight elements between consecutive words g
-  for (int64_t i = 0; i < w.kx; ++i) {
-    const auto* wg = w_chunk + i * w.groups * group_stride;
-    const int64_t row = i * t.row_stride;
-    for (int64_t g = 0; g < w.groups; ++g, wg += group_stride) {
-      const int64_t k = row + g * per;
+  const auto* wg = w.words.data() + f0 * per;
+  const int64_t word_stride = pf * per;  // weight elements between consecutive words
+  for (const Segment& segment : w.segments) {
+    for (int64_t g = 0; g < segment.words; ++g, wg += word_stride) {
+      const int64_t k = segment.offset + g * per;
       if constexpr (P == 1) {
         if (word_at(rows[0] + k) == 0) continue;  // sparse inputs: a whole word of zeros
       }
@@ -304,6 +342,18 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
         for (int b = 0; b < NB; ++b) acc[p][b] = dot(acc[p][b], x, wv[b], T{});
       }
     }
+    if (segment.shift == 0) continue;
+    const __m128i shift = _mm_cvtsi32_si128(segment.shift);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_sll_epi32(acc[p][b], shift);
+  }
+#pragma GCC unroll 4
+  for (int b = 0; b < NB; ++b) {
+    const __m512i init = load(t.init + f0 + b * kLanes);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) acc[p][b] = _mm512_add_epi32(acc[p][b], init);
   }
   // Each pooling window's maximum, at its last pixel: the items to store.
   const int64_t window = t.pool_window;
@@ -438,6 +488,75 @@ void depthwise_impl(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
   }
 }
 
+// One pixel: its channels' int32 values minus the offset as bytes, 64 channels per vector
+// (kVectors of them), then the slots chosen from them 64 at a time (vpermt2b over pairs of
+// vectors); widens the raw range [low, high] per lane.
+template <int kVectors>
+__attribute__((target("avx512vbmi"), always_inline)) inline void permute_pixel(
+    const int32_t* in, const Permutation& p, __m512i offset, uint8_t* out, __m512i& low,
+    __m512i& high) {
+  __m512i bytes[kVectors + 1];
+#pragma GCC unroll 4
+  for (int v = 0; v < kVectors; ++v) {
+    __m128i part[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      const int64_t c = v * 64 + q * kLanes;
+      const __mmask16 lanes = channel_mask(c, p.channels);
+      const __m512i x = _mm512_maskz_loadu_epi32(lanes, in + c);
+      low = _mm512_mask_min_epi32(low, lanes, low, x);
+      high = _mm512_mask_max_epi32(high, lanes, high, x);
+      part[q] = _mm512_cvtepi32_epi8(_mm512_sub_epi32(x, offset));
+    }
+    bytes[v] = _mm512_inserti32x4(
+        _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(part[0]), part[1], 1),
+                           part[2], 2),
+        part[3], 3);
+  }
+  bytes[kVectors] = _mm512_setzero_si512();
+  constexpr int kPairs = (kVectors + 1) / 2;
+  const int64_t chunks = (p.slots + 63) / 64;
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    __m512i slots = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int pair = 0; pair < kPairs; ++pair) {
+      const size_t at = static_cast<size_t>(chunk * kPairs + pair);
+      const __m512i chosen = _mm512_permutex2var_epi8(
+          bytes[2 * pair], _mm512_loadu_si512(p.index.data() + at * 64), bytes[2 * pair + 1]);
+      slots = kPairs == 1 ? chosen : _mm512_mask_blend_epi8(p.from[at], slots, chosen);
+    }
+    const int64_t n = std::min<int64_t>(64, p.slots - chunk * 64);
+    _mm512_mask_storeu_epi8(out + chunk * 64, n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1,
+                            slots);
+  }
+}
+
+template <int kVectors>
+__attribute__((target("avx512vbmi"))) void stage_permuted_rows(
+    const int32_t* in, int64_t rows, int64_t row_pixels, int64_t in_row_stride,
+    const Permutation& p, int32_t offset, uint8_t* out, int64_t out_row_stride, int32_t& lo,
+    int32_t& hi) {
+  __m512i low = _mm512_set1_epi32(lo), high = _mm512_set1_epi32(hi);
+  const __m512i o = _mm512_set1_epi32(offset);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t y = 0; y < row_pixels; ++y)
+      permute_pixel<kVectors>(in + r * in_row_stride + y * p.channels, p, o,
+                              out + r * out_row_stride + y * p.slots, low, high);
+  lo = _mm512_reduce_min_epi32(low);
+  hi = _mm512_reduce_max_epi32(high);
+}
+
+void stage_permuted_impl(const int32_t* in, int64_t rows, int64_t row_pixels,
+                         int64_t in_row_stride, const Permutation& p, int32_t offset, uint8_t* out,
+                         int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  switch ((p.channels + 63) / 64) {
+    case 1: return stage_permuted_rows<1>(in, rows, row_pixels, in_row_stride, p, offset, out, out_row_stride, lo, hi);
+    case 2: return stage_permuted_rows<2>(in, rows, row_pixels, in_row_stride, p, offset, out, out_row_stride, lo, hi);
+    case 3: return stage_permuted_rows<3>(in, rows, row_pixels, in_row_stride, p, offset, out, out_row_stride, lo, hi);
+    default: return stage_permuted_rows<4>(in, rows, row_pixels, in_row_stride, p, offset, out, out_row_stride, lo, hi);
+  }
+}
+
 void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t channels,
                  int32_t* out) {
   for (int64_t p = 0; p < pixels; ++p)
@@ -456,6 +575,13 @@ bool can_pool(int64_t window) {
   return std::find(std::begin(kTileWidths), std::end(kTileWidths), window) != std::end(kTileWidths);
 }
 
+void stage_permuted(const int32_t* in, int64_t rows, int64_t row_pixels, int64_t in_row_stride,
+                    const Permutation& permutation, int32_t offset, uint8_t* out,
+                    int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  stage_permuted_impl(in, rows, row_pixels, in_row_stride, permutation, offset, out,
+                      out_row_stride, lo, hi);
+}
+
 void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void depthwise(const DepthwiseTask<uint8_t>& task, int64_t begin, int64_t end) {
@@ -471,6 +597,8 @@ void finish(const Epilogue& epilogue, const int32_t* sums, int64_t pixels, int64
 
 #else  // no AVX-512 code: available() is false and nothing calls these
 
+void stage_permuted(const int32_t*, int64_t, int64_t, int64_t, const Permutation&, int32_t,
+                    uint8_t*, int64_t, int32_t&, int32_t&) {}
 void conv(const ConvTask<uint8_t>&, int64_t, int64_t) {}
 void conv(const ConvTask<int16_t>&, int64_t, int64_t) {}
 void depthwise(const DepthwiseTask<uint8_t>&, int64_t, int64_t) {}

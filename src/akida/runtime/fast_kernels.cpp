@@ -314,6 +314,8 @@ class Requantize32 {
       const int64_t y_max = left[c] > 0 ? kInt32Max >> left[c] : kInt32Max - half[c];
       a_limit_ = std::min({a_limit_, post_max / scale[c], y_max / scale[c]});
     }
+    relu_ = ops.relu;
+    any_left_shift_ = std::any_of(left.begin(), left.end(), [](int32_t v) { return v > 0; });
     out_min_ = static_cast<int32_t>(saturate(INT64_MIN, ops.output_bits));
     out_max_ = static_cast<int32_t>(saturate(INT64_MAX, ops.output_bits));
     bias_ = padded_int32(bias, channels);
@@ -345,13 +347,16 @@ class Requantize32 {
     e.high = high_.data();
     return e;
   }
-  blocked::Epilogue epilogue() const {
+  // The epilogue for sums bounded by |sum| <= sum_bound (fits(sum_bound)).
+  blocked::Epilogue epilogue(int64_t sum_bound) const {
     blocked::Epilogue e;
     e.kind = blocked::Epilogue::Kind::Requantize;
     e.low = low_.data();
     e.high = high_.data();
+    // Without a ReLU the clamp is the buffer's saturation, a no-op for these sums.
+    e.clamp = relu_ || sum_bound + max_bias_ > buffer_max_;
     e.scale = scale_.data();
-    e.left = left_.data();
+    e.left = any_left_shift_ ? left_.data() : nullptr;
     e.half = half_.data();
     e.right = right_.data();
     e.out_min = out_min_;
@@ -365,7 +370,7 @@ class Requantize32 {
     return usable_ && sum_bound <= buffer_max_ && sum_bound + max_bias_ <= kInt32Max;
   }
 
-  bool usable_ = false, global_pool_ = false;
+  bool usable_ = false, global_pool_ = false, relu_ = false, any_left_shift_ = false;
   int64_t buffer_max_ = 0, max_bias_ = 0, a_max_ = 0, a_limit_ = 0;
   std::vector<int32_t> bias_, low_, high_, scale_, left_, half_, right_;
   int32_t out_min_ = 0, out_max_ = 0;
@@ -484,7 +489,7 @@ class ConvSums {
       choice = best_staging();
     }
     stage_as(in, choice);
-    if (!fits_staging(choice, lo_, hi_)) {
+    if (!staged_fits(choice)) {
       choice = best_staging();
       stage_as(in, choice);
     }
@@ -572,7 +577,8 @@ class ConvSums {
     const Window& k = g_.kernel;
     const int64_t c = g_.in.c, f = g_.out.c;
     // Element offsets must fit int32 for the blocked kernels.
-    const bool small = px_ * py_ * c + kStagingSlack < kInt32Bound;
+    // (Grouped layouts add at most three slots per shift group: 4 · c bounds them.)
+    const bool small = px_ * py_ * 4 * c + kStagingSlack < kInt32Bound;
     if (blocked::available() && small) {
       if (depthwise_) {
         const int64_t padded = blocked::padded_channels(c), taps = k.size_x * k.size_y;
@@ -588,10 +594,15 @@ class ConvSums {
           }
         }
       } else {
-        bytes_ = blocked::pack_bytes(weights_, k.size_x, k.size_y * c, f);
+        const bool zero_padding = std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v == 0; });
+        if (max_shift_ > 0 && zero_padding && c <= blocked::kMaxPermutedChannels &&
+            blocked::can_permute())
+          group_by_shift();
+        bytes_ = blocked::pack_bytes(weights_, f, grouped_ ? grouped_runs() : plain_runs());
         // The pairs are packed on the first sample that needs them (most layers never do).
-        pairs_fit_ = std::all_of(weights_.begin(), weights_.end(),
-                                 [](int32_t v) { return v >= INT16_MIN && v <= INT16_MAX; });
+        pairs_fit_ = !grouped_ && std::all_of(weights_.begin(), weights_.end(), [](int32_t v) {
+          return v >= INT16_MIN && v <= INT16_MAX;
+        });
       }
       for (int64_t ox = 0; ox < g_.out.x; ++ox)
         for (int64_t oy = 0; oy < g_.out.y; ++oy)
@@ -603,7 +614,73 @@ class ConvSums {
   }
 
   int32_t window_offset(int64_t ox, int64_t oy) const {
-    return static_cast<int32_t>((ox * g_.kernel.stride_x * py_ + oy * g_.kernel.stride_y) * g_.in.c);
+    return static_cast<int32_t>((ox * g_.kernel.stride_x * py_ + oy * g_.kernel.stride_y) *
+                                staged_channels());
+  }
+
+  // Elements per staged pixel: the input channels, or the slots of the grouped layout.
+  int64_t staged_channels() const { return grouped_ ? permutation_.slots : g_.in.c; }
+
+  // Kernel rows as runs of the staged input (its channels in order, shifted when staged).
+  std::vector<blocked::InputRun> plain_runs() const {
+    const int64_t c = g_.in.c;
+    return blocked::row_runs(g_.kernel.size_x, g_.kernel.size_y * c, py_ * c);
+  }
+
+  // Inputs with different input_shifts staged unshifted, as bytes: the channels grouped by
+  // shift, largest first, each group padded to whole words (a pixel's slots), so that the
+  // blocked kernel sums each group and shifts by the gaps between them (InputRun). Only the
+  // byte staging uses this layout; wider inputs take the plain int32 path.
+  void group_by_shift() {
+    const int64_t c = g_.in.c;
+    std::vector<int32_t> shifts(shift_.begin(), shift_.end());
+    std::sort(shifts.begin(), shifts.end(), std::greater<>());
+    shifts.erase(std::unique(shifts.begin(), shifts.end()), shifts.end());
+    std::vector<int64_t> source;
+    for (int32_t shift : shifts) {
+      const int64_t start = static_cast<int64_t>(source.size());
+      for (int64_t ch = 0; ch < c; ++ch)
+        if (shift_[ch] == shift) source.push_back(ch);
+      groups_.push_back({start, static_cast<int64_t>(source.size()) - start, shift});
+      while (source.size() % 4 != 0) source.push_back(source[start]);  // zero weights
+    }
+    permutation_ = blocked::make_permutation(source, c);
+    grouped_ = true;
+  }
+
+  // The runs of the grouped layout: group by group, every kernel position, then the shift to
+  // the next group's (the last group's own shift after the last run).
+  std::vector<blocked::InputRun> grouped_runs() const {
+    const Window& k = g_.kernel;
+    const int64_t c = g_.in.c, slots = permutation_.slots;
+    std::vector<blocked::InputRun> runs;
+    for (size_t group = 0; group < groups_.size(); ++group) {
+      const ShiftGroup& gr = groups_[group];
+      const int64_t padded = (gr.channels + 3) / 4 * 4;
+      for (int64_t i = 0; i < k.size_x; ++i)
+        for (int64_t j = 0; j < k.size_y; ++j) {
+          blocked::InputRun run;
+          run.offset = (i * py_ + j) * slots + gr.start;
+          for (int64_t m = 0; m < padded; ++m) {
+            const int64_t ch = m < gr.channels ? permutation_source(gr.start + m) : -1;
+            run.rows.push_back(ch < 0 ? -1 : (i * k.size_y + j) * c + ch);
+          }
+          runs.push_back(std::move(run));
+        }
+      runs.back().shift = group + 1 < groups_.size() ? gr.shift - groups_[group + 1].shift : gr.shift;
+    }
+    return runs;
+  }
+
+  // The input channel of slot j of the grouped layout.
+  int64_t permutation_source(int64_t j) const {
+    for (const ShiftGroup& gr : groups_)
+      if (j >= gr.start && j < gr.start + gr.channels) {
+        int64_t seen = 0;
+        for (int64_t ch = 0; ch < g_.in.c; ++ch)
+          if (shift_[ch] == gr.shift && seen++ == j - gr.start) return ch;
+      }
+    return -1;
   }
 
   // The window offsets listed pooling window by pooling window (pool_window_ each, the real
@@ -630,19 +707,33 @@ class ConvSums {
 
   bool blocked_ready() const { return !windows_.empty(); }
 
-  // The best staging for inputs spanning [lo_, hi_] on this CPU.
+  // The best staging for inputs spanning [lo_, hi_] (raw: [raw_lo_, raw_hi_]) on this CPU.
   StagingChoice best_staging() const {
-    const int64_t lo = lo_, hi = hi_;
-    if (blocked_ready() && hi - lo <= 255 && (depthwise_ || !bytes_.empty())) {
-      if (lo >= 0 && hi <= 255) return {Staging::Bytes, 0};
-      if (lo >= -128 && hi <= 127) return {Staging::Bytes, -128};
-      return {Staging::Bytes, static_cast<int32_t>(lo)};
+    if (grouped_) {  // bytes of the unshifted inputs, else int32
+      if (raw_hi_ - raw_lo_ > 255) return {Staging::Ints, 0};
+      return {Staging::Bytes, byte_offset(raw_lo_, raw_hi_)};
     }
+    const int64_t lo = lo_, hi = hi_;
+    if (blocked_ready() && hi - lo <= 255 && (depthwise_ || !bytes_.empty()))
+      return {Staging::Bytes, byte_offset(lo, hi)};
     const bool fits16 = lo >= INT16_MIN && hi <= INT16_MAX;
     if (blocked_ready() && hi - lo <= UINT16_MAX && (depthwise_ || pairs_fit_))
       return {Staging::Pairs, fits16 ? 0 : static_cast<int32_t>(lo - INT16_MIN)};
     if (!madd_.empty() && fits16) return {Staging::Pairs, 0};
     return {Staging::Ints, 0};
+  }
+
+  // What brings values spanning [lo, hi] (at most 256 values) into 0..255, 0 or -128 when either does.
+  static int32_t byte_offset(int64_t lo, int64_t hi) {
+    if (lo >= 0 && hi <= 255) return 0;
+    if (lo >= -128 && hi <= 127) return -128;
+    return static_cast<int32_t>(lo);
+  }
+
+  // The range the staged values of `choice` span: the raw inputs' in the grouped layout.
+  bool staged_fits(const StagingChoice& choice) const {
+    if (grouped_ && choice.kind == Staging::Bytes) return fits_staging(choice, raw_lo_, raw_hi_);
+    return fits_staging(choice, lo_, hi_);
   }
 
   // The shifted range of the input and the padding, without staging.
@@ -656,6 +747,8 @@ class ConvSums {
   // The range of the shifted inputs from the raw one: exact with a uniform shift, else the
   // widest the shifts allow (still a bound for the sums and the staging type).
   void shifted_range(int32_t raw_lo, int32_t raw_hi) {
+    raw_lo_ = raw_lo;
+    raw_hi_ = raw_hi;
     lo_ = std::min(pad_lo_, int64_t{raw_lo} << (raw_lo < 0 ? max_shift_ : min_shift_));
     hi_ = std::max(pad_hi_, int64_t{raw_hi} << (raw_hi > 0 ? max_shift_ : min_shift_));
   }
@@ -683,13 +776,29 @@ class ConvSums {
               static_cast<T>(static_cast<uint32_t>(pad_[ch]) - static_cast<uint32_t>(offset));
   }
 
+  // The grouped layout's staging: unshifted bytes, the channels permuted into their slots.
+  void stage_grouped(const std::vector<int32_t>& in, int32_t offset) {
+    const int64_t slots = permutation_.slots, c = g_.in.c;
+    if (bytes8_.empty()) bytes8_.assign(static_cast<size_t>(px_ * py_ * slots + kStagingSlack), 0);
+    if (border8_ != offset) {  // zero padding, in every slot
+      std::fill(bytes8_.begin(), bytes8_.end(), static_cast<uint8_t>(-offset));
+      border8_ = offset;
+    }
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    blocked::stage_permuted(in.data(), covered_x_, covered_y_, g_.in.y * c, permutation_, offset,
+                            bytes8_.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * slots,
+                            py_ * slots, lo, hi);
+    shifted_range(lo, hi);
+  }
+
   void stage_as(const std::vector<int32_t>& in, const StagingChoice& choice) {
     switch (choice.kind) {
-      case Staging::Bytes: return stage_into(in, bytes8_, choice.offset, border8_);
+      case Staging::Bytes:
+        if (grouped_) return stage_grouped(in, choice.offset);
+        return stage_into(in, bytes8_, choice.offset, border8_);
       case Staging::Pairs:
         if (!depthwise_ && pairs_fit_ && pairs_.empty())
-          pairs_ = blocked::pack_pairs(weights_, g_.kernel.size_x, g_.kernel.size_y * g_.in.c,
-                                       g_.out.c);
+          pairs_ = blocked::pack_pairs(weights_, g_.out.c, plain_runs());
         return stage_into(in, pairs16_, choice.offset, border16_);
       default: return stage_into(in, ints32_, 0, border32_);
     }
@@ -706,8 +815,8 @@ class ConvSums {
       return blocked::depthwise(t, begin, end);
     }
     // Only the pooled (or unpooled) windows are listed, depending on the layer.
-    blocked::ConvTask<T> t{input.data(), windows_.data(), pooling_ ? pool_window_ : 1,
-                           py_ * g_.in.c, &weights, init_.data(), epilogue, out};
+    blocked::ConvTask<T> t{input.data(), windows_.data(), pooling_ ? pool_window_ : 1, &weights,
+                           init_.data(), epilogue, out};
     blocked::conv(t, begin, end);
   }
 
@@ -730,12 +839,21 @@ class ConvSums {
   std::vector<int32_t> dw_weights_, dw_column_sums_, tap_offsets_;
   std::vector<int32_t> windows_;  // blocked kernels: each output pixel's window offset
   std::vector<int16_t> madd_;
+  // The grouped layout (group_by_shift()): each group's first slot, channel count and shift.
+  struct ShiftGroup {
+    int64_t start = 0, channels = 0;
+    int32_t shift = 0;
+  };
+  bool grouped_ = false;
+  std::vector<ShiftGroup> groups_;
+  blocked::Permutation permutation_;
   // Per sample: the staged input, its range and staging.
   std::vector<uint8_t> bytes8_;
   std::vector<int16_t> pairs16_;
   std::vector<int32_t> ints32_;
   std::optional<int32_t> border8_, border16_, border32_;  // the offset each border was filled for
-  int64_t lo_ = 0, hi_ = 0;
+  int64_t lo_ = 0, hi_ = 0;          // the shifted inputs' range (padding included)
+  int32_t raw_lo_ = 0, raw_hi_ = 0;  // the inputs' own range
   StagingChoice last_, current_;
   std::vector<int32_t> init_;
 };
@@ -774,7 +892,7 @@ class V2Output {
     output.resize(static_cast<size_t>(ops_.out_shape.size()));
     if (sums.blocked() && requantize_.fits(sum_bound)) {
       sums.start(requantize_.bias());
-      return sums.compute_all(requantize_.epilogue(), output.data());
+      return sums.compute_all(requantize_.epilogue(sum_bound), output.data());
     }
     if (sums.blocked() && requantize_.global_sum_fits(sum_bound, ops_.conv_shape.x * ops_.conv_shape.y)) {
       sums.start(requantize_.bias());
