@@ -476,6 +476,8 @@ class ConvSums {
     prepare_paths();
   }
 
+  bool depthwise() const { return depthwise_; }
+
   // Output rows (of the pooled output when pooling) and values compute() writes.
   int64_t rows() const { return pooling_ ? pooling_->out_shape.x : g_.out.x; }
   int64_t outputs() const { return pooling_ ? pooling_->out_shape.size() : g_.out.size(); }
@@ -894,7 +896,8 @@ class V2Output {
       sums.start(requantize_.bias());
       return sums.compute_all(requantize_.epilogue(sum_bound), output.data());
     }
-    if (sums.blocked() && requantize_.global_sum_fits(sum_bound, ops_.conv_shape.x * ops_.conv_shape.y)) {
+    if (sums.blocked() && !sums.depthwise() &&
+        requantize_.global_sum_fits(sum_bound, ops_.conv_shape.x * ops_.conv_shape.y)) {
       sums.start(requantize_.bias());
       acc32_.assign(static_cast<size_t>(ops_.out_shape.c), 0);
       sums.compute_all(requantize_.clamp_sum(), acc32_.data());
