@@ -167,7 +167,8 @@ AKIDA_STAGE(int32_t, false, scan_input)
 #undef AKIDA_STAGE
 
 // The element types a convolution's input is staged in, fastest first.
-enum class Staging { None, Bytes, Pairs, Ints };
+// GroupedBytes: unshifted bytes, the channels grouped by input_shift (ConvSums::group_by_shift).
+enum class Staging { None, Bytes, GroupedBytes, Pairs, Ints };
 
 // Which staging (and offset) a sample whose shifted inputs span [lo, hi] takes.
 struct StagingChoice {
@@ -177,7 +178,8 @@ struct StagingChoice {
 
 bool fits_staging(const StagingChoice& s, int64_t lo, int64_t hi) {
   switch (s.kind) {
-    case Staging::Bytes: return lo - s.offset >= 0 && hi - s.offset <= 255;
+    case Staging::Bytes:
+    case Staging::GroupedBytes: return lo - s.offset >= 0 && hi - s.offset <= 255;
     case Staging::Pairs: return lo - s.offset >= INT16_MIN && hi - s.offset <= INT16_MAX;
     case Staging::Ints: return s.offset == 0;  // the int32 bound is checked separately
     case Staging::None: return false;
@@ -445,6 +447,15 @@ class ConvSums {
     Shape out;      // the sums, (x, y, F)
   };
 
+  // The blocked kernels' view of a staging layout: elements per staged pixel, every window's
+  // offset (per pooling window when pool_window > 0) and, for grouped inputs, the byte weights.
+  struct BlockedLayout {
+    int64_t channels = 0;
+    std::vector<int32_t> windows;
+    int64_t pool_window = 0;
+    blocked::ByteWeights bytes;
+  };
+
   // `weights` in correlation layout, `pad` the shifted value of each channel's padding.
   // `pooling` (optional): max pooling of the sums (its pool_window over g.out, TF padding), done
   // by compute(), whose outputs are then the pooled sums. Max pooling may come first because
@@ -505,7 +516,8 @@ class ConvSums {
   // Whether compute() runs the blocked kernels for the staged sample: only they apply
   // epilogues and biases.
   bool blocked() const {
-    return current_.kind == Staging::Bytes || (current_.kind == Staging::Pairs && !pairs_.empty()) ||
+    return current_.kind == Staging::Bytes || current_.kind == Staging::GroupedBytes ||
+           (current_.kind == Staging::Pairs && !pairs_.empty()) ||
            (depthwise_ && current_.kind == Staging::Pairs && !dw_weights_.empty());
   }
 
@@ -514,7 +526,8 @@ class ConvSums {
   void start(const int32_t* bias) {
     const std::vector<int32_t>& sums = depthwise_ ? dw_column_sums_
                                        : current_.kind == Staging::Bytes ? bytes_.column_sums
-                                                                         : pairs_.column_sums;
+                                       : current_.kind == Staging::GroupedBytes ? grouped_.bytes.column_sums
+                                                                                : pairs_.column_sums;
     init_.resize(sums.size());
     const auto o = static_cast<uint32_t>(current_.offset);
     for (size_t f = 0; f < sums.size(); ++f)
@@ -530,7 +543,7 @@ class ConvSums {
   // must be kPlainSums and no bias started). The blocked kernels' outputs are split in parts
   // over the pool's threads (not for a global sum, to which every output adds).
   void compute_all(const blocked::Epilogue& epilogue, int32_t* out) {
-    if (blocked() && (!pooling_ || pool_window_ > 0)) {
+    if (blocked() && (!pooling_ || layout().pool_window > 0)) {
       const int64_t items = outputs() / g_.out.c;
       if (!pool_ || items < 2 || epilogue.kind == blocked::Epilogue::Kind::ClampSum)
         return blocked_items(epilogue, out, 0, items);
@@ -556,7 +569,14 @@ class ConvSums {
   void blocked_items(const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
                      int64_t end) const {
     if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, epilogue, out, begin, end);
+    if (current_.kind == Staging::GroupedBytes)
+      return run_blocked(grouped8_, grouped_.bytes, epilogue, out, begin, end);
     run_blocked(pairs16_, pairs_, epilogue, out, begin, end);
+  }
+
+  // The window offsets of the current staging's layout.
+  const BlockedLayout& layout() const {
+    return current_.kind == Staging::GroupedBytes ? grouped_ : plain_;
   }
 
   // The sums of the whole conv output, without pooling.
@@ -596,32 +616,55 @@ class ConvSums {
           }
         }
       } else {
+        bytes_ = blocked::pack_bytes(weights_, f, plain_runs());
+        // The pairs are packed on the first sample that needs them (most layers never do).
+        pairs_fit_ = std::all_of(weights_.begin(), weights_.end(), [](int32_t v) {
+          return v >= INT16_MIN && v <= INT16_MAX;
+        });
         const bool zero_padding = std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v == 0; });
         if (max_shift_ > 0 && zero_padding && c <= blocked::kMaxPermutedChannels &&
             blocked::can_permute())
           group_by_shift();
-        bytes_ = blocked::pack_bytes(weights_, f, grouped_ ? grouped_runs() : plain_runs());
-        // The pairs are packed on the first sample that needs them (most layers never do).
-        pairs_fit_ = !grouped_ && std::all_of(weights_.begin(), weights_.end(), [](int32_t v) {
-          return v >= INT16_MIN && v <= INT16_MAX;
-        });
       }
-      for (int64_t ox = 0; ox < g_.out.x; ++ox)
-        for (int64_t oy = 0; oy < g_.out.y; ++oy)
-          windows_.push_back(window_offset(ox, oy));
-      if (pooling_ && !depthwise_) pooled_windows();
+      plain_.channels = c;
+      make_windows(plain_);
     }
     if (!depthwise_ && f % 8 == 0 && !blocked_ready() && madd_available())
       madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
   }
 
-  int32_t window_offset(int64_t ox, int64_t oy) const {
-    return static_cast<int32_t>((ox * g_.kernel.stride_x * py_ + oy * g_.kernel.stride_y) *
-                                staged_channels());
+  // The element offset of output pixel (ox, oy)'s window in a staged buffer of `channels`
+  // elements per pixel.
+  int32_t window_offset(int64_t ox, int64_t oy, int64_t channels) const {
+    return static_cast<int32_t>((ox * g_.kernel.stride_x * py_ + oy * g_.kernel.stride_y) * channels);
   }
 
-  // Elements per staged pixel: the input channels, or the slots of the grouped layout.
-  int64_t staged_channels() const { return grouped_ ? permutation_.slots : g_.in.c; }
+  // Every output pixel's window offset; listed pooling window by pooling window when the layer
+  // pools and the blocked kernel can (pool_window of them each, the real positions of a window
+  // at the border repeated).
+  void make_windows(BlockedLayout& layout) const {
+    for (int64_t ox = 0; ox < g_.out.x; ++ox)
+      for (int64_t oy = 0; oy < g_.out.y; ++oy)
+        layout.windows.push_back(window_offset(ox, oy, layout.channels));
+    if (!pooling_ || depthwise_) return;
+    const PostOps& ops = *pooling_;
+    const Window& pw = ops.pool_window;
+    const int64_t window = pw.size_x * pw.size_y;
+    if (!blocked::can_pool(window)) return;
+    std::vector<int32_t> pooled;
+    for (int64_t qx = 0; qx < ops.out_shape.x; ++qx)
+      for (int64_t qy = 0; qy < ops.out_shape.y; ++qy) {
+        const int64_t x0 = qx * pw.stride_x - ops.pool_x.pad_before;
+        const int64_t y0 = qy * pw.stride_y - ops.pool_y.pad_before;
+        const size_t first = pooled.size();
+        for (int64_t x = std::max<int64_t>(x0, 0); x < std::min(x0 + pw.size_x, g_.out.x); ++x)
+          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y0 + pw.size_y, g_.out.y); ++y)
+            pooled.push_back(window_offset(x, y, layout.channels));
+        while (pooled.size() < first + static_cast<size_t>(window)) pooled.push_back(pooled[first]);
+      }
+    layout.windows = std::move(pooled);
+    layout.pool_window = window;
+  }
 
   // Kernel rows as runs of the staged input (its channels in order, shifted when staged).
   std::vector<blocked::InputRun> plain_runs() const {
@@ -646,8 +689,15 @@ class ConvSums {
       groups_.push_back({start, static_cast<int64_t>(source.size()) - start, shift});
       while (source.size() % 4 != 0) source.push_back(source[start]);  // zero weights
     }
+    // Worth it only with fewer words than the 16-bit pairs the shifted inputs would take.
+    const Window& k = g_.kernel;
+    int64_t grouped_words = 0;
+    for (const ShiftGroup& gr : groups_) grouped_words += k.size_x * k.size_y * ((gr.channels + 3) / 4);
+    if (grouped_words >= k.size_x * ((k.size_y * c + 1) / 2)) return groups_.clear();
     permutation_ = blocked::make_permutation(source, c);
-    grouped_ = true;
+    grouped_.channels = permutation_.slots;
+    grouped_.bytes = blocked::pack_bytes(weights_, g_.out.c, grouped_runs());
+    make_windows(grouped_);
   }
 
   // The runs of the grouped layout: group by group, every kernel position, then the shift to
@@ -685,39 +735,16 @@ class ConvSums {
     return -1;
   }
 
-  // The window offsets listed pooling window by pooling window (pool_window_ each, the real
-  // positions of a window at the border repeated), when the blocked kernel can pool them.
-  void pooled_windows() {
-    const PostOps& ops = *pooling_;
-    const Window& pw = ops.pool_window;
-    const int64_t window = pw.size_x * pw.size_y;
-    if (!blocked::can_pool(window)) return;
-    std::vector<int32_t> pooled;
-    for (int64_t qx = 0; qx < ops.out_shape.x; ++qx)
-      for (int64_t qy = 0; qy < ops.out_shape.y; ++qy) {
-        const int64_t x0 = qx * pw.stride_x - ops.pool_x.pad_before;
-        const int64_t y0 = qy * pw.stride_y - ops.pool_y.pad_before;
-        const size_t first = pooled.size();
-        for (int64_t x = std::max<int64_t>(x0, 0); x < std::min(x0 + pw.size_x, g_.out.x); ++x)
-          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y0 + pw.size_y, g_.out.y); ++y)
-            pooled.push_back(window_offset(x, y));
-        while (pooled.size() < first + static_cast<size_t>(window)) pooled.push_back(pooled[first]);
-      }
-    windows_ = std::move(pooled);
-    pool_window_ = window;
-  }
-
-  bool blocked_ready() const { return !windows_.empty(); }
+  bool blocked_ready() const { return !plain_.windows.empty(); }
 
   // The best staging for inputs spanning [lo_, hi_] (raw: [raw_lo_, raw_hi_]) on this CPU.
   StagingChoice best_staging() const {
-    if (grouped_) {  // bytes of the unshifted inputs, else int32
-      if (raw_hi_ - raw_lo_ > 255) return {Staging::Ints, 0};
-      return {Staging::Bytes, byte_offset(raw_lo_, raw_hi_)};
-    }
     const int64_t lo = lo_, hi = hi_;
     if (blocked_ready() && hi - lo <= 255 && (depthwise_ || !bytes_.empty()))
       return {Staging::Bytes, byte_offset(lo, hi)};
+    // The unshifted inputs as bytes, the channels grouped by shift.
+    if (!grouped_.bytes.empty() && raw_hi_ - raw_lo_ <= 255)
+      return {Staging::GroupedBytes, byte_offset(raw_lo_, raw_hi_)};
     const bool fits16 = lo >= INT16_MIN && hi <= INT16_MAX;
     if (blocked_ready() && hi - lo <= UINT16_MAX && (depthwise_ || pairs_fit_))
       return {Staging::Pairs, fits16 ? 0 : static_cast<int32_t>(lo - INT16_MIN)};
@@ -734,7 +761,7 @@ class ConvSums {
 
   // The range the staged values of `choice` span: the raw inputs' in the grouped layout.
   bool staged_fits(const StagingChoice& choice) const {
-    if (grouped_ && choice.kind == Staging::Bytes) return fits_staging(choice, raw_lo_, raw_hi_);
+    if (choice.kind == Staging::GroupedBytes) return fits_staging(choice, raw_lo_, raw_hi_);
     return fits_staging(choice, lo_, hi_);
   }
 
@@ -781,23 +808,22 @@ class ConvSums {
   // The grouped layout's staging: unshifted bytes, the channels permuted into their slots.
   void stage_grouped(const std::vector<int32_t>& in, int32_t offset) {
     const int64_t slots = permutation_.slots, c = g_.in.c;
-    if (bytes8_.empty()) bytes8_.assign(static_cast<size_t>(px_ * py_ * slots + kStagingSlack), 0);
-    if (border8_ != offset) {  // zero padding, in every slot
-      std::fill(bytes8_.begin(), bytes8_.end(), static_cast<uint8_t>(-offset));
-      border8_ = offset;
+    if (grouped8_.empty()) grouped8_.assign(static_cast<size_t>(px_ * py_ * slots + kStagingSlack), 0);
+    if (grouped_border_ != offset) {  // zero padding, in every slot
+      std::fill(grouped8_.begin(), grouped8_.end(), static_cast<uint8_t>(-offset));
+      grouped_border_ = offset;
     }
     int32_t lo = INT32_MAX, hi = INT32_MIN;
     blocked::stage_permuted(in.data(), covered_x_, covered_y_, g_.in.y * c, permutation_, offset,
-                            bytes8_.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * slots,
+                            grouped8_.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * slots,
                             py_ * slots, lo, hi);
     shifted_range(lo, hi);
   }
 
   void stage_as(const std::vector<int32_t>& in, const StagingChoice& choice) {
     switch (choice.kind) {
-      case Staging::Bytes:
-        if (grouped_) return stage_grouped(in, choice.offset);
-        return stage_into(in, bytes8_, choice.offset, border8_);
+      case Staging::Bytes: return stage_into(in, bytes8_, choice.offset, border8_);
+      case Staging::GroupedBytes: return stage_grouped(in, choice.offset);
       case Staging::Pairs:
         if (!depthwise_ && pairs_fit_ && pairs_.empty())
           pairs_ = blocked::pack_pairs(weights_, g_.out.c, plain_runs());
@@ -811,21 +837,21 @@ class ConvSums {
                    const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
                    int64_t end) const {
     if (depthwise_) {
-      blocked::DepthwiseTask<T> t{input.data(), windows_.data(), g_.in.c,
+      blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
                                   tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
                                   dw_weights_.data(), init_.data(), epilogue, out};
       return blocked::depthwise(t, begin, end);
     }
     // Only the pooled (or unpooled) windows are listed, depending on the layer.
-    blocked::ConvTask<T> t{input.data(), windows_.data(), pooling_ ? pool_window_ : 1, &weights,
-                           init_.data(), epilogue, out};
+    const BlockedLayout& l = layout();
+    blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
+                           &weights, init_.data(), epilogue, out};
     blocked::conv(t, begin, end);
   }
 
   Geometry g_;
   ThreadPool* pool_ = nullptr;
   std::optional<PostOps> pooling_;
-  int64_t pool_window_ = 0;  // > 0: the blocked kernel pools windows of that many sums
   std::vector<int32_t> unpooled_;  // otherwise the sums before pooling
   std::vector<int32_t> weights_;
   bool depthwise_ = false;
@@ -839,21 +865,20 @@ class ConvSums {
   blocked::PairWeights pairs_;
   bool pairs_fit_ = false;  // every weight fits int16: pairs_ can be packed
   std::vector<int32_t> dw_weights_, dw_column_sums_, tap_offsets_;
-  std::vector<int32_t> windows_;  // blocked kernels: each output pixel's window offset
+  BlockedLayout plain_, grouped_;
   std::vector<int16_t> madd_;
   // The grouped layout (group_by_shift()): each group's first slot, channel count and shift.
   struct ShiftGroup {
     int64_t start = 0, channels = 0;
     int32_t shift = 0;
   };
-  bool grouped_ = false;
   std::vector<ShiftGroup> groups_;
   blocked::Permutation permutation_;
   // Per sample: the staged input, its range and staging.
-  std::vector<uint8_t> bytes8_;
+  std::vector<uint8_t> bytes8_, grouped8_;
   std::vector<int16_t> pairs16_;
   std::vector<int32_t> ints32_;
-  std::optional<int32_t> border8_, border16_, border32_;  // the offset each border was filled for
+  std::optional<int32_t> border8_, grouped_border_, border16_, border32_;  // the offset each border was filled for
   int64_t lo_ = 0, hi_ = 0;          // the shifted inputs' range (padding included)
   int32_t raw_lo_ = 0, raw_hi_ = 0;  // the inputs' own range
   StagingChoice last_, current_;
