@@ -140,6 +140,26 @@ void random_dense_layers() {
   }
 }
 
+// A temporal layer fed 8 frames: mostly 4- and 8-bit frames (int32 sums), one large frame
+// (int64 sums while it is in the FIFO), and a reset that must clear both histories alike.
+void expect_same_sequence(const Layer& layer, const Shape& in, std::mt19937& rng) {
+  auto reference = make_reference_kernel(layer, {in});
+  auto fast = runtime::make_fast_kernel(layer, {in});
+  for (int frame = 0; frame < 8; ++frame) {
+    const bool large = frame == 3, small = frame % 2 == 0;
+    const auto input = random_input(rng, in, large ? -(1 << 24) : small ? 0 : -128,
+                                    large ? 1 << 24 : small ? 15 : 255, 0.2);
+    std::vector<int32_t> want, got;
+    reference->eval({&input}, want);
+    fast->eval({&input}, got);
+    ASSERT_EQ(want, got) << "frame " << frame;
+    if (frame == 5) {
+      reference->reset();
+      fast->reset();
+    }
+  }
+}
+
 void random_buffer_temp_conv_sequences() {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 12; ++trial) {
@@ -154,22 +174,7 @@ void random_buffer_temp_conv_sequences() {
     const Layer layer("btc", LayerKind::BufferTempConv,
                       merged(post_op_parameters(), {{"fifo_size", fifo}, {"filters", int32_t(f)}}),
                       vars, {});
-    auto reference = make_reference_kernel(layer, {in});
-    auto fast = runtime::make_fast_kernel(layer, {in});
-    for (int frame = 0; frame < 8; ++frame) {
-      // Mostly 8-bit frames (int32 sums), one large frame (int64 sums while it is in the FIFO).
-      const bool large = frame == 3, small = frame % 2 == 0;
-      const auto input = random_input(rng, in, large ? -(1 << 24) : small ? 0 : -128,
-                                      large ? 1 << 24 : small ? 31 : 255, 0.2);
-      std::vector<int32_t> want, got;
-      reference->eval({&input}, want);
-      fast->eval({&input}, got);
-      ASSERT_EQ(want, got) << "frame " << frame;
-      if (frame == 5) {  // the reset clears both histories alike
-        reference->reset();
-        fast->reset();
-      }
-    }
+    expect_same_sequence(layer, in, rng);
   }
 }
 
@@ -185,18 +190,7 @@ void random_depthwise_buffer_temp_conv_sequences() {
     vars.push_back(u8("input_shift", {c}, random_values(rng, c, 0, 3)));
     const Layer layer("dbtc", LayerKind::DepthwiseBufferTempConv,
                       merged(post_op_parameters(), {{"fifo_size", fifo}}), vars, {});
-    auto reference = make_reference_kernel(layer, {in});
-    auto fast = runtime::make_fast_kernel(layer, {in});
-    for (int frame = 0; frame < 8; ++frame) {
-      // Mostly small frames (int32 sums), one large frame (int64 sums while it is in the FIFO).
-      const bool large = frame == 2, small = frame % 2 == 0;
-      const auto input = random_input(rng, in, large ? -(1 << 24) : small ? 0 : -128,
-                                      large ? 1 << 24 : small ? 15 : 127, 0.2);
-      std::vector<int32_t> want, got;
-      reference->eval({&input}, want);
-      fast->eval({&input}, got);
-      ASSERT_EQ(want, got) << "frame " << frame;
-    }
+    expect_same_sequence(layer, in, rng);
   }
 }
 

@@ -1,8 +1,8 @@
 // Running an Akida model on integer inputs.
 //
 // Construction is the prepare step: it infers every layer's shapes, validates parameters and
-// variables, and prepares one kernel per layer (reference kernels now; optimized kernels may be
-// chosen here later, behind the same interface). forward()/predict() only compute.
+// variables, and prepares one kernel per layer (the optimized kernels by default, see Kernels).
+// forward()/predict() only compute, on one thread or several (set_threads).
 #pragma once
 
 #include <memory>

@@ -1,15 +1,24 @@
 // Optimized kernels for the layers that take nearly all of the inference time: InputConv2D,
-// Conv2D, DepthwiseConv2D, Dense1D, BufferTempConv and the Akida 1.0 InputConvolutional,
-// Convolutional and SeparableConvolutional. The arithmetic is the reference kernels' (same weight
-// layouts from layer_util, same post-ops); what changes is how the sums are formed:
-//   - a padded copy of the input, shifted once, so the inner loops have no bounds checks;
-//   - int32 sums, by AVX-512 VNNI byte dot products or AVX2 16-bit pair multiply-adds
-//     (madd_sums.cpp) when the CPU has them and the values fit, else by int32 products the
-//     compiler vectorizes (vector_clones.h);
-//   - max pooling on the raw sums, then the post-ops fused into one pass.
-// int32 sums are exact only while no sum can reach 2^31: every sample checks
-// max Σ|w| · max |input << shift| < 2^31 first and otherwise runs the reference kernel, so the
-// results are the reference's in every case (tests/runtime_fast_test.cpp compares them).
+// Conv2D, DepthwiseConv2D, Dense1D, BufferTempConv, DepthwiseBufferTempConv and the Akida 1.0
+// InputConvolutional, Convolutional and SeparableConvolutional. The arithmetic is the reference
+// kernels' (same weight layouts from layer_util, same post-ops); what changes is how the sums
+// are formed (ConvSums):
+//   - each sample is staged once in a padded buffer of the narrowest type its range allows:
+//     bytes (offset into 0..255, the offset's effect folded into the sums' start), 16-bit, or
+//     int32; inputs with per-channel shifts are shifted while staged, or, when only the
+//     unshifted values fit bytes, staged unshifted with the channels grouped by shift;
+//   - on AVX-512 VNNI CPUs the register-blocked kernels of blocked_sums.cpp (several output
+//     pixels x up to 64 channels per tile, max pooling inside the tile) apply the output stage
+//     (requantization, the Akida 1.0 level count, a global sum) to each tile on int32 when the
+//     sample's bound shows every step exact; elsewhere AVX2 16-bit pair multiply-adds
+//     (madd_sums.cpp) or int32 products the compiler vectorizes (vector_clones.h), then the
+//     post-ops on int64 (fused where possible);
+//   - int32 sums are exact only while no sum can reach 2^31: every sample checks
+//     max Σ|w| · max |input << shift| < 2^31 first and otherwise runs the reference kernel (the
+//     temporal kernels, which keep their own FIFO, sum in int64 instead), so the results are the
+//     reference's in every case (tests/runtime_fast_test.cpp compares them).
+// Kernels of temporal models split each blocked convolution's outputs over the threads the
+// Engine gives them (use_threads); the others are cloned, one per thread.
 #include <algorithm>
 #include <cstdlib>
 #include <limits>

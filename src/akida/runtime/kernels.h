@@ -45,7 +45,9 @@ class OwnedKernel {
 };
 
 // The optimized kernel of a layer where there is one (InputConv2D, Conv2D, DepthwiseConv2D,
-// Dense1D: fast_kernels.cpp), else its reference kernel. Same results, same errors.
+// Dense1D, BufferTempConv, DepthwiseBufferTempConv, InputConvolutional, Convolutional,
+// SeparableConvolutional: fast_kernels.cpp), else its reference kernel. Same results, same
+// errors (the reference kernel is prepared first: it validates the layer).
 std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputShapes& in);
 
 std::unique_ptr<LayerKernel> make_input_data_kernel(const Layer& layer, const InputShapes& in);
