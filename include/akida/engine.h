@@ -79,7 +79,8 @@ class Engine {
   // without activation, (potential - threshold) / act_step; otherwise the integers as floats.
   FloatBatch predict(const Batch& inputs);
   // Every layer's integer output for the batch (the Dequantizer's entry has n and shape set but
-  // no values). Samples run one after the other (kernels may carry state across calls).
+  // no values). Samples run in order on one thread, or in parallel (set_threads) for models
+  // without state across samples.
   std::vector<Batch> forward_all(const Batch& inputs);
   void reset();
 

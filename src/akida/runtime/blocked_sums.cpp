@@ -143,7 +143,7 @@ inline __m512i load(const int32_t* p) { return _mm512_loadu_si512(p); }
 // The number of level boundaries (level-major, `stride` apart) each of 16 potentials reaches;
 // kCount levels (0: `count` levels, known at run time only).
 template <int kCount>
-inline __m512i count_levels(const int32_t* level, int64_t stride, __m512i s, int32_t count = kCount) {
+__attribute__((always_inline)) inline __m512i count_levels(const int32_t* level, int64_t stride, __m512i s, int32_t count = kCount) {
   __m512i reached = _mm512_setzero_si512();
   const __m512i one = _mm512_set1_epi32(1);
 #pragma GCC unroll 16
@@ -155,7 +155,7 @@ inline __m512i count_levels(const int32_t* level, int64_t stride, __m512i s, int
 // count_levels<15> by binary search: 4 comparisons and 11 blends instead of 15 comparisons and
 // additions. The boundaries B_1 <= ... <= B_15 of each lane are non-decreasing, so the level
 // (the number of B_k <= s) has the bits s >= B_8, s >= B_{4 + 8·bit3}, ...
-inline __m512i search_16_levels(const int32_t* levels, int64_t stride, __m512i s) {
+__attribute__((always_inline)) inline __m512i search_16_levels(const int32_t* levels, int64_t stride, __m512i s) {
   auto boundary = [&](int k) { return load(levels + (k - 1) * stride); };  // B_k
   const __mmask16 bit3 = _mm512_cmpge_epi32_mask(s, boundary(8));
   const __mmask16 bit2 =
@@ -176,7 +176,7 @@ inline __m512i search_16_levels(const int32_t* levels, int64_t stride, __m512i s
 }
 
 // The epilogue of 16 sums of channels f .. f + 15.
-inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
+__attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
   switch (e.kind) {
     case Epilogue::Kind::Sums: return s;
     case Epilogue::Kind::Requantize: {
@@ -222,7 +222,7 @@ inline int32_t word_at(const void* p) {
 // Levels16 of two vectors of sums `a` (channels fa..) and `b` (channels fb..), fb = fa or
 // fa + 16: `pairing` selects the table (0: b is the same channels, 1: the next ones).
 template <int kCount>
-inline void count_levels16(const Epilogue& e, __m512i a, __m512i b, int64_t fa, int64_t pairing,
+__attribute__((always_inline)) inline void count_levels16(const Epilogue& e, __m512i a, __m512i b, int64_t fa, int64_t pairing,
                            __m512i& count_a, __m512i& count_b, int32_t count = kCount) {
   const int64_t levels = kCount > 0 ? kCount : count;
   const __m512i d = _mm512_packs_epi32(_mm512_sub_epi32(a, load(e.thresholds + fa)),
@@ -238,7 +238,8 @@ inline void count_levels16(const Epilogue& e, __m512i a, __m512i b, int64_t fa, 
   count_b = _mm512_unpackhi_epi16(reached, _mm512_setzero_si512());
 }
 
-inline void levels16(const Epilogue& e, __m512i a, __m512i b, int64_t fa, int64_t pairing,
+__attribute__((always_inline)) inline void levels16(const Epilogue& e, __m512i a, __m512i b,
+                                                    int64_t fa, int64_t pairing,
                      __m512i& count_a, __m512i& count_b) {
   switch (e.level_count) {
     case 1: return count_levels16<1>(e, a, b, fa, pairing, count_a, count_b);
