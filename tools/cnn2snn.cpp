@@ -272,8 +272,9 @@ void add_verify(CLI::App& app, CliOptions& o) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o.verify.seed, "With --random: random seed (default 0)")->needs(random);
   cmd->add_option("--threads", o.verify.threads,
-                  "Threads for the Akida runtime (as 'akida run --threads'); 0 (default) one "
-                  "per core. The report does not depend on it")
+                  "Threads for both sides: the evaluator's samples (models without FIFOs) and "
+                  "the Akida runtime (as 'akida run --threads'); 0 (default) one per core. The "
+                  "report does not depend on it")
       ->check(CLI::Range(0, 1024));
   cmd->callback([&o, input, random] {
     if (input->count() == 0 && random->count() == 0)
