@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runtime benchmark, side by side with the peers: our engine (reference and optimized kernels) on
 # the converted example and fixture models; oneDNN (Debian's libdnnl, installed here if missing)
-# running the same layer stacks as int8 primitives; onnxruntime (npm onnxruntime-node, all graph
-# optimizations) on the TENNs QuantizeML ONNX model, whose converted .fbz we run too.
-# Figures are milliseconds per sample, one sample at a time, one thread, on this machine.
-# Not run by CI.
+# running the same layer stacks as int8 primitives, timed in turns with ours in one process;
+# onnxruntime (npm onnxruntime-node, all graph optimizations) on the TENNs QuantizeML ONNX model,
+# whose converted .fbz we run too. Then throughput on a batch of 64 with 1 and 2 threads, the
+# start-up (reading the .fbz, preparing the engine) and the conversion of the DS-CNN example.
+# Figures are the best of several runs (other jobs only add time); the machine's load average is
+# printed before and after. Not run by CI.
 #
 # Then bench/quantize.sh: the quantizer's time per calibration sample, next to onnxruntime.
 #
-# Usage: bash bench/run.sh   (after scripts/setup.sh; builds if needed; BENCH_SAMPLES=64)
+# Usage: bash bench/run.sh   (after scripts/setup.sh; builds if needed; BENCH_SAMPLES=64,
+#        BENCH_RUNS=7)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! dpkg-query -W -f='${Status}' libdnnl-dev 2>/dev/null | grep -q "install ok installed"; then
@@ -33,16 +36,18 @@ if [[ -d $FIXTURES ]]; then
   # Akida 1.0 models as Edge Impulse exports them.
   models+=("$FIXTURES/fbz/ei_fomo_v1.fbz" "$FIXTURES/fbz/ei_inventory_v1.fbz" "$FIXTURES/fbz/hotdog_edge_v1_2021.fbz")
 fi
-echo "== cnn2snn's Akida runtime (ms per sample, one thread)"
-"$BIN/bench_runtime" "${models[@]}"
-echo "== peer: oneDNN, the same layers as int8 primitives (u8 x s8, fused requantization)"
-"$BIN/onednn_peer" "${models[@]}"
-
+peers=()
 if [[ -d $FIXTURES && -d tests/onnx_oracle/node_modules/onnxruntime-node ]]; then
   /usr/bin/python3 tests/onnx_oracle/quantizeml_onnx_runnable.py \
     "$FIXTURES/onnx/tennst_int8_quantizeml.onnx" "$WORK/tennst_runnable"
-  echo "== peer: onnxruntime on the same TENNs model (QuantizeML ONNX, function bodies inlined)"
-  echo "tennst_int8_quantizeml.onnx: $(node bench/ort_time.mjs "$WORK/tennst_runnable" "${BENCH_SAMPLES:-64}") ms per frame"
+  ort_ms=$(node bench/ort_time.mjs "$WORK/tennst_runnable" "${BENCH_SAMPLES:-64}")
+  peers+=(--peer "tennst_converted.fbz=onnxruntime:$ort_ms")
 fi
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(getconf _NPROCESSORS_ONLN) cores)"
+"$BIN/bench_runtime" "${peers[@]}" "${models[@]}"
+echo
+"$BIN/bench_convert" examples/ds_cnn_kws_i8_w8_a8.h5
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+echo
 bash bench/quantize.sh

@@ -1,8 +1,12 @@
-// The optimized kernels (fast_kernels.cpp) against the reference kernels: random layers of every
-// optimized kind (shapes, strides, paddings, channel counts, input shifts, padding values), with
-// inputs small enough for the int32 path and large enough to force the int64 fallback; and whole
-// models (the fixtures and the converted examples) through Engine with each kernel choice.
-// Results must be equal integer for integer.
+// The optimized kernels (fast_kernels.cpp, blocked_sums.cpp) against the reference kernels:
+// random layers of every optimized kind (shapes, strides, paddings, channel counts, per-channel
+// input shifts, padding values, max pooling windows of 4 and 9 pixels and overlapping ones,
+// global pooling, with and without ReLU; Akida 1.0 layers with 1-, 2- and 4-bit activations;
+// temporal layers over frame sequences), with inputs small enough for the byte and 16-bit
+// paths and large enough to force the int64 fallback, under each instruction-set limit
+// (AKIDA_RUNTIME_ISA: AVX-512, AVX2, baseline); and whole models (the .fbz fixtures and the
+// benchmark's converted models) through Engine with each kernel choice. Results must be equal
+// integer for integer.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -12,6 +16,7 @@
 
 #include "akida/fbz.h"
 #include "akida/runtime/kernels.h"
+#include "cnn2snn/pipeline.h"
 #include "runtime_test_helpers.h"
 #include "test_support.h"
 
@@ -85,7 +90,13 @@ void random_convolutions() {
     const Shape in{9 + trial % 4, 7 + trial % 3, c};
     Parameters p = merged(post_op_parameters(),
                           {{"kernel_size", kernel}, {"kernel_stride", stride}, {"padding", padding}});
-    if (pool) p = merged(p, {{"pool_type", 1}, {"pool_size", 2}, {"pool_stride", 2}});
+    // Max pooling windows of 2x2/2, 3x3/3 (9-pixel tiles), 3x3/2 (overlapping) and 2x2/1; or a
+    // global average; some layers without ReLU (the clamp the epilogue may skip).
+    const int pool_size = std::vector<int>{2, 3, 3, 2}[trial / 3 % 4];
+    const int pool_stride = std::vector<int>{2, 3, 2, 1}[trial / 3 % 4];
+    if (pool) p = merged(p, {{"pool_type", 1}, {"pool_size", pool_size}, {"pool_stride", pool_stride}});
+    if (trial % 11 == 4) p["pool_type"] = 2;
+    if (trial % 13 == 5) p["activation"] = 0;
     const uint32_t out_c = static_cast<uint32_t>(depthwise ? c : f);
     std::vector<Variable> vars = post_op_variables(rng, out_c);
     const uint32_t k = static_cast<uint32_t>(kernel), cc = static_cast<uint32_t>(c);
@@ -129,6 +140,26 @@ void random_dense_layers() {
   }
 }
 
+// A temporal layer fed 8 frames: mostly 4- and 8-bit frames (int32 sums), one large frame
+// (int64 sums while it is in the FIFO), and a reset that must clear both histories alike.
+void expect_same_sequence(const Layer& layer, const Shape& in, std::mt19937& rng) {
+  auto reference = make_reference_kernel(layer, {in});
+  auto fast = runtime::make_fast_kernel(layer, {in});
+  for (int frame = 0; frame < 8; ++frame) {
+    const bool large = frame == 3, small = frame % 2 == 0;
+    const auto input = random_input(rng, in, large ? -(1 << 24) : small ? 0 : -128,
+                                    large ? 1 << 24 : small ? 15 : 255, 0.2);
+    std::vector<int32_t> want, got;
+    reference->eval({&input}, want);
+    fast->eval({&input}, got);
+    ASSERT_EQ(want, got) << "frame " << frame;
+    if (frame == 5) {
+      reference->reset();
+      fast->reset();
+    }
+  }
+}
+
 void random_buffer_temp_conv_sequences() {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 12; ++trial) {
@@ -143,26 +174,90 @@ void random_buffer_temp_conv_sequences() {
     const Layer layer("btc", LayerKind::BufferTempConv,
                       merged(post_op_parameters(), {{"fifo_size", fifo}, {"filters", int32_t(f)}}),
                       vars, {});
-    auto reference = make_reference_kernel(layer, {in});
-    auto fast = runtime::make_fast_kernel(layer, {in});
-    for (int frame = 0; frame < 8; ++frame) {
-      // Mostly 8-bit frames (int32 sums), one large frame (int64 sums while it is in the FIFO).
-      const bool large = frame == 3, small = frame % 2 == 0;
-      const auto input = random_input(rng, in, large ? -(1 << 24) : small ? 0 : -128,
-                                      large ? 1 << 24 : small ? 31 : 255, 0.2);
-      std::vector<int32_t> want, got;
-      reference->eval({&input}, want);
-      fast->eval({&input}, got);
-      ASSERT_EQ(want, got) << "frame " << frame;
-      if (frame == 5) {  // the reset clears both histories alike
-        reference->reset();
-        fast->reset();
-      }
+    expect_same_sequence(layer, in, rng);
+  }
+}
+
+void random_depthwise_buffer_temp_conv_sequences() {
+  std::mt19937 rng(13);
+  for (int trial = 0; trial < 12; ++trial) {
+    SCOPED_TRACE(trial);
+    const Shape in{2 + trial % 3, 3 + trial % 2, std::vector<int64_t>{1, 8, 16, 21}[trial % 4]};
+    const int fifo = 2 + trial % 4;
+    const auto c = static_cast<uint32_t>(in.c);
+    std::vector<Variable> vars = post_op_variables(rng, c);
+    vars.push_back(i8("weights", {1, 1, uint32_t(fifo), c}, random_values(rng, size_t(fifo) * c, -128, 127)));
+    vars.push_back(u8("input_shift", {c}, random_values(rng, c, 0, 3)));
+    const Layer layer("dbtc", LayerKind::DepthwiseBufferTempConv,
+                      merged(post_op_parameters(), {{"fifo_size", fifo}}), vars, {});
+    expect_same_sequence(layer, in, rng);
+  }
+}
+
+// Akida 1.0 InputConvolutional, Convolutional and SeparableConvolutional layers with 1-, 2- and
+// 4-bit activations (act_steps small enough for the 16-bit level count and large enough for the
+// int32 one), no activation, max or global pooling, and inputs from 4-bit levels to values
+// large enough for the int64 fallback.
+void random_v1_layers() {
+  std::mt19937 rng(17);
+  for (int trial = 0; trial < 90; ++trial) {
+    SCOPED_TRACE(trial);
+    const LayerKind kind = std::vector<LayerKind>{LayerKind::InputConvolutional, LayerKind::Convolutional,
+                                                  LayerKind::SeparableConvolutional}[trial % 3];
+    const int kernel = std::vector<int>{3, 1, 3, 5}[trial / 3 % 4];
+    const int stride = 1 + trial / 2 % 2, padding = trial / 4 % 2;
+    const int64_t c = kind == LayerKind::InputConvolutional ? std::vector<int64_t>{1, 3}[trial % 2]
+                                                            : std::vector<int64_t>{1, 8, 16, 40}[trial % 4];
+    const int64_t f = std::vector<int64_t>{2, 16, 32, 48}[trial / 5 % 4];
+    const int act_bits = std::vector<int>{1, 2, 4}[trial % 3 == 0 ? trial / 3 % 3 : trial % 3];
+    const bool activation = trial % 7 != 3;
+    const Shape in{10 + trial % 5, 9 + trial % 3, c};
+    const auto F = static_cast<uint32_t>(f), C = static_cast<uint32_t>(c), K = static_cast<uint32_t>(kernel);
+    Parameters p{{"filters", int32_t(f)}, {"kernel_width", kernel}, {"kernel_height", kernel},
+                 {"stride_x", stride}, {"stride_y", stride}, {"padding", padding},
+                 {"activation", activation ? 1 : 0}, {"act_bits", act_bits}, {"weights_bits", 4}};
+    if (trial % 4 == 1)
+      p = merged(p, {{"pool_type", 1}, {"pooling_width", 2}, {"pooling_height", 2},
+                     {"pooling_stride_x", 2}, {"pooling_stride_y", 2}});
+    if (trial % 9 == 6) p["pool_type"] = 2;
+    std::vector<Variable> vars;
+    // Small steps keep every level boundary within int16 of the threshold, large ones do not.
+    const float step_scale = trial % 5 == 0 ? 4000.0f : 8.0f;
+    std::vector<float> steps;
+    for (int64_t n = 0; n < f; ++n) steps.push_back(0.5f + step_scale * float(rng() % 1000) / 1000.0f);
+    vars.push_back(f32("act_step", {F}, steps));
+    vars.push_back(i32("threshold", {F}, random_values(rng, f, -300, 300)));
+    std::vector<Variable> weights;
+    if (kind == LayerKind::SeparableConvolutional) {
+      vars.push_back(int_var("weights", {1, C, K, K}, DType::Int4, random_values(rng, size_t(c) * K * K, -8, 7)));
+      vars.push_back(int_var("weights_pw", {F, C, 1, 1}, DType::Int4, random_values(rng, size_t(c) * f, -8, 7)));
+    } else {
+      vars.push_back(int_var("weights", {F, C, K, K},
+                             kind == LayerKind::InputConvolutional ? DType::Int8 : DType::Int4,
+                             random_values(rng, size_t(f) * c * K * K,
+                                           kind == LayerKind::InputConvolutional ? -128 : -8,
+                                           kind == LayerKind::InputConvolutional ? 127 : 7)));
     }
+    if (kind == LayerKind::InputConvolutional)
+      p = merged(p, {{"input_width", int32_t(in.x)}, {"input_height", int32_t(in.y)},
+                     {"input_channels", int32_t(c)}, {"padding_value", int32_t(rng() % 256)}});
+    const Layer layer("v1_" + std::to_string(trial), kind, p, vars, {});
+    const int64_t levels = (int64_t{1} << act_bits) - 1;
+    if (kind == LayerKind::InputConvolutional) {
+      expect_same(layer, in, random_input(rng, in, 0, 255, 0.3));
+      continue;
+    }
+    expect_same(layer, in, random_input(rng, in, 0, 15, 0.5));       // 4-bit levels
+    expect_same(layer, in, random_input(rng, in, 0, levels, 0.2));   // this width's levels
+    expect_same(layer, in, random_input(rng, in, -(1 << 21), 1 << 21, 0.1));  // int64 sums
   }
 }
 
 TEST(FastKernels, RandomConvolutionsEqualTheReference) { for_each_isa(random_convolutions); }
+TEST(FastKernels, RandomAkida1LayersEqualTheReference) { for_each_isa(random_v1_layers); }
+TEST(FastKernels, RandomDepthwiseBufferTempConvSequencesEqualTheReference) {
+  for_each_isa(random_depthwise_buffer_temp_conv_sequences);
+}
 TEST(FastKernels, RandomDenseLayersEqualTheReference) { for_each_isa(random_dense_layers); }
 TEST(FastKernels, RandomBufferTempConvSequencesEqualTheReference) {
   for_each_isa(random_buffer_temp_conv_sequences);
@@ -180,6 +275,19 @@ void expect_same_model(const Model& model, const std::string& name) {
   ASSERT_EQ(want.size(), got.size());
   for (size_t l = 0; l < want.size(); ++l)
     EXPECT_EQ(want[l].values, got[l].values) << name << " layer " << model.layers[l].name;
+}
+
+// The models the benchmark runs besides the .fbz fixtures, converted in memory: the DS-CNN
+// example (shift groups, depthwise, global average), ECG (3x3/3 max pooling), TENNs (temporal).
+TEST(FastKernels, ConvertedModelsEqualTheReference) {
+  expect_same_model(cnn2snn::convert(cnn2snn::load_quantized_model(
+                        std::string(CNN2SNN_SOURCE_DIR) + "/examples/ds_cnn_kws_i8_w8_a8.h5")),
+                    "ds_cnn_kws_i8_w8_a8.h5");
+  for (const char* name : {"h5/ecg_i8_w8_a8_quantizeml.h5", "onnx/tennst_int8_quantizeml.onnx"}) {
+    const auto path = test_support::fixture(name);
+    if (!std::filesystem::exists(path)) continue;  // the example above still ran
+    expect_same_model(cnn2snn::convert(cnn2snn::load_quantized_model(path.string())), name);
+  }
 }
 
 TEST(FastKernels, FixtureModelsEqualTheReference) {

@@ -34,6 +34,10 @@ inline akida::Variable u8(const std::string& name, std::vector<uint32_t> shape,
                           const std::vector<int64_t>& values) {
   return int_var(name, std::move(shape), akida::DType::UInt8, values);
 }
+inline akida::Variable i32(const std::string& name, std::vector<uint32_t> shape,
+                           const std::vector<int64_t>& values) {
+  return int_var(name, std::move(shape), akida::DType::Int32, values);
+}
 inline akida::Variable f32(const std::string& name, std::vector<uint32_t> shape,
                            const std::vector<float>& values) {
   akida::Variable v{name, std::move(shape), akida::DType::Float32, {}};

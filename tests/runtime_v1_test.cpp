@@ -16,11 +16,6 @@ namespace {
 
 using namespace runtime_test;
 
-Variable i32(const std::string& name, std::vector<uint32_t> shape,
-             const std::vector<int64_t>& values) {
-  return int_var(name, std::move(shape), DType::Int32, values);
-}
-
 // threshold / act_step variables for `n` neurons, all equal.
 std::vector<Variable> neuron_vars(size_t n, int64_t threshold, float act_step) {
   return {f32("act_step", {static_cast<uint32_t>(n)}, std::vector<float>(n, act_step)),

@@ -53,6 +53,7 @@ void print_json(const std::string& model_path, int indent) {
 struct RunOptions {
   std::string model_path, input_path, output_path;
   bool forward = false;
+  int threads = 0;  // Engine::set_threads: 0 one per core
 };
 
 // Every subcommand's arguments; CLI11 binds to them, so they outlive parsing.
@@ -79,6 +80,7 @@ void run_model(const RunOptions& options) {
   const akida::Model model = akida::read_fbz(options.model_path);
   akida::Engine engine =
       with_file_context(options.model_path, [&] { return akida::Engine(model); });
+  engine.set_threads(options.threads);
   const akida::NpyArray input = akida::read_npy(options.input_path);
   check_input_dtype(input, engine, options.input_path);
   const akida::Batch batch = akida::to_batch(input, engine.input_shape(), options.input_path);
@@ -141,6 +143,10 @@ void add_commands(CLI::App& app, CliOptions& o) {
       ->required();
   run->add_flag("--forward", o.run.forward,
                 "Write the integer outputs of forward() (the last layer before a Dequantizer)");
+  run->add_option("--threads", o.run.threads,
+                  "Threads running the samples (temporal models: the layers' work, samples stay "
+                  "in order); 0 (default) one per core. Outputs do not depend on it")
+      ->check(CLI::Range(0, 1024));
   run->callback([&o] { run_model(o.run); });
 
   auto* upgrade = app.add_subcommand(

@@ -59,6 +59,7 @@ struct VerifyOptions {
   std::optional<int32_t> max_value;
   uint64_t seed = 0;
   bool json = false;
+  int threads = 0;  // Engine::set_threads: 0 one per core
 };
 struct CheckOptions {
   std::string model;
@@ -227,7 +228,7 @@ int verify_model(const VerifyOptions& o) {
                                             std::to_string(o.seed) + ")"
                                       : o.input;
   const cnn2snn::VerifyReport report = with_file_context(o.random ? o.model : o.input, [&] {
-    return cnn2snn::verify(graph, model, batch, /*show_progress=*/true);
+    return cnn2snn::verify(graph, model, batch, o.threads, /*show_progress=*/true);
   });
   const cnn2snn::AkidaVersion target =
       graph.legacy_cnn2snn ? cnn2snn::AkidaVersion::v1 : cnn2snn::target_akida_version();
@@ -368,6 +369,11 @@ void add_verify(CLI::App& app, CliOptions& o) {
                 "\"max_abs_difference\", \"first_difference\", \"detail\"}], \"output\": "
                 "{\"layer\", \"samples\", \"top1_agreeing\", \"top1_agreement\"}} instead of "
                 "the table");
+  cmd->add_option("--threads", o.verify.threads,
+                  "Threads for both sides: the evaluator's samples (models without FIFOs) and "
+                  "the Akida runtime (as 'akida run --threads'); 0 (default) one per core. The "
+                  "report does not depend on it")
+      ->check(CLI::Range(0, 1024));
   cmd->callback([&o, input, random] {
     if (input->count() == 0 && random->count() == 0)
       throw CLI::RequiredError("verify needs -i/--input or --random");

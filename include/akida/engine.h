@@ -1,8 +1,8 @@
 // Running an Akida model on integer inputs.
 //
 // Construction is the prepare step: it infers every layer's shapes, validates parameters and
-// variables, and prepares one kernel per layer (reference kernels now; optimized kernels may be
-// chosen here later, behind the same interface). forward()/predict() only compute.
+// variables, and prepares one kernel per layer (the optimized kernels by default, see Kernels).
+// forward()/predict() only compute, on one thread or several (set_threads).
 #pragma once
 
 #include <memory>
@@ -11,6 +11,7 @@
 
 #include "akida/model.h"
 #include "akida/shapes.h"
+#include "akida/thread_pool.h"
 
 namespace akida {
 
@@ -40,6 +41,15 @@ class LayerKernel {
                           std::vector<float>& output);
   // Forgets state carried across calls (FIFOs of temporal layers).
   virtual void reset() {}
+  // A kernel for another thread: the same prepared layer with its own scratch buffers (and a
+  // copy of this one's state).
+  virtual std::unique_ptr<LayerKernel> clone() const = 0;
+  // Whether outputs depend on earlier samples (temporal FIFOs): such models run their samples
+  // one after the other, in order.
+  virtual bool stateful() const { return false; }
+  // Lets eval() split its own work over `pool` (nullptr: the calling thread only). Kernels that
+  // cannot split ignore it.
+  virtual void use_threads(ThreadPool* pool) { (void)pool; }
 };
 
 // Which kernels an Engine runs: the optimized ones where they exist (the default), or only the
@@ -71,12 +81,20 @@ class Engine {
   // without activation, (potential - threshold) / act_step; otherwise the integers as floats.
   FloatBatch predict(const Batch& inputs);
   // Every layer's integer output for the batch (the Dequantizer's entry has n and shape set but
-  // no values). Samples run one after the other (kernels may carry state across calls).
+  // no values). Samples run in order on one thread, or in parallel (set_threads) for models
+  // without state across samples.
   std::vector<Batch> forward_all(const Batch& inputs);
   void reset();
   // Advances `progress` by one per sample that forward(), predict() or forward_all() runs (it
   // must outlive those calls); nullptr stops.
   void set_progress(Progress* progress);
+
+  // The threads forward(), forward_all() and predict() use: 1 (the default) the calling thread
+  // only; n > 1 runs the samples of a batch in parallel, or, for temporal models (their FIFOs
+  // need the samples in order), splits the work of each layer; 0 one per core of this machine.
+  // Results are the same whatever the count.
+  void set_threads(int threads);
+  int threads() const;
 
  private:
   struct Impl;

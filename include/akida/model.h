@@ -44,6 +44,8 @@ struct Variable {
   int64_t int_at(size_t i) const;
   double float_at(size_t i) const;
   std::vector<int64_t> ints() const;
+  // Every element of an integer dtype (all of them fit int32), read in one pass.
+  std::vector<int32_t> ints32() const;
   std::vector<float> floats() const;
 
   bool operator==(const Variable&) const = default;

@@ -169,11 +169,12 @@ struct VerifyReport {
 // with the Akida layer of the same name, exactly. Integer layers compare their integers (an
 // Akida 1.0 layer without activation as p − threshold, the block's acc + bias); a final
 // Dequantizer compares predict()'s float32 values (Akida 1.0: inside the last layer). Throws what Evaluator / Engine construction or
-// the batch check throw.
+// the batch check throw. `threads`: as akida::Engine::set_threads (0: one per core), for both
+// sides; the report does not depend on it.
 // With show_progress, a progress bar counts the samples run (on stderr, only when it is a
 // terminal: akida::Progress).
 VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
-                    const akida::Batch& batch, bool show_progress = false);
+                    const akida::Batch& batch, int threads = 1, bool show_progress = false);
 
 // A table, one row per layer: layer, kind, output shape, differing values ("D of N (P%)"), max
 // |difference|, then "equal", "DIFFERENT (first at sample S, x X, y Y, c C: evaluator E, akida

@@ -135,6 +135,13 @@ class Statistics(dict):
         return "\n".join(lines) if lines else "No statistics: forward() has not run."
 
 
+def _thread_count(num_threads):
+    """num_threads checked: an int >= 0 (0: one per core)."""
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
+        raise ValueError(f"num_threads must be an int >= 0 (0: one per core), not {num_threads!r}")
+    return num_threads
+
+
 def _model_path(filename):
     path = os.fspath(filename)
     if isinstance(path, bytes):
@@ -232,22 +239,27 @@ class Model:
     # batch_size is accepted for compatibility and ignored: samples always run one after the
     # other, which is what any batch size computes (temporal layers carry state across samples).
 
-    def forward(self, inputs, batch_size=0):
+    def forward(self, inputs, batch_size=0, num_threads=0):
         """The integers of the last integer layer (the one before a final Dequantizer) for a
         uint8 (int8 for signed-input models) batch of shape (N, X, Y, C), or (N, C) for a 1x1xC
-        input: an int32 array of shape (N, x, y, c). Records ``statistics``."""
-        return self._native.forward(inputs)
+        input: an int32 array of shape (N, x, y, c). Records ``statistics``.
 
-    def predict(self, inputs, batch_size=0):
+        ``num_threads``: the threads computing the batch, 0 (the default) one per core, 1 the
+        calling thread only. Samples run in parallel; temporal models (whose FIFOs need the
+        samples in order) split each layer's work instead. The outputs do not depend on it."""
+        return self._native.forward(inputs, _thread_count(num_threads))
+
+    def predict(self, inputs, batch_size=0, num_threads=0):
         """The float32 outputs: a final Dequantizer's values, else the last layer's (rescaled
-        potentials for an Akida 1.0 last layer without activation)."""
-        return self._native.predict(inputs)
+        potentials for an Akida 1.0 last layer without activation). ``num_threads`` as for
+        forward()."""
+        return self._native.predict(inputs, _thread_count(num_threads))
 
-    def predict_classes(self, inputs, num_classes=0, batch_size=0):
+    def predict_classes(self, inputs, num_classes=0, batch_size=0, num_threads=0):
         """The class of each sample: the index of its largest output (all x, y, c outputs
         flattened) divided by the neurons per class (outputs / num_classes; num_classes 0 means
         one neuron per class). An int array of shape (N,)."""
-        outputs = self.predict(inputs)
+        outputs = self.predict(inputs, num_threads=num_threads)
         flat = outputs.reshape(outputs.shape[0], -1)
         neurons = flat.shape[1]
         num_classes = num_classes or neurons
@@ -256,10 +268,10 @@ class Model:
                              f"{neurons} output neurons")
         return np.argmax(flat, axis=1) // (neurons // num_classes)
 
-    def evaluate(self, inputs, labels, num_classes=0, batch_size=0):
+    def evaluate(self, inputs, labels, num_classes=0, batch_size=0, num_threads=0):
         """Accuracy: the fraction of samples whose predict_classes() equals its label."""
         labels = np.asarray(labels).reshape(-1)
-        classes = self.predict_classes(inputs, num_classes)
+        classes = self.predict_classes(inputs, num_classes, num_threads=num_threads)
         if labels.shape[0] != classes.shape[0]:
             raise ValueError(f"{labels.shape[0]} labels for {classes.shape[0]} samples")
         return float(np.mean(classes == labels)) if classes.size else 0.0

@@ -118,9 +118,10 @@ akida::Batch forward_with_statistics(PyModel& self, const akida::Batch& inputs) 
 
 std::unique_lock<std::mutex> lock_model(PyModel& self) { return lock_without_gil(self.mutex()); }
 
-py::array run_forward(PyModel& self, const py::object& input) {
+py::array run_forward(PyModel& self, const py::object& input, int threads) {
   const auto lock = lock_model(self);
   const akida::Batch batch = input_batch(input, self.engine());
+  with_context(kInputSource, [&] { self.engine().set_threads(threads); });
   akida::Batch result;
   {
     py::gil_scoped_release release;
@@ -129,9 +130,10 @@ py::array run_forward(PyModel& self, const py::object& input) {
   return batch_array(result);
 }
 
-py::array run_predict(PyModel& self, const py::object& input) {
+py::array run_predict(PyModel& self, const py::object& input, int threads) {
   const auto lock = lock_model(self);
   const akida::Batch batch = input_batch(input, self.engine());
+  with_context(kInputSource, [&] { self.engine().set_threads(threads); });
   akida::FloatBatch result;
   {
     py::gil_scoped_release release;
@@ -223,8 +225,8 @@ void bind_model(py::module_& m) {
              const std::vector<uint8_t> bytes = akida::to_fbz_bytes(s.model());
              return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
            })
-      .def("forward", &run_forward, py::arg("inputs"))
-      .def("predict", &run_predict, py::arg("inputs"))
+      .def("forward", &run_forward, py::arg("inputs"), py::arg("threads") = 0)
+      .def("predict", &run_predict, py::arg("inputs"), py::arg("threads") = 0)
       .def("statistics", &statistics_list)
       .def("reset", [](PyModel& s) {
         const auto lock = lock_model(s);

@@ -180,6 +180,26 @@ def test_every_fixture_runs_as_akida_run_does(name, tmp_path):
         assert np.array_equal(got, expected), (name, run)
 
 
+@pytest.mark.parametrize("name", FIXTURE_PARAMS)
+def test_outputs_do_not_depend_on_num_threads(name):
+    # Samples in parallel, or (tennst) each layer's work split with the samples kept in order.
+    path = fixture_path(name)
+    batch = random_inputs(akida.Model(path), 9, seed=3)
+    expected_forward = akida.Model(path).forward(batch, num_threads=1)
+    expected_predict = akida.Model(path).predict(batch, num_threads=1)
+    for threads in (0, 2, 3):
+        assert np.array_equal(akida.Model(path).forward(batch, num_threads=threads),
+                              expected_forward), (name, threads)
+        assert np.array_equal(akida.Model(path).predict(batch, num_threads=threads),
+                              expected_predict), (name, threads)
+
+
+def test_num_threads_must_be_a_count(vww):
+    for bad in (-1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="num_threads must be an int >= 0"):
+            vww.predict(vww_batch(1), num_threads=bad)
+
+
 def test_reset_empties_the_fifos():
     # Watched at the first BufferTempConv: an all-zero frame gives it no events when its FIFO
     # holds zeros only (checked first), and some while an earlier sample is still in the FIFO.

@@ -1,5 +1,7 @@
 #include "akida/engine.h"
 
+#include <atomic>
+#include <functional>
 #include <map>
 
 #include "akida/errors.h"
@@ -20,11 +22,21 @@ void LayerKernel::eval_float(const std::vector<const std::vector<int32_t>*>& inp
   output.assign(ints.begin(), ints.end());
 }
 
+// What one thread needs to run samples: a set of kernels and the layer outputs of its sample.
+// Context 0 holds the kernels prepared by the constructor; the others hold clones.
+struct SampleContext {
+  std::vector<std::unique_ptr<LayerKernel>> kernels;
+  std::vector<std::vector<int32_t>> outputs;          // per layer
+  std::vector<int32_t> sample;                        // the sample being run
+  std::vector<const std::vector<int32_t>*> inputs;    // scratch for one layer's inputs
+  std::vector<float> floats;                          // scratch for predict()
+};
+
 struct Engine::Impl {
   Model model;
   std::vector<Shape> shapes;                    // per layer
   std::vector<std::vector<size_t>> inbound;     // per layer: indices of its inbound layers
-  std::vector<std::unique_ptr<LayerKernel>> kernels;
+  std::vector<SampleContext> contexts;          // one per thread running samples
   Shape input_shape;
   bool input_signed = false;
   int32_t input_min = 0, input_max = 255;
@@ -32,15 +44,20 @@ struct Engine::Impl {
   // An Akida 1.0 last layer without activation outputs potentials; predict() rescales them.
   std::optional<runtime::V1Activation> v1_readout;
   Progress* progress = nullptr;  // advanced once per sample run
+  bool stateful = false;  // some kernel carries state across samples
+  int threads = 1;
+  std::unique_ptr<ThreadPool> pool;
 
+  std::vector<std::unique_ptr<LayerKernel>>& kernels() { return contexts.front().kernels; }
   void prepare_kernels(Kernels choice);
   void read_input_range();
   void check_batch(const Batch& batch) const;
-  // Runs every layer on one sample; outputs[i] receives layer i's integers.
-  void run_sample(const std::vector<int32_t>& sample, std::vector<std::vector<int32_t>>& outputs);
-  std::vector<const std::vector<int32_t>*> inputs_of(
-      size_t layer, const std::vector<int32_t>& sample,
-      const std::vector<std::vector<int32_t>>& outputs) const;
+  // Runs every layer on sample s of `batch`; context.outputs[i] receives layer i's integers.
+  void run_sample(SampleContext& context, const Batch& batch, int64_t s);
+  const std::vector<const std::vector<int32_t>*>& inputs_of(SampleContext& context,
+                                                            size_t layer) const;
+  // Calls body(context, s) for every sample s < n: on several threads when the model allows.
+  void for_each_sample(int64_t n, const std::function<void(SampleContext&, int64_t)>& body);
 };
 
 void Engine::Impl::prepare_kernels(Kernels choice) {
@@ -65,7 +82,8 @@ void Engine::Impl::prepare_kernels(Kernels choice) {
                        to_string(kernel->output_shape()) + ", the model's shapes say " +
                        to_string(shapes[i]));
     inbound.push_back(std::move(indices));
-    kernels.push_back(std::move(kernel));
+    stateful = stateful || kernel->stateful();
+    kernels().push_back(std::move(kernel));
   }
   const Layer& last = model.layers.back();
   last_int = model.layers.size() - 1;
@@ -103,26 +121,45 @@ void Engine::Impl::check_batch(const Batch& batch) const {
                        std::to_string(input_min) + ", " + std::to_string(input_max) + "]");
 }
 
-std::vector<const std::vector<int32_t>*> Engine::Impl::inputs_of(
-    size_t layer, const std::vector<int32_t>& sample,
-    const std::vector<std::vector<int32_t>>& outputs) const {
-  if (inbound[layer].empty()) return {&sample};
-  std::vector<const std::vector<int32_t>*> inputs;
-  for (size_t index : inbound[layer]) inputs.push_back(&outputs[index]);
-  return inputs;
+const std::vector<const std::vector<int32_t>*>& Engine::Impl::inputs_of(SampleContext& context,
+                                                                        size_t layer) const {
+  context.inputs.clear();
+  if (inbound[layer].empty()) context.inputs.push_back(&context.sample);
+  for (size_t index : inbound[layer]) context.inputs.push_back(&context.outputs[index]);
+  return context.inputs;
 }
 
-void Engine::Impl::run_sample(const std::vector<int32_t>& sample,
-                              std::vector<std::vector<int32_t>>& outputs) {
-  outputs.resize(kernels.size());
-  for (size_t i = 0; i < kernels.size(); ++i) {
-    if (kernels[i]->float_output()) continue;  // float layers are evaluated by predict()
-    kernels[i]->eval(inputs_of(i, sample, outputs), outputs[i]);
+void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_t s) {
+  const int64_t size = batch.shape.size();
+  context.sample.assign(batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size);
+  context.outputs.resize(context.kernels.size());
+  for (size_t i = 0; i < context.kernels.size(); ++i) {
+    if (context.kernels[i]->float_output()) continue;  // float layers are evaluated by predict()
+    context.kernels[i]->eval(inputs_of(context, i), context.outputs[i]);
   }
   if (progress) progress->advance();
 }
 
+void Engine::Impl::for_each_sample(int64_t n,
+                                   const std::function<void(SampleContext&, int64_t)>& body) {
+  if (threads <= 1 || stateful || n < 2) {
+    for (int64_t s = 0; s < n; ++s) body(contexts.front(), s);
+    return;
+  }
+  // One context per thread (the clones are made once), each taking the next sample in turn.
+  while (static_cast<int>(contexts.size()) < threads) {
+    SampleContext context;
+    for (const auto& kernel : kernels()) context.kernels.push_back(kernel->clone());
+    contexts.push_back(std::move(context));
+  }
+  std::atomic<int64_t> next{0};
+  pool->run(threads, [&](int64_t t) {
+    for (int64_t s = next++; s < n; s = next++) body(contexts[t], s);
+  });
+}
+
 Engine::Engine(const Model& model, Kernels kernels) : impl_(std::make_unique<Impl>()) {
+  impl_->contexts.resize(1);
   impl_->model = model;
   impl_->shapes = infer_output_shapes(model);  // also checks the first layer and inbound names
   impl_->input_shape = model_input_shape(model);
@@ -143,16 +180,15 @@ const std::vector<Shape>& Engine::output_shapes() const { return impl_->shapes; 
 
 namespace {
 
-// Copies one sample of `n` into its slot of `batch` (allocated on the first sample).
+// The batch `values` of n samples of `shape`, allocated before samples fill it in any order.
 template <typename T>
-void store_sample(BatchOf<T>& batch, int64_t n, int64_t sample, const Shape& shape,
-                  const std::vector<T>& values) {
-  if (batch.values.empty()) {
-    batch.n = n;
-    batch.shape = shape;
-    batch.values.resize(n * shape.size());
-  }
-  std::copy(values.begin(), values.end(), batch.values.begin() + sample * shape.size());
+BatchOf<T> allocated_batch(int64_t n, const Shape& shape) {
+  return BatchOf<T>{n, shape, std::vector<T>(static_cast<size_t>(n * shape.size()))};
+}
+
+template <typename T>
+void store(BatchOf<T>& batch, int64_t s, const std::vector<T>& values) {
+  std::copy(values.begin(), values.end(), batch.values.begin() + s * batch.shape.size());
 }
 
 // predict() of a v1 model whose last layer has no activation: "the model discrete potentials"
@@ -164,64 +200,72 @@ void v1_floats(const runtime::V1Activation& readout, const std::vector<int32_t>&
     floats[i] = readout.to_float(potentials[i], static_cast<int64_t>(i) % neurons);
 }
 
-std::vector<int32_t> sample_of(const Batch& batch, int64_t s) {
-  const int64_t size = batch.shape.size();
-  return {batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size};
-}
-
 }  // namespace
 
 Batch Engine::forward(const Batch& inputs) {
   impl_->check_batch(inputs);
-  Batch result{inputs.n, impl_->shapes[impl_->last_int], {}};
-  std::vector<std::vector<int32_t>> outputs;
-  for (int64_t s = 0; s < inputs.n; ++s) {
-    impl_->run_sample(sample_of(inputs, s), outputs);
-    store_sample(result, inputs.n, s, result.shape, outputs[impl_->last_int]);
-  }
+  Batch result = allocated_batch<int32_t>(inputs.n, impl_->shapes[impl_->last_int]);
+  impl_->for_each_sample(inputs.n, [&](SampleContext& context, int64_t s) {
+    impl_->run_sample(context, inputs, s);
+    store(result, s, context.outputs[impl_->last_int]);
+  });
   return result;
 }
 
 std::vector<Batch> Engine::forward_all(const Batch& inputs) {
   impl_->check_batch(inputs);
-  const size_t layers = impl_->kernels.size();
+  const size_t layers = impl_->kernels().size();
   std::vector<Batch> result(layers);
-  for (size_t i = 0; i < layers; ++i) result[i] = Batch{inputs.n, impl_->shapes[i], {}};
-  std::vector<std::vector<int32_t>> outputs;
-  for (int64_t s = 0; s < inputs.n; ++s) {
-    impl_->run_sample(sample_of(inputs, s), outputs);
+  for (size_t i = 0; i < layers; ++i)
+    result[i] = impl_->kernels()[i]->float_output()
+                    ? Batch{inputs.n, impl_->shapes[i], {}}
+                    : allocated_batch<int32_t>(inputs.n, impl_->shapes[i]);
+  impl_->for_each_sample(inputs.n, [&](SampleContext& context, int64_t s) {
+    impl_->run_sample(context, inputs, s);
     for (size_t i = 0; i < layers; ++i)
-      if (!impl_->kernels[i]->float_output())
-        store_sample(result[i], inputs.n, s, impl_->shapes[i], outputs[i]);
-  }
+      if (!context.kernels[i]->float_output()) store(result[i], s, context.outputs[i]);
+  });
   return result;
 }
 
 FloatBatch Engine::predict(const Batch& inputs) {
   impl_->check_batch(inputs);
-  const size_t last = impl_->kernels.size() - 1;
-  LayerKernel& final_kernel = *impl_->kernels[last];
-  FloatBatch result{inputs.n, impl_->shapes[last], {}};
-  std::vector<std::vector<int32_t>> outputs;
-  std::vector<float> floats;
-  for (int64_t s = 0; s < inputs.n; ++s) {
-    const std::vector<int32_t> sample = sample_of(inputs, s);
-    impl_->run_sample(sample, outputs);
+  const size_t last = impl_->kernels().size() - 1;
+  FloatBatch result = allocated_batch<float>(inputs.n, impl_->shapes[last]);
+  impl_->for_each_sample(inputs.n, [&](SampleContext& context, int64_t s) {
+    impl_->run_sample(context, inputs, s);
+    LayerKernel& final_kernel = *context.kernels[last];
+    std::vector<float>& floats = context.floats;
     if (final_kernel.float_output())
-      final_kernel.eval_float(impl_->inputs_of(last, sample, outputs), floats);
+      final_kernel.eval_float(impl_->inputs_of(context, last), floats);
     else if (impl_->v1_readout)
-      v1_floats(*impl_->v1_readout, outputs[last], result.shape.c, floats);
+      v1_floats(*impl_->v1_readout, context.outputs[last], result.shape.c, floats);
     else
-      floats.assign(outputs[last].begin(), outputs[last].end());
-    store_sample(result, inputs.n, s, result.shape, floats);
-  }
+      floats.assign(context.outputs[last].begin(), context.outputs[last].end());
+    store(result, s, floats);
+  });
   return result;
 }
 
 void Engine::reset() {
-  for (auto& kernel : impl_->kernels) kernel->reset();
+  for (auto& context : impl_->contexts)
+    for (auto& kernel : context.kernels) kernel->reset();
 }
 
 void Engine::set_progress(Progress* progress) { impl_->progress = progress; }
+
+void Engine::set_threads(int threads) {
+  if (threads < 0)
+    throw ShapeError("threads is " + std::to_string(threads) +
+                     ", expected 0 (one per core) or a positive count");
+  const int resolved = threads == 0 ? ThreadPool::hardware_threads() : threads;
+  if (resolved == impl_->threads) return;
+  impl_->threads = resolved;
+  impl_->pool = impl_->threads > 1 ? std::make_unique<ThreadPool>(impl_->threads) : nullptr;
+  // Temporal models keep their samples in order: their layers split their own work instead.
+  for (auto& kernel : impl_->kernels()) kernel->use_threads(impl_->stateful ? impl_->pool.get() : nullptr);
+}
+
+int Engine::threads() const { return impl_->threads; }
 
 }  // namespace akida

@@ -1,5 +1,6 @@
 #include "akida/model.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "akida/errors.h"
@@ -66,6 +67,23 @@ double Variable::float_at(size_t i) const {
 std::vector<int64_t> Variable::ints() const {
   std::vector<int64_t> out(element_count());
   for (size_t i = 0; i < out.size(); ++i) out[i] = int_at(i);
+  return out;
+}
+
+std::vector<int32_t> Variable::ints32() const {
+  std::vector<int32_t> out(element_count());
+  switch (dtype) {
+    case DType::Int32: std::memcpy(out.data(), data.data(), out.size() * 4); break;
+    case DType::UInt8:
+    case DType::Bit1: std::copy_n(data.begin(), out.size(), out.begin()); break;
+    case DType::Int8:
+    case DType::Int4:
+      for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int8_t>(data[i]);
+      break;
+    case DType::Float32:
+      for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int32_t>(int_at(i));
+      break;
+  }
   return out;
 }
 

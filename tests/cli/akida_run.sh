@@ -38,6 +38,12 @@ for v in 2 3; do
   cmp -s "$WORK/predict.npy" "$WORK/predict_v$v.npy" || fail ".npy version $v.0 input gave other outputs"
 done
 
+# --threads: the same bytes whatever the count (1, 2 and the default, one per core).
+for threads in 1 2; do
+  "$AKIDA" run -m "$MODEL" -i "$WORK/in.npy" -o "$WORK/predict_t$threads.npy" --threads $threads > /dev/null
+  cmp -s "$WORK/predict.npy" "$WORK/predict_t$threads.npy" || fail "--threads $threads gave other outputs"
+done
+
 # predict() is the Dequantizer's float32(integer x scale) of forward()'s integers.
 "$PY" - "$WORK" <<'PYTHON'
 import json, numpy as np, sys

@@ -14,7 +14,7 @@ namespace {
 // buffer_bits, applies the optional ReLU (parameter `activation`, akida >= 2.7.2), the output
 // scale (none in converted files: Add inputs are power-of-two scaled) and output_shift (round
 // half up), and saturates to output_bits.
-class AddKernel final : public LayerKernel {
+class AddKernel final : public CloneableKernel<AddKernel> {
  public:
   AddKernel(const Layer& layer, const InputShapes& in) {
     if (in.size() != 2)

@@ -43,19 +43,15 @@ namespace {
 //   out[x, y, f] = Σ_t Σ_c w[t*C + c, f] * (frame_t[x, y, c] << input_shift[c])
 // with t = 0 the oldest frame and t = T - 1 the current input; weights stored (1, 1, T*C, F).
 // The history persists across eval() calls (consecutive samples are consecutive frames).
-class BufferTempConvKernel final : public LayerKernel {
+class BufferTempConvKernel final : public CloneableKernel<BufferTempConvKernel> {
  public:
   BufferTempConvKernel(const Layer& layer, const Shape& in) : in_(in), fifo_(layer, in) {
     filters_ = required_param(layer, "filters", 1, 1 << 24);
     const int64_t taps = fifo_.slots() * in.c;  // fits uint32: bounded by kMaxTensorElements
     const Variable& weights = require_int_variable(
         layer, "weights", {1, 1, static_cast<uint32_t>(taps), static_cast<uint32_t>(filters_)});
-    weights_.resize(weights.element_count());
-    std::vector<int64_t> l1(filters_, 0);
-    for (size_t k = 0; k < weights_.size(); ++k) {
-      weights_[k] = static_cast<int32_t>(weights.int_at(k));
-      l1[k % filters_] += std::llabs(weights_[k]);
-    }
+    weights_ = weights.ints32();
+    const std::vector<int64_t> l1 = filter_l1(weights_, filters_);
     input_shift_ = read_input_shift(layer, in.c);
     check_accumulator_bound(layer, l1, input_shift_);
     post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});
@@ -85,6 +81,7 @@ class BufferTempConvKernel final : public LayerKernel {
   }
 
   void reset() override { fifo_.reset(); }
+  bool stateful() const override { return true; }
 
  private:
   Shape in_;

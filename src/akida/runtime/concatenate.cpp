@@ -10,7 +10,7 @@ namespace {
 
 // Concatenate: joins its inputs along the channel axis, in inbound order; values pass through
 // unchanged (the converter aligns the inputs' fractional bits upstream, akida-spec §1.3).
-class ConcatenateKernel final : public LayerKernel {
+class ConcatenateKernel final : public CloneableKernel<ConcatenateKernel> {
  public:
   ConcatenateKernel(const Layer& layer, const InputShapes& in) {
     if (in.empty()) throw ShapeError(layer_context(layer) + ": has no inputs");

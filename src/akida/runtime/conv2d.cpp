@@ -10,7 +10,7 @@ namespace akida::runtime {
 
 namespace {
 
-class ConvKernel final : public LayerKernel {
+class ConvKernel final : public CloneableKernel<ConvKernel> {
  public:
   ConvKernel(const Layer& layer, const Shape& in, const ConvOptions& options) : in_(in) {
     const ConvParams params = read_conv_params(layer);

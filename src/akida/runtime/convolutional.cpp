@@ -27,7 +27,7 @@ void check_wta_groups(const Layer& layer, int64_t filters) {
 
 // Potentials of InputConvolutional and Convolutional: Σ w·x over the window, then the v1 output
 // stage. Weights are held in loop order (kx, ky, C, F).
-class V1ConvKernel final : public LayerKernel {
+class V1ConvKernel final : public CloneableKernel<V1ConvKernel> {
  public:
   V1ConvKernel(const Layer& layer, const Shape& in, bool rotate, int32_t padding_value)
       : in_(in), padding_value_(padding_value) {

@@ -14,20 +14,15 @@ namespace {
 // Akida 2.0 requires a (1, 1, X) input, where k is the channel. For a spatial input the values
 // are taken in their (x, y, c) row-major order [INFERRED: the order of a numpy reshape; the
 // Akida 1.0 FullyConnected flattens (c, y, x) instead, akida-spec §1.2].
-class Dense1DKernel final : public LayerKernel {
+class Dense1DKernel final : public CloneableKernel<Dense1DKernel> {
  public:
   Dense1DKernel(const Layer& layer, const Shape& in) : in_(in) {
     units_ = required_param(layer, "units", 1, 1 << 24);
     const Variable& weights = require_int_variable(
         layer, "weights", {static_cast<uint32_t>(in.size()), static_cast<uint32_t>(units_)});
-    weights_.resize(weights.element_count());
-    std::vector<int64_t> l1(units_, 0);
-    for (size_t k = 0; k < weights_.size(); ++k) {
-      weights_[k] = static_cast<int32_t>(weights.int_at(k));
-      l1[k % units_] += std::llabs(weights_[k]);
-    }
+    weights_ = weights.ints32();
     input_shift_ = read_input_shift(layer, in.c);
-    check_accumulator_bound(layer, l1, input_shift_);
+    check_accumulator_bound(layer, filter_l1(weights_, units_), input_shift_);
     post_ops_ = prepare_post_ops(layer, Shape{1, 1, units_});
   }
 

@@ -14,19 +14,15 @@ namespace {
 //   out[x, y, c] = Σ_t w[t, c] * (frame_t[x, y, c] << input_shift[c])
 // with t = 0 the oldest frame and t = T - 1 the current input; weights stored (1, 1, T, C).
 // The history (FrameFifo, buffer_temp_conv.cpp) persists across eval() calls.
-class DepthwiseBufferTempConvKernel final : public LayerKernel {
+class DepthwiseBufferTempConvKernel final : public CloneableKernel<DepthwiseBufferTempConvKernel> {
  public:
   DepthwiseBufferTempConvKernel(const Layer& layer, const Shape& in) : in_(in), fifo_(layer, in) {
     const int64_t channels = in.c;
     const Variable& weights = require_int_variable(
         layer, "weights",
         {1, 1, static_cast<uint32_t>(fifo_.slots()), static_cast<uint32_t>(channels)});
-    weights_.resize(weights.element_count());
-    std::vector<int64_t> l1(channels, 0);
-    for (size_t k = 0; k < weights_.size(); ++k) {
-      weights_[k] = static_cast<int32_t>(weights.int_at(k));
-      l1[k % channels] += std::llabs(weights_[k]);
-    }
+    weights_ = weights.ints32();
+    const std::vector<int64_t> l1 = filter_l1(weights_, channels);
     input_shift_ = read_input_shift(layer, channels);
     check_accumulator_bound(layer, l1, input_shift_);
     post_ops_ = prepare_post_ops(layer, in);
@@ -52,6 +48,7 @@ class DepthwiseBufferTempConvKernel final : public LayerKernel {
   }
 
   void reset() override { fifo_.reset(); }
+  bool stateful() const override { return true; }
 
  private:
   Shape in_;

@@ -12,7 +12,7 @@ namespace {
 
 // DepthwiseConv2D: one filter per input channel, weights stored (kx, ky, C, 1); a true
 // convolution like Conv2D, so the kernel is rotated by 180° once here.
-class DepthwiseConvKernel final : public LayerKernel {
+class DepthwiseConvKernel final : public CloneableKernel<DepthwiseConvKernel> {
  public:
   DepthwiseConvKernel(const Layer& layer, const Shape& in) : in_(in) {
     const ConvParams params = read_conv_params(layer);
@@ -22,19 +22,11 @@ class DepthwiseConvKernel final : public LayerKernel {
     const Variable& weights = require_int_variable(
         layer, "weights",
         {static_cast<uint32_t>(kx), static_cast<uint32_t>(ky), static_cast<uint32_t>(channels), 1});
-    weights_.resize(weights.element_count());
-    std::vector<int64_t> l1(channels, 0);
-    for (int64_t i = 0; i < kx; ++i)
-      for (int64_t j = 0; j < ky; ++j)
-        for (int64_t c = 0; c < channels; ++c) {
-          const int64_t w = weights.int_at(((kx - 1 - i) * ky + (ky - 1 - j)) * channels + c);
-          weights_[(i * ky + j) * channels + c] = static_cast<int32_t>(w);
-          l1[c] += std::llabs(w);
-        }
+    weights_ = correlation_weights(weights, kx, ky, channels, 1, /*rotate=*/true);
     // quantizeml applies no input shift to depthwise layers, but files carry an all-zero
     // input_shift (akida-spec §1.3): honour it when present.
     input_shift_ = read_input_shift(layer, channels);
-    check_accumulator_bound(layer, l1, input_shift_);
+    check_accumulator_bound(layer, filter_l1(weights_, channels), input_shift_);
     post_ops_ = prepare_post_ops(layer, params, plan_);
   }
 

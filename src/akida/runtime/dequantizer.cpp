@@ -7,7 +7,7 @@ namespace akida::runtime {
 namespace {
 
 // Dequantizer: float(x) * scales[c], scales per channel or one value for all (float32).
-class DequantizerKernel final : public LayerKernel {
+class DequantizerKernel final : public CloneableKernel<DequantizerKernel> {
  public:
   DequantizerKernel(const Layer& layer, const Shape& in) : shape_(in) {
     const std::string where = layer_context(layer) + ": variable 'scales'";

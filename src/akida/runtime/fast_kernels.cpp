@@ -1,20 +1,31 @@
 // Optimized kernels for the layers that take nearly all of the inference time: InputConv2D,
-// Conv2D, DepthwiseConv2D, Dense1D, BufferTempConv and the Akida 1.0 InputConvolutional,
-// Convolutional and SeparableConvolutional. The arithmetic is the reference kernels' (same weight
-// layouts from layer_util, same post-ops); what changes is how the sums are formed:
-//   - a padded copy of the input, shifted once, so the inner loops have no bounds checks;
-//   - int32 sums, by AVX-512 VNNI byte dot products or AVX2 16-bit pair multiply-adds
-//     (madd_sums.cpp) when the CPU has them and the values fit, else by int32 products the
-//     compiler vectorizes (vector_clones.h);
-//   - max pooling on the raw sums, then the post-ops fused into one pass.
-// int32 sums are exact only while no sum can reach 2^31: every sample checks
-// max Σ|w| · max |input << shift| < 2^31 first and otherwise runs the reference kernel, so the
-// results are the reference's in every case (tests/runtime_fast_test.cpp compares them).
+// Conv2D, DepthwiseConv2D, Dense1D, BufferTempConv, DepthwiseBufferTempConv and the Akida 1.0
+// InputConvolutional, Convolutional and SeparableConvolutional. The arithmetic is the reference
+// kernels' (same weight layouts from layer_util, same post-ops); what changes is how the sums
+// are formed (ConvSums):
+//   - each sample is staged once in a padded buffer of the narrowest type its range allows:
+//     bytes (offset into 0..255, the offset's effect folded into the sums' start), 16-bit, or
+//     int32; inputs with per-channel shifts are shifted while staged, or, when only the
+//     unshifted values fit bytes, staged unshifted with the channels grouped by shift;
+//   - on AVX-512 VNNI CPUs the register-blocked kernels of blocked_sums.cpp (several output
+//     pixels x up to 64 channels per tile, max pooling inside the tile) apply the output stage
+//     (requantization, the Akida 1.0 level count, a global sum) to each tile on int32 when the
+//     sample's bound shows every step exact; elsewhere AVX2 16-bit pair multiply-adds
+//     (madd_sums.cpp) or int32 products the compiler vectorizes (vector_clones.h), then the
+//     post-ops on int64 (fused where possible);
+//   - int32 sums are exact only while no sum can reach 2^31: every sample checks
+//     max Σ|w| · max |input << shift| < 2^31 first and otherwise runs the reference kernel (the
+//     temporal kernels, which keep their own FIFO, sum in int64 instead), so the results are the
+//     reference's in every case (tests/runtime_fast_test.cpp compares them).
+// Kernels of temporal models split each blocked convolution's outputs over the threads the
+// Engine gives them (use_threads); the others are cloned, one per thread.
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <type_traits>
 
+#include "akida/runtime/blocked_sums.h"
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
 #include "akida/runtime/madd_sums.h"
@@ -26,6 +37,7 @@ namespace akida::runtime {
 namespace {
 
 constexpr int64_t kInt32Bound = int64_t{1} << 31;
+constexpr int64_t kInt32Max = kInt32Bound - 1;
 
 // Sums of one (possibly strided) convolution over a padded input (px, py, channels), weights in
 // correlation layout w[((i * ky + j) * C + c) * F + f]; acc (ox, oy, F) is written here. This
@@ -33,7 +45,7 @@ constexpr int64_t kInt32Bound = int64_t{1} << 31;
 // `stride` = F. With the count known at compile time (kF > 0) one output pixel's sums stay in
 // registers.
 template <typename T, int64_t kF>
-inline void conv_sums_impl(const T* padded, int64_t py, int64_t channels, const int32_t* w,
+__attribute__((always_inline)) inline void conv_sums_impl(const T* padded, int64_t py, int64_t channels, const int32_t* w,
                            int64_t count, int64_t stride, int64_t kx, int64_t ky, int64_t sx,
                            int64_t sy, int64_t ox_count, int64_t oy_count, T* acc) {
   const int64_t f_count = kF > 0 ? kF : count;
@@ -110,92 +122,78 @@ void depthwise_sums(const int32_t* padded, int64_t py, int64_t channels, const i
     }
 }
 
-// out (px, py, C) = the input (x, y, C) shifted left per channel, placed at (x + pad_x, y + pad_y),
-// with `pad` (one pixel's C values) everywhere else.
-AKIDA_VECTOR_CLONES
-void pad_and_shift(const int32_t* in, int64_t x_count, int64_t y_count, int64_t channels,
-                   const int32_t* shift, const int32_t* pad, int64_t pad_x, int64_t pad_y,
-                   int64_t px_count, int64_t py_count, int32_t* out) {
-  for (int64_t px = 0; px < px_count; ++px) {
-    const int64_t x = px - pad_x;
-    for (int64_t py = 0; py < py_count; ++py) {
-      const int64_t y = py - pad_y;
-      int32_t* dst = out + (px * py_count + py) * channels;
-      if (x < 0 || x >= x_count || y < 0 || y >= y_count) {
-        std::copy(pad, pad + channels, dst);
-        continue;
-      }
-      const int32_t* src = in + (x * y_count + y) * channels;
-      for (int64_t c = 0; c < channels; ++c) dst[c] = src[c] << shift[c];
+// ---- Staging: the input of a convolution, padded, shifted and narrowed once per sample ----
+
+// The elements a staged buffer may be read past its end (the dot products read whole words,
+// the depthwise kernel whole vectors of channels).
+constexpr int64_t kStagingSlack = 64;
+
+// Writes (in << shift) − offset, narrowed to T (modulo 2^bits, exact once the range is known to
+// fit), into the interior of a padded (px, py, C) buffer: input pixel (x, y) of an
+// (X, in_y, C) input goes to (x + pad_x, y + pad_y), for x < x_count, y < y_count (the pixels
+// some window covers). `shifts` holds the shift of each value of one such row (y_count·C
+// values, channel c's at c, c + C, ...). Tracks the raw minimum and maximum in lo / hi.
+// kWrite = false only scans.
+template <typename T, bool kWrite>
+__attribute__((always_inline)) inline void stage_impl(const int32_t* in, int64_t in_y,
+                                                      int64_t x_count, int64_t y_count,
+                                                      int64_t channels, const int32_t* shifts,
+                                                      int32_t offset, int64_t pad_x, int64_t pad_y,
+                                                      int64_t py, T* out, int32_t& lo,
+                                                      int32_t& hi) {
+  // Rows of y_count pixels are contiguous in the input and in the buffer.
+  const auto o = static_cast<uint32_t>(offset);
+  const int64_t n = y_count * channels;
+  int32_t low = lo, high = hi;
+  for (int64_t x = 0; x < x_count; ++x) {
+    const int32_t* src = in + x * in_y * channels;
+    for (int64_t k = 0; k < n; ++k) {
+      low = std::min(low, src[k]);
+      high = std::max(high, src[k]);
+    }
+    if constexpr (kWrite) {
+      T* dst = out + ((x + pad_x) * py + pad_y) * channels;
+      for (int64_t k = 0; k < n; ++k)
+        dst[k] = static_cast<T>((static_cast<uint32_t>(src[k]) << shifts[k]) - o);
     }
   }
+  lo = low;
+  hi = high;
 }
 
-// Narrows values known to fit int16 (for the pair multiply-adds); out has one more element, 0.
-AKIDA_VECTOR_CLONES
-void narrow(const int32_t* in, int64_t n, int16_t* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int16_t>(in[i]);
-  out[n] = 0;
-}
-
-constexpr int64_t kInt16Bound = int64_t{1} << 15;
-
-// Narrows values to uint8 when all of them are in 0..255 (for the byte dot products); out has
-// three more elements, 0. Returns false, leaving out unspecified, otherwise.
-AKIDA_VECTOR_CLONES
-bool narrow_u8(const int32_t* in, int64_t n, uint8_t* out) {
-  int32_t low = 0, high = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    low = std::min(low, in[i]);
-    high = std::max(high, in[i]);
-    out[i] = static_cast<uint8_t>(in[i]);
+#define AKIDA_STAGE(T, kWrite, name)                                                         \
+  AKIDA_VECTOR_CLONES                                                                       \
+  void name(const int32_t* in, int64_t in_y, int64_t x_count, int64_t y_count,             \
+            int64_t channels, const int32_t* shifts, int32_t offset, int64_t pad_x,         \
+            int64_t pad_y, int64_t py, T* out, int32_t& lo, int32_t& hi) {                  \
+    stage_impl<T, kWrite>(in, in_y, x_count, y_count, channels, shifts, offset, pad_x, pad_y, \
+                          py, out, lo, hi);                                                 \
   }
-  out[n] = out[n + 1] = out[n + 2] = 0;
-  return low >= 0 && high <= 255;
-}
+AKIDA_STAGE(uint8_t, true, stage_input)
+AKIDA_STAGE(int16_t, true, stage_input)
+AKIDA_STAGE(int32_t, true, stage_input)
+AKIDA_STAGE(int32_t, false, scan_input)
+#undef AKIDA_STAGE
 
-// The faster weight layouts a layer's sums can use on this CPU (each empty when it cannot).
-struct PackedWeights {
-  std::vector<int16_t> pairs;  // conv_sums_madd
-  std::vector<int8_t> quads;   // conv_sums_dot4
+// The element types a convolution's input is staged in, fastest first.
+// GroupedBytes: unshifted bytes, the channels grouped by input_shift (ConvSums::group_by_shift).
+enum class Staging { None, Bytes, GroupedBytes, Pairs, Ints };
+
+// Which staging (and offset) a sample whose shifted inputs span [lo, hi] takes.
+struct StagingChoice {
+  Staging kind = Staging::None;
+  int32_t offset = 0;
 };
 
-PackedWeights pack_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
-                           int64_t filters) {
-  PackedWeights packed;
-  if (filters % 8 == 0 && madd_available()) packed.pairs = madd_weights(w, kx, k_per_row, filters);
-  if (filters % 16 == 0 && dot4_available()) packed.quads = dot4_weights(w, kx, k_per_row, filters);
-  return packed;
-}
-
-// Scratch copies of a layer's inputs in the narrower types.
-struct NarrowInputs {
-  std::vector<int16_t> pairs;
-  std::vector<uint8_t> bytes;
-};
-
-// The sums of a convolution over `values` (already padded and shifted, (px, py, C)): byte dot
-// products when the weights allow and every value is in 0..255, else pair multiply-adds when
-// every value fits int16, else int32 products. Preconditions: no sum leaves int32.
-void int32_sums(const std::vector<int32_t>& values, NarrowInputs& narrowed, int64_t max_value,
-                const std::vector<int32_t>& w, const PackedWeights& packed, int64_t py,
-                int64_t channels, int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
-                int64_t ox_count, int64_t oy_count, int32_t* acc) {
-  const auto n = static_cast<int64_t>(values.size());
-  if (!packed.quads.empty() && max_value <= 255) {
-    narrowed.bytes.resize(values.size() + 3);
-    if (narrow_u8(values.data(), n, narrowed.bytes.data()))
-      return conv_sums_dot4(narrowed.bytes.data(), py, channels, packed.quads.data(), filters, kx,
-                            ky, sx, sy, ox_count, oy_count, acc);
+bool fits_staging(const StagingChoice& s, int64_t lo, int64_t hi) {
+  switch (s.kind) {
+    case Staging::Bytes:
+    case Staging::GroupedBytes: return lo - s.offset >= 0 && hi - s.offset <= 255;
+    case Staging::Pairs: return lo - s.offset >= INT16_MIN && hi - s.offset <= INT16_MAX;
+    case Staging::Ints: return s.offset == 0;  // the int32 bound is checked separately
+    case Staging::None: return false;
   }
-  if (!packed.pairs.empty() && max_value < kInt16Bound) {
-    narrowed.pairs.resize(values.size() + 1);
-    narrow(values.data(), n, narrowed.pairs.data());
-    return conv_sums_madd(narrowed.pairs.data(), py, channels, packed.pairs.data(), filters, kx,
-                          ky, sx, sy, ox_count, oy_count, acc);
-  }
-  conv_sums(values.data(), py, channels, w.data(), filters, kx, ky, sx, sy, ox_count, oy_count,
-            acc);
+  return false;
 }
 
 // The post-ops of post_ops.cpp (saturation, bias, ReLU, output scale and rounded shift) fused
@@ -273,25 +271,182 @@ int64_t max_of(const std::vector<int64_t>& v) {
   return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
 }
 
-// max |x << shift[channel]| over a (..., C) tensor (< 2^62: |x| <= 2^31, shift <= 31).
-AKIDA_VECTOR_CLONES
-int64_t max_abs_shifted(const int32_t* x, int64_t pixels, int64_t channels, const int32_t* shift) {
-  int64_t m = 0;
-  for (int64_t p = 0; p < pixels; ++p)
-    for (int64_t c = 0; c < channels; ++c) {
-      const int64_t v = x[p * channels + c];
-      m = std::max(m, (v < 0 ? -v : v) << shift[c]);
-    }
-  return m;
-}
-
 bool sums_fit_int32(int64_t max_l1, int64_t max_input) {
   return max_input == 0 || max_l1 < kInt32Bound / max_input;
 }
 
-// One convolution's sums on int32, prepared once: the input padded and shifted into a buffer,
-// then the fastest path its values allow (int32_sums). Dense layers are one-pixel 1x1
-// convolutions, depthwise ones use depthwise_sums.
+// A per-channel array padded to whole vectors of the blocked kernels (zeros past `values`).
+template <typename T>
+std::vector<int32_t> padded_int32(const std::vector<T>& values, int64_t channels) {
+  std::vector<int32_t> out(static_cast<size_t>(blocked::padded_channels(channels)), 0);
+  for (int64_t c = 0; c < channels; ++c) out[c] = static_cast<int32_t>(values[c]);
+  return out;
+}
+
+// The post-ops of post_ops.cpp on int32, as the blocked kernels' Requantize epilogue, for samples
+// whose sums are small enough that no step can leave int32 (fits()); otherwise the int64 paths
+// run. Same arithmetic: with |sum| <= the buffer maximum the first saturation does nothing, the
+// bias starts the sums, the buffer saturation and the ReLU bounds make one clamp, and neither the
+// product by the scale nor the shift can then overflow. Not for LUT or global pooling layers.
+class Requantize32 {
+ public:
+  Requantize32() = default;
+  explicit Requantize32(const PostOps& ops) {
+    usable_ = !ops.lut;
+    if (!usable_) return;
+    global_pool_ = ops.pool == PoolType::GlobalAverage;
+    const int64_t channels = ops.out_shape.c;
+    buffer_max_ = saturate(INT64_MAX, ops.buffer_bits);
+    const int64_t buffer_min = saturate(INT64_MIN, ops.buffer_bits);
+    const int64_t post_max = ops.scaled ? saturate(INT64_MAX, ops.post_op_buffer_bits) : kInt32Max;
+    std::vector<int64_t> bias(channels, 0), low(channels), high(channels), scale(channels);
+    std::vector<int32_t> left(channels), half(channels), right(channels);
+    a_limit_ = kInt32Max;
+    for (int64_t c = 0; c < channels; ++c) {
+      if (!ops.bias.empty()) bias[c] = ops.bias[c];
+      if (bias[c] < -kInt32Max || bias[c] > kInt32Max) usable_ = false;
+      max_bias_ = std::max(max_bias_, std::abs(bias[c]));
+      low[c] = std::max(buffer_min, ops.relu ? int64_t{0} : buffer_min);
+      high[c] = ops.relu && !ops.relu_max.empty() ? std::min(buffer_max_, ops.relu_max[c])
+                                                   : buffer_max_;
+      a_max_ = std::max({a_max_, std::abs(low[c]), std::abs(high[c])});
+      scale[c] = ops.scaled ? ops.output_scales[c] : 1;
+      const int32_t shift = ops.scaled ? ops.output_shift[c] : 0;
+      if (shift < -31) {
+        // (y + 2^(k−1)) >> k is 0 for every |y| <= 2^31 when k >= 32: the output is 0.
+        scale[c] = 0;
+        continue;
+      }
+      left[c] = std::max(shift, 0);
+      right[c] = std::max(-shift, 0);
+      half[c] = right[c] > 0 ? int32_t{1} << (right[c] - 1) : 0;
+      if (scale[c] == 0) continue;
+      // |a| · scale must stay within the post-op buffer, and its shift within int32.
+      const int64_t y_max = left[c] > 0 ? kInt32Max >> left[c] : kInt32Max - half[c];
+      a_limit_ = std::min({a_limit_, post_max / scale[c], y_max / scale[c]});
+    }
+    relu_ = ops.relu;
+    any_left_shift_ = std::any_of(left.begin(), left.end(), [](int32_t v) { return v > 0; });
+    out_min_ = static_cast<int32_t>(saturate(INT64_MIN, ops.output_bits));
+    out_max_ = static_cast<int32_t>(saturate(INT64_MAX, ops.output_bits));
+    bias_ = padded_int32(bias, channels);
+    low_ = padded_int32(low, channels);
+    high_ = padded_int32(high, channels);
+    scale_ = padded_int32(scale, channels);
+    left_ = padded_int32(left, channels);
+    half_ = padded_int32(half, channels);
+    right_ = padded_int32(right, channels);
+  }
+
+  // Whether every step is exact in int32 for sums with |sum| <= sum_bound (not for global
+  // pooling layers).
+  bool fits(int64_t sum_bound) const {
+    return !global_pool_ && clamp_fits(sum_bound) &&
+           std::min(sum_bound + max_bias_, a_max_) <= a_limit_;
+  }
+  // For global pooling layers: whether the clamped values of `pixels` positions, summed per
+  // channel on int32 (the ClampSum epilogue), are exact.
+  bool global_sum_fits(int64_t sum_bound, int64_t pixels) const {
+    return global_pool_ && clamp_fits(sum_bound) &&
+           std::min(sum_bound + max_bias_, a_max_) <= kInt32Max / pixels;
+  }
+  const int32_t* bias() const { return bias_.data(); }
+  blocked::Epilogue clamp_sum() const {
+    blocked::Epilogue e;
+    e.kind = blocked::Epilogue::Kind::ClampSum;
+    e.low = low_.data();
+    e.high = high_.data();
+    return e;
+  }
+  // The epilogue for sums bounded by |sum| <= sum_bound (fits(sum_bound)).
+  blocked::Epilogue epilogue(int64_t sum_bound) const {
+    blocked::Epilogue e;
+    e.kind = blocked::Epilogue::Kind::Requantize;
+    e.low = low_.data();
+    e.high = high_.data();
+    // Without a ReLU the clamp is the buffer's saturation, a no-op for these sums.
+    e.clamp = relu_ || sum_bound + max_bias_ > buffer_max_;
+    e.scale = scale_.data();
+    e.left = any_left_shift_ ? left_.data() : nullptr;
+    e.half = half_.data();
+    e.right = right_.data();
+    e.out_min = out_min_;
+    e.out_max = out_max_;
+    return e;
+  }
+
+ private:
+  // The first saturation is a no-op and the bias addition stays within int32.
+  bool clamp_fits(int64_t sum_bound) const {
+    return usable_ && sum_bound <= buffer_max_ && sum_bound + max_bias_ <= kInt32Max;
+  }
+
+  bool usable_ = false, global_pool_ = false, relu_ = false, any_left_shift_ = false;
+  int64_t buffer_max_ = 0, max_bias_ = 0, a_max_ = 0, a_limit_ = 0;
+  std::vector<int32_t> bias_, low_, high_, scale_, left_, half_, right_;
+  int32_t out_min_ = 0, out_max_ = 0;
+};
+
+// The Akida 1.0 activation as the blocked kernels' Levels epilogue (when its boundaries fit
+// int32): the count of level boundaries each potential reaches, as V1Activation::outputs(); on
+// 16-bit lanes (Levels16) for samples whose potentials minus thresholds stay within int32, when
+// every boundary lies within int16 of its threshold.
+class V1Levels {
+ public:
+  V1Levels() = default;
+  V1Levels(const V1Activation& activation, int64_t neurons) {
+    const std::vector<int32_t>& levels = activation.boundaries32();
+    if (!activation.enabled() || levels.empty()) return;
+    stride_ = blocked::padded_channels(neurons);
+    count_ = activation.max_level();
+    levels_.assign(static_cast<size_t>(count_ * stride_), 0);
+    for (int32_t k = 0; k < count_; ++k)
+      std::copy_n(&levels[k * neurons], neurons, &levels_[k * stride_]);
+    const std::vector<int64_t>& thresholds = activation.thresholds();
+    std::vector<int16_t> relative(levels.size());
+    for (size_t i = 0; i < levels.size(); ++i) {
+      const int64_t r = levels[i] - thresholds[i % neurons];
+      if (r < INT16_MIN || r > INT16_MAX) return;
+      relative[i] = static_cast<int16_t>(r);
+    }
+    thresholds_ = padded_int32(thresholds, neurons);
+    max_threshold_ = max_of(thresholds);
+    for (int64_t t : thresholds) max_threshold_ = std::max(max_threshold_, std::abs(t));
+    levels16_ = blocked::pack_levels16(relative, neurons, count_);
+  }
+  bool usable() const { return !levels_.empty(); }
+  // The epilogue for potentials bounded by |p| <= bound.
+  blocked::Epilogue epilogue(int64_t bound) const {
+    blocked::Epilogue e;
+    e.kind = blocked::Epilogue::Kind::Levels;
+    e.levels = levels_.data();
+    e.level_count = count_;
+    e.level_stride = stride_;
+    if (!levels16_.empty() && bound + max_threshold_ <= kInt32Max) {
+      e.kind = blocked::Epilogue::Kind::Levels16;
+      e.thresholds = thresholds_.data();
+      e.levels16 = levels16_.data();
+    }
+    return e;
+  }
+
+ private:
+  std::vector<int32_t> levels_;
+  int32_t count_ = 0;
+  int64_t stride_ = 0;
+  std::vector<int32_t> thresholds_;
+  std::vector<int16_t> levels16_;
+  int64_t max_threshold_ = 0;
+};
+
+constexpr blocked::Epilogue kPlainSums{};
+
+// One convolution's sums on int32, prepared once. Each sample is staged in a padded buffer
+// (shifted by input_shift, narrowed to the smallest type its range allows, offset into the
+// unsigned byte range where needed), then summed by the fastest path for that staging: the
+// AVX-512 blocked kernels (bytes or 16-bit pairs; their epilogues apply the layer's output stage
+// on the fly), the AVX2 pair multiply-adds, or int32 products. Dense layers are one-pixel 1x1
+// convolutions; depthwise ones sum each channel on its own.
 class ConvSums {
  public:
   struct Geometry {
@@ -301,57 +456,442 @@ class ConvSums {
     Shape out;      // the sums, (x, y, F)
   };
 
+  // The blocked kernels' view of a staging layout: elements per staged pixel, every window's
+  // offset (per pooling window when pool_window > 0) and, for grouped inputs, the byte weights.
+  struct BlockedLayout {
+    int64_t channels = 0;
+    std::vector<int32_t> windows;
+    int64_t pool_window = 0;
+    blocked::ByteWeights bytes;
+  };
+
   // `weights` in correlation layout, `pad` the shifted value of each channel's padding.
+  // `pooling` (optional): max pooling of the sums (its pool_window over g.out, TF padding), done
+  // by compute(), whose outputs are then the pooled sums. Max pooling may come first because
+  // everything after the sums (bias, saturations, activations) is non-decreasing per channel.
   ConvSums(const Geometry& g, std::vector<int32_t> weights, bool depthwise,
-           std::vector<int32_t> shift, const std::vector<int64_t>& pad)
+           std::vector<int32_t> shift, const std::vector<int64_t>& pad,
+           const PostOps* pooling = nullptr)
       : g_(g), weights_(std::move(weights)), depthwise_(depthwise), shift_(std::move(shift)) {
+    if (pooling && pooling->pool == PoolType::Max) pooling_ = *pooling;
     // Σ|w| per output channel; a depthwise kernel (tap, C) has one output channel per input one.
     max_l1_ = max_of(filter_l1(weights_, g.out.c));
-    // A padding value beyond int32 makes every sample take the reference kernel.
-    max_pad_ = std::min(max_of(pad), kInt32Bound);
-    for (int64_t v : pad) pad_.push_back(static_cast<int32_t>(std::min(v, kInt32Bound - 1)));
     px_ = (g.out.x - 1) * g.kernel.stride_x + g.kernel.size_x;
     py_ = (g.out.y - 1) * g.kernel.stride_y + g.kernel.size_y;
-    if (!depthwise_) packed_ = pack_weights(weights_, g.kernel.size_x, g.kernel.size_y * g.in.c, g.out.c);
-    // Nothing to pad or shift (e.g. the pointwise half of a separable layer): read the input.
-    direct_ = px_ == g.in.x && py_ == g.in.y && g.x.pad_before == 0 && g.y.pad_before == 0 &&
-              std::all_of(shift_.begin(), shift_.end(), [](int32_t v) { return v == 0; });
+    // Strided windows may leave the last rows or columns of the input unread.
+    covered_x_ = std::min(g.in.x, px_ - g.x.pad_before);
+    covered_y_ = std::min(g.in.y, py_ - g.y.pad_before);
+    min_shift_ = *std::min_element(shift_.begin(), shift_.end());
+    max_shift_ = *std::max_element(shift_.begin(), shift_.end());
+    for (int64_t k = 0; k < covered_y_ * g.in.c; ++k) row_shifts_.push_back(shift_[k % g.in.c]);
+    const bool padded = g.x.pad_before > 0 || g.y.pad_before > 0 ||
+                        px_ - g.x.pad_before > g.in.x || py_ - g.y.pad_before > g.in.y;
+    for (int64_t v : pad) {
+      // A padding value beyond int32 makes every sample take the reference kernel.
+      pad_.push_back(static_cast<int32_t>(std::clamp(v, -kInt32Bound, kInt32Bound - 1)));
+      if (!padded) continue;
+      pad_lo_ = std::min(pad_lo_, v);
+      pad_hi_ = std::max(pad_hi_, v);
+    }
+    prepare_paths();
   }
 
-  // The sums of `in` (g.in values) into `sums` (g.out values); false, computing nothing, when a
-  // sum could leave int32.
-  bool run(const std::vector<int32_t>& in, std::vector<int32_t>& sums) {
-    const int64_t c = g_.in.c;
-    const int64_t max_input = std::max(
-        max_abs_shifted(in.data(), static_cast<int64_t>(in.size()) / c, c, shift_.data()), max_pad_);
-    if (!sums_fit_int32(max_l1_, max_input)) return false;
-    if (!direct_) {
-      padded_.resize(static_cast<size_t>(px_ * py_ * c));
-      pad_and_shift(in.data(), g_.in.x, g_.in.y, c, shift_.data(), pad_.data(), g_.x.pad_before,
-                    g_.y.pad_before, px_, py_, padded_.data());
+  bool depthwise() const { return depthwise_; }
+
+  // Output rows (of the pooled output when pooling) and values compute() writes.
+  int64_t rows() const { return pooling_ ? pooling_->out_shape.x : g_.out.x; }
+  int64_t outputs() const { return pooling_ ? pooling_->out_shape.size() : g_.out.size(); }
+
+  // Stages `in` (g.in values) for compute(). Returns max Σ|w| · max |input| (padding included),
+  // which bounds |sum|, or nothing when a sum could leave int32 (compute() must not run then).
+  std::optional<int64_t> stage(const std::vector<int32_t>& in) {
+    StagingChoice choice = last_;
+    if (choice.kind == Staging::None) {  // the first sample: scan, then stage
+      scan_range(in);
+      choice = best_staging();
     }
-    const std::vector<int32_t>& values = direct_ ? in : padded_;
-    sums.resize(static_cast<size_t>(g_.out.size()));
-    const Window& k = g_.kernel;
-    if (depthwise_)
-      depthwise_sums(values.data(), py_, c, weights_.data(), k.size_x, k.size_y, k.stride_x,
-                     k.stride_y, g_.out.x, g_.out.y, sums.data());
-    else
-      int32_sums(values, narrowed_, max_input, weights_, packed_, py_, c, g_.out.c, k.size_x,
-                 k.size_y, k.stride_x, k.stride_y, g_.out.x, g_.out.y, sums.data());
-    return true;
+    stage_as(in, choice);
+    if (!staged_fits(choice)) {
+      choice = best_staging();
+      stage_as(in, choice);
+    }
+    current_ = choice;
+    last_ = best_staging();  // the next sample's guess
+    const int64_t max_input = std::max(std::abs(lo_), std::abs(hi_));
+    if (!sums_fit_int32(max_l1_, max_input)) return std::nullopt;
+    return max_l1_ * max_input;
+  }
+
+  // Whether compute() runs the blocked kernels for the staged sample: only they apply
+  // epilogues and biases.
+  bool blocked() const {
+    return current_.kind == Staging::Bytes || current_.kind == Staging::GroupedBytes ||
+           (current_.kind == Staging::Pairs && !pairs_.empty()) ||
+           (depthwise_ && current_.kind == Staging::Pairs && !dw_weights_.empty());
+  }
+
+  // The per-channel start of every sum for the blocked kernels: the offset's correction, plus
+  // `bias` (padded, nullable). Call after stage() and before compute().
+  void start(const int32_t* bias) {
+    const std::vector<int32_t>& sums = depthwise_ ? dw_column_sums_
+                                       : current_.kind == Staging::Bytes ? bytes_.column_sums
+                                       : current_.kind == Staging::GroupedBytes ? grouped_.bytes.column_sums
+                                                                                : pairs_.column_sums;
+    init_.resize(sums.size());
+    const auto o = static_cast<uint32_t>(current_.offset);
+    for (size_t f = 0; f < sums.size(); ++f)
+      init_[f] = static_cast<int32_t>(o * static_cast<uint32_t>(sums[f]) +
+                                      static_cast<uint32_t>(bias ? bias[f] : 0));
+  }
+
+  // Lets compute_all() split the rows over `pool` (nullptr: the calling thread only).
+  void use_threads(ThreadPool* pool) { pool_ = pool; }
+
+  // The sums of every output (pooled when pooling) into out ((x, y, F) values): through
+  // `epilogue` with the start() values when blocked(), plain sums otherwise (then `epilogue`
+  // must be kPlainSums and no bias started). The blocked kernels' outputs are split in parts
+  // over the pool's threads (not for a global sum, to which every output adds).
+  void compute_all(const blocked::Epilogue& epilogue, int32_t* out) {
+    if (blocked() && (!pooling_ || layout().pool_window > 0)) {
+      const int64_t items = outputs() / g_.out.c;
+      if (!pool_ || items < 2 || epilogue.kind == blocked::Epilogue::Kind::ClampSum)
+        return blocked_items(epilogue, out, 0, items);
+      const int64_t parts = std::min<int64_t>(items, 4 * pool_->size());
+      pool_->run(parts, [&](int64_t i) {
+        blocked_items(epilogue, out, items * i / parts, items * (i + 1) / parts);
+      });
+      return;
+    }
+    if (!pooling_) return plain_sums(out);
+    // The whole conv output, then its pooling.
+    unpooled_.resize(static_cast<size_t>(g_.out.size()));
+    plain_sums(unpooled_.data());
+    max_pool(*pooling_, unpooled_.data(), out);
+    if (blocked()) {  // the blocked depthwise kernel: its start values are in, then the epilogue
+      const Shape& o = pooling_->out_shape;
+      blocked::finish(epilogue, out, o.x * o.y, o.c, out);
+    }
   }
 
  private:
+  // Blocked outputs [begin, end) (pooled ones when the kernel pools).
+  void blocked_items(const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
+                     int64_t end) const {
+    if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, epilogue, out, begin, end);
+    if (current_.kind == Staging::GroupedBytes)
+      return run_blocked(grouped8_, grouped_.bytes, epilogue, out, begin, end);
+    run_blocked(pairs16_, pairs_, epilogue, out, begin, end);
+  }
+
+  // The window offsets of the current staging's layout.
+  const BlockedLayout& layout() const {
+    return current_.kind == Staging::GroupedBytes ? grouped_ : plain_;
+  }
+
+  // The sums of the whole conv output, without pooling.
+  void plain_sums(int32_t* out) const {
+    if (blocked()) return blocked_items(kPlainSums, out, 0, g_.out.x * g_.out.y);
+    const Window& k = g_.kernel;
+    const int64_t c = g_.in.c, f = g_.out.c;
+    if (current_.kind == Staging::Pairs)
+      return conv_sums_madd(pairs16_.data(), py_, c, madd_.data(), f, k.size_x, k.size_y,
+                            k.stride_x, k.stride_y, g_.out.x, g_.out.y, out);
+    if (depthwise_)
+      return depthwise_sums(ints32_.data(), py_, c, weights_.data(), k.size_x, k.size_y,
+                            k.stride_x, k.stride_y, g_.out.x, g_.out.y, out);
+    conv_sums(ints32_.data(), py_, c, weights_.data(), f, k.size_x, k.size_y, k.stride_x,
+              k.stride_y, g_.out.x, g_.out.y, out);
+  }
+
+  // The weight layouts and window offsets of the paths this CPU runs.
+  void prepare_paths() {
+    const Window& k = g_.kernel;
+    const int64_t c = g_.in.c, f = g_.out.c;
+    // Element offsets must fit int32 for the blocked kernels.
+    // (Grouped layouts add at most three slots per shift group: 4 · c bounds them.)
+    const bool small = px_ * py_ * 4 * c + kStagingSlack < kInt32Bound;
+    if (blocked::available() && small) {
+      if (depthwise_) {
+        const int64_t padded = blocked::padded_channels(c), taps = k.size_x * k.size_y;
+        dw_weights_.assign(static_cast<size_t>(taps * padded), 0);
+        dw_column_sums_.assign(static_cast<size_t>(padded), 0);
+        for (int64_t t = 0; t < taps; ++t) {
+          tap_offsets_.push_back(static_cast<int32_t>(((t / k.size_y) * py_ + t % k.size_y) * c));
+          for (int64_t ch = 0; ch < c; ++ch) {
+            const int32_t w = weights_[t * c + ch];
+            dw_weights_[t * padded + ch] = w;
+            dw_column_sums_[ch] = static_cast<int32_t>(static_cast<uint32_t>(dw_column_sums_[ch]) +
+                                                       static_cast<uint32_t>(w));
+          }
+        }
+      } else {
+        bytes_ = blocked::pack_bytes(weights_, f, plain_runs());
+        // The pairs are packed on the first sample that needs them (most layers never do).
+        pairs_fit_ = std::all_of(weights_.begin(), weights_.end(), [](int32_t v) {
+          return v >= INT16_MIN && v <= INT16_MAX;
+        });
+        const bool zero_padding = std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v == 0; });
+        if (max_shift_ > 0 && zero_padding && c <= blocked::kMaxPermutedChannels &&
+            blocked::can_permute())
+          group_by_shift();
+      }
+      plain_.channels = c;
+      make_windows(plain_);
+    }
+    if (!depthwise_ && f % 8 == 0 && !blocked_ready() && madd_available())
+      madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
+  }
+
+  // The element offset of output pixel (ox, oy)'s window in a staged buffer of `channels`
+  // elements per pixel.
+  int32_t window_offset(int64_t ox, int64_t oy, int64_t channels) const {
+    return static_cast<int32_t>((ox * g_.kernel.stride_x * py_ + oy * g_.kernel.stride_y) * channels);
+  }
+
+  // Every output pixel's window offset; listed pooling window by pooling window when the layer
+  // pools and the blocked kernel can (pool_window of them each, the real positions of a window
+  // at the border repeated).
+  void make_windows(BlockedLayout& layout) const {
+    for (int64_t ox = 0; ox < g_.out.x; ++ox)
+      for (int64_t oy = 0; oy < g_.out.y; ++oy)
+        layout.windows.push_back(window_offset(ox, oy, layout.channels));
+    if (!pooling_ || depthwise_) return;
+    const PostOps& ops = *pooling_;
+    const Window& pw = ops.pool_window;
+    const int64_t window = pw.size_x * pw.size_y;
+    if (!blocked::can_pool(window)) return;
+    std::vector<int32_t> pooled;
+    for (int64_t qx = 0; qx < ops.out_shape.x; ++qx)
+      for (int64_t qy = 0; qy < ops.out_shape.y; ++qy) {
+        const int64_t x0 = qx * pw.stride_x - ops.pool_x.pad_before;
+        const int64_t y0 = qy * pw.stride_y - ops.pool_y.pad_before;
+        const size_t first = pooled.size();
+        for (int64_t x = std::max<int64_t>(x0, 0); x < std::min(x0 + pw.size_x, g_.out.x); ++x)
+          for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y0 + pw.size_y, g_.out.y); ++y)
+            pooled.push_back(window_offset(x, y, layout.channels));
+        while (pooled.size() < first + static_cast<size_t>(window)) pooled.push_back(pooled[first]);
+      }
+    layout.windows = std::move(pooled);
+    layout.pool_window = window;
+  }
+
+  // Kernel rows as runs of the staged input (its channels in order, shifted when staged).
+  std::vector<blocked::InputRun> plain_runs() const {
+    const int64_t c = g_.in.c;
+    return blocked::row_runs(g_.kernel.size_x, g_.kernel.size_y * c, py_ * c);
+  }
+
+  // Inputs with different input_shifts staged unshifted, as bytes: the channels grouped by
+  // shift, largest first, each group padded to whole words (a pixel's slots), so that the
+  // blocked kernel sums each group and shifts by the gaps between them (InputRun). Only the
+  // byte staging uses this layout; wider inputs take the plain int32 path.
+  void group_by_shift() {
+    const int64_t c = g_.in.c;
+    std::vector<int32_t> shifts(shift_.begin(), shift_.end());
+    std::sort(shifts.begin(), shifts.end(), std::greater<>());
+    shifts.erase(std::unique(shifts.begin(), shifts.end()), shifts.end());
+    std::vector<int64_t> source;
+    for (int32_t shift : shifts) {
+      const int64_t start = static_cast<int64_t>(source.size());
+      for (int64_t ch = 0; ch < c; ++ch)
+        if (shift_[ch] == shift) source.push_back(ch);
+      groups_.push_back({start, static_cast<int64_t>(source.size()) - start, shift});
+      while (source.size() % 4 != 0) source.push_back(source[start]);  // zero weights
+    }
+    // Worth it only with fewer words than the 16-bit pairs the shifted inputs would take.
+    const Window& k = g_.kernel;
+    int64_t grouped_words = 0;
+    for (const ShiftGroup& gr : groups_) grouped_words += k.size_x * k.size_y * ((gr.channels + 3) / 4);
+    if (grouped_words >= k.size_x * ((k.size_y * c + 1) / 2)) return groups_.clear();
+    permutation_ = blocked::make_permutation(source, c);
+    grouped_.channels = permutation_.slots;
+    grouped_.bytes = blocked::pack_bytes(weights_, g_.out.c, grouped_runs());
+    make_windows(grouped_);
+  }
+
+  // The runs of the grouped layout: group by group, every kernel position, then the shift to
+  // the next group's (the last group's own shift after the last run).
+  std::vector<blocked::InputRun> grouped_runs() const {
+    const Window& k = g_.kernel;
+    const int64_t c = g_.in.c, slots = permutation_.slots;
+    std::vector<blocked::InputRun> runs;
+    for (size_t group = 0; group < groups_.size(); ++group) {
+      const ShiftGroup& gr = groups_[group];
+      const int64_t padded = (gr.channels + 3) / 4 * 4;
+      for (int64_t i = 0; i < k.size_x; ++i)
+        for (int64_t j = 0; j < k.size_y; ++j) {
+          blocked::InputRun run;
+          run.offset = (i * py_ + j) * slots + gr.start;
+          for (int64_t m = 0; m < padded; ++m) {
+            const int64_t ch = m < gr.channels ? permutation_source(gr.start + m) : -1;
+            run.rows.push_back(ch < 0 ? -1 : (i * k.size_y + j) * c + ch);
+          }
+          runs.push_back(std::move(run));
+        }
+      runs.back().shift = group + 1 < groups_.size() ? gr.shift - groups_[group + 1].shift : gr.shift;
+    }
+    return runs;
+  }
+
+  // The input channel of slot j of the grouped layout.
+  int64_t permutation_source(int64_t j) const {
+    for (const ShiftGroup& gr : groups_)
+      if (j >= gr.start && j < gr.start + gr.channels) {
+        int64_t seen = 0;
+        for (int64_t ch = 0; ch < g_.in.c; ++ch)
+          if (shift_[ch] == gr.shift && seen++ == j - gr.start) return ch;
+      }
+    return -1;
+  }
+
+  bool blocked_ready() const { return !plain_.windows.empty(); }
+
+  // The best staging for inputs spanning [lo_, hi_] (raw: [raw_lo_, raw_hi_]) on this CPU.
+  StagingChoice best_staging() const {
+    const int64_t lo = lo_, hi = hi_;
+    if (blocked_ready() && hi - lo <= 255 && (depthwise_ || !bytes_.empty()))
+      return {Staging::Bytes, byte_offset(lo, hi)};
+    // The unshifted inputs as bytes, the channels grouped by shift.
+    if (!grouped_.bytes.empty() && raw_hi_ - raw_lo_ <= 255)
+      return {Staging::GroupedBytes, byte_offset(raw_lo_, raw_hi_)};
+    const bool fits16 = lo >= INT16_MIN && hi <= INT16_MAX;
+    if (blocked_ready() && hi - lo <= UINT16_MAX && (depthwise_ || pairs_fit_))
+      return {Staging::Pairs, fits16 ? 0 : static_cast<int32_t>(lo - INT16_MIN)};
+    if (!madd_.empty() && fits16) return {Staging::Pairs, 0};
+    return {Staging::Ints, 0};
+  }
+
+  // What brings values spanning [lo, hi] (at most 256 values) into 0..255, 0 or -128 when either does.
+  static int32_t byte_offset(int64_t lo, int64_t hi) {
+    if (lo >= 0 && hi <= 255) return 0;
+    if (lo >= -128 && hi <= 127) return -128;
+    return static_cast<int32_t>(lo);
+  }
+
+  // The range the staged values of `choice` span: the raw inputs' in the grouped layout.
+  bool staged_fits(const StagingChoice& choice) const {
+    if (choice.kind == Staging::GroupedBytes) return fits_staging(choice, raw_lo_, raw_hi_);
+    return fits_staging(choice, lo_, hi_);
+  }
+
+  // The shifted range of the input and the padding, without staging.
+  void scan_range(const std::vector<int32_t>& in) {
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    scan_input(in.data(), g_.in.y, covered_x_, covered_y_, g_.in.c, row_shifts_.data(), 0, 0, 0,
+               py_, nullptr, lo, hi);
+    shifted_range(lo, hi);
+  }
+
+  // The range of the shifted inputs from the raw one: exact with a uniform shift, else the
+  // widest the shifts allow (still a bound for the sums and the staging type).
+  void shifted_range(int32_t raw_lo, int32_t raw_hi) {
+    raw_lo_ = raw_lo;
+    raw_hi_ = raw_hi;
+    lo_ = std::min(pad_lo_, int64_t{raw_lo} << (raw_lo < 0 ? max_shift_ : min_shift_));
+    hi_ = std::max(pad_hi_, int64_t{raw_hi} << (raw_hi > 0 ? max_shift_ : min_shift_));
+  }
+
+  template <typename T>
+  void stage_into(const std::vector<int32_t>& in, std::vector<T>& buffer, int32_t offset,
+                  std::optional<int32_t>& border_offset) {
+    const int64_t c = g_.in.c;
+    if (buffer.empty()) buffer.assign(static_cast<size_t>(px_ * py_ * c + kStagingSlack), 0);
+    if (border_offset != offset) fill_border(buffer, offset), border_offset = offset;
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    stage_input(in.data(), g_.in.y, covered_x_, covered_y_, c, row_shifts_.data(), offset,
+                g_.x.pad_before, g_.y.pad_before, py_, buffer.data(), lo, hi);
+    shifted_range(lo, hi);
+  }
+
+  // Every padding position holds its channel's padding value minus the offset.
+  template <typename T>
+  void fill_border(std::vector<T>& buffer, int32_t offset) const {
+    const int64_t c = g_.in.c;
+    for (int64_t x = 0; x < px_; ++x)
+      for (int64_t y = 0; y < py_; ++y)
+        for (int64_t ch = 0; ch < c; ++ch)
+          buffer[(x * py_ + y) * c + ch] =
+              static_cast<T>(static_cast<uint32_t>(pad_[ch]) - static_cast<uint32_t>(offset));
+  }
+
+  // The grouped layout's staging: unshifted bytes, the channels permuted into their slots.
+  void stage_grouped(const std::vector<int32_t>& in, int32_t offset) {
+    const int64_t slots = permutation_.slots, c = g_.in.c;
+    if (grouped8_.empty()) grouped8_.assign(static_cast<size_t>(px_ * py_ * slots + kStagingSlack), 0);
+    if (grouped_border_ != offset) {  // zero padding, in every slot
+      std::fill(grouped8_.begin(), grouped8_.end(), static_cast<uint8_t>(-offset));
+      grouped_border_ = offset;
+    }
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    blocked::stage_permuted(in.data(), covered_x_, covered_y_, g_.in.y * c, permutation_, offset,
+                            grouped8_.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * slots,
+                            py_ * slots, lo, hi);
+    shifted_range(lo, hi);
+  }
+
+  void stage_as(const std::vector<int32_t>& in, const StagingChoice& choice) {
+    switch (choice.kind) {
+      case Staging::Bytes: return stage_into(in, bytes8_, choice.offset, border8_);
+      case Staging::GroupedBytes: return stage_grouped(in, choice.offset);
+      case Staging::Pairs:
+        if (!depthwise_ && pairs_fit_ && pairs_.empty())
+          pairs_ = blocked::pack_pairs(weights_, g_.out.c, plain_runs());
+        return stage_into(in, pairs16_, choice.offset, border16_);
+      default: return stage_into(in, ints32_, 0, border32_);
+    }
+  }
+
+  template <typename T, typename W>
+  void run_blocked(const std::vector<T>& input, const blocked::PackedWeights<W>& weights,
+                   const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
+                   int64_t end) const {
+    if (depthwise_) {
+      blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
+                                  tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
+                                  dw_weights_.data(), init_.data(), epilogue, out};
+      return blocked::depthwise(t, begin, end);
+    }
+    // Only the pooled (or unpooled) windows are listed, depending on the layer.
+    const BlockedLayout& l = layout();
+    blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
+                           &weights, init_.data(), epilogue, out};
+    blocked::conv(t, begin, end);
+  }
+
   Geometry g_;
+  ThreadPool* pool_ = nullptr;
+  std::optional<PostOps> pooling_;
+  std::vector<int32_t> unpooled_;  // otherwise the sums before pooling
   std::vector<int32_t> weights_;
   bool depthwise_ = false;
   std::vector<int32_t> shift_, pad_;
-  int64_t max_l1_ = 0, max_pad_ = 0, px_ = 0, py_ = 0;
-  bool direct_ = false;
-  PackedWeights packed_;
-  NarrowInputs narrowed_;
-  std::vector<int32_t> padded_;
+  int32_t min_shift_ = 0, max_shift_ = 0;
+  std::vector<int32_t> row_shifts_;  // the shift of each value of an input row
+  int64_t pad_lo_ = 0, pad_hi_ = 0;
+  int64_t max_l1_ = 0, px_ = 0, py_ = 0, covered_x_ = 0, covered_y_ = 0;
+  // The paths' weights: blocked bytes / pairs (or depthwise int32), AVX2 pairs.
+  blocked::ByteWeights bytes_;
+  blocked::PairWeights pairs_;
+  bool pairs_fit_ = false;  // every weight fits int16: pairs_ can be packed
+  std::vector<int32_t> dw_weights_, dw_column_sums_, tap_offsets_;
+  BlockedLayout plain_, grouped_;
+  std::vector<int16_t> madd_;
+  // The grouped layout (group_by_shift()): each group's first slot, channel count and shift.
+  struct ShiftGroup {
+    int64_t start = 0, channels = 0;
+    int32_t shift = 0;
+  };
+  std::vector<ShiftGroup> groups_;
+  blocked::Permutation permutation_;
+  // Per sample: the staged input, its range and staging.
+  std::vector<uint8_t> bytes8_, grouped8_;
+  std::vector<int16_t> pairs16_;
+  std::vector<int32_t> ints32_;
+  std::optional<int32_t> border8_, grouped_border_, border16_, border32_;  // the offset each border was filled for
+  int64_t lo_ = 0, hi_ = 0;          // the shifted inputs' range (padding included)
+  int32_t raw_lo_ = 0, raw_hi_ = 0;  // the inputs' own range
+  StagingChoice last_, current_;
+  std::vector<int32_t> init_;
 };
 
 ConvSums::Geometry conv_geometry(const Shape& in, const ConvParams& params, const ConvPlan& plan) {
@@ -363,6 +903,57 @@ ConvSums::Geometry dense_geometry(const Shape& in, int64_t units) {
   return {Shape{1, 1, in.size()}, Window{}, Axis{1, 1, 0}, Axis{1, 1, 0}, Shape{1, 1, units}};
 }
 
+// The output stage of a v2 layer from its staged (and max-pooled) sums: the Requantize
+// epilogue in the blocked kernels when the sample's bound allows, else the plain sums then the
+// int64 post-ops (fused where possible).
+class V2Output {
+ public:
+  explicit V2Output(PostOps ops) : ops_(std::move(ops)), requantize_(ops_) {
+    after_pool_ = ops_;
+    if (ops_.pool == PoolType::Max) {  // pooled by ConvSums
+      after_pool_.pool = PoolType::None;
+      after_pool_.conv_shape = ops_.out_shape;
+    }
+    fused_ = fuse(after_pool_);
+    // After a global sum: its saturation to the buffer, then the output scale.
+    after_sum_ = ops_;
+    after_sum_.pool = PoolType::None;
+    after_sum_.conv_shape = ops_.out_shape;
+    after_sum_.bias.clear();
+    after_sum_.relu = false;
+  }
+  const PostOps& ops() const { return ops_; }
+
+  void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
+    output.resize(static_cast<size_t>(ops_.out_shape.size()));
+    if (sums.blocked() && requantize_.fits(sum_bound)) {
+      sums.start(requantize_.bias());
+      return sums.compute_all(requantize_.epilogue(sum_bound), output.data());
+    }
+    if (sums.blocked() && !sums.depthwise() &&
+        requantize_.global_sum_fits(sum_bound, ops_.conv_shape.x * ops_.conv_shape.y)) {
+      sums.start(requantize_.bias());
+      acc32_.assign(static_cast<size_t>(ops_.out_shape.c), 0);
+      sums.compute_all(requantize_.clamp_sum(), acc32_.data());
+      acc64_.assign(acc32_.begin(), acc32_.end());
+      return apply_post_ops(after_sum_, acc64_, output);
+    }
+    if (sums.blocked()) sums.start(nullptr);
+    acc32_.resize(static_cast<size_t>(sums.outputs()));
+    sums.compute_all(kPlainSums, acc32_.data());
+    finish_int32(after_pool_, fused_, acc32_, acc64_, output);
+  }
+
+ private:
+  PostOps ops_;
+  PostOps after_pool_;  // ops_ without its max pooling (done with the sums)
+  PostOps after_sum_;   // what follows a global sum
+  FusedPostOps fused_;
+  Requantize32 requantize_;
+  std::vector<int32_t> acc32_;
+  std::vector<int64_t> acc64_;
+};
+
 struct FastConvOptions {
   bool depthwise = false;
   bool rotate_kernel = true;
@@ -372,32 +963,25 @@ struct FastConvOptions {
 // InputConv2D, Conv2D, DepthwiseConv2D: the sums, their max pooling (on the raw sums: the
 // saturation and the bias are non-decreasing per channel, so max(f(a), f(b)) = f(max(a, b))),
 // then the post-ops.
-class FastConvKernel final : public LayerKernel {
+class FastConvKernel final : public CloneableKernel<FastConvKernel> {
  public:
   FastConvKernel(const Layer& layer, const Shape& in, const FastConvOptions& options,
                  std::unique_ptr<LayerKernel> reference)
-      : reference_(std::move(reference)), sums_(make_sums(layer, in, options)) {
-    post_ops_ = prepare_post_ops(layer, read_conv_params(layer), plan(layer, in, options));
-    fused_ = fuse(post_ops_);
-    after_pool_ = post_ops_;
-    if (post_ops_.pool == PoolType::Max) {
-      after_pool_.pool = PoolType::None;
-      after_pool_.conv_shape = post_ops_.out_shape;
-    }
-  }
+      : reference_(std::move(reference)),
+        output_(prepare_post_ops(layer, read_conv_params(layer), plan(layer, in, options))),
+        sums_(make_sums(layer, in, options, output_.ops())) {}
 
-  Shape output_shape() const override { return post_ops_.out_shape; }
+  Shape output_shape() const override { return output_.ops().out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
-    if (post_ops_.pool != PoolType::Max) return finish_int32(after_pool_, fused_, acc32_, acc64_, output);
-    pooled32_.resize(static_cast<size_t>(post_ops_.out_shape.size()));
-    max_pool(post_ops_, acc32_.data(), pooled32_.data());
-    finish_int32(after_pool_, fused_, pooled32_, acc64_, output);
+    const std::optional<int64_t> bound = sums_.stage(*inputs.front());
+    if (!bound) return reference_->eval(inputs, output);
+    output_.run(sums_, *bound, output);
   }
 
   void reset() override { reference_->reset(); }
+  void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
 
  private:
   static ConvPlan plan(const Layer& layer, const Shape& in, const FastConvOptions& options) {
@@ -406,7 +990,8 @@ class FastConvKernel final : public LayerKernel {
   }
 
   // The reference kernel has validated the layer: nothing here throws.
-  static ConvSums make_sums(const Layer& layer, const Shape& in, const FastConvOptions& options) {
+  static ConvSums make_sums(const Layer& layer, const Shape& in, const FastConvOptions& options,
+                            const PostOps& ops) {
     const ConvParams params = read_conv_params(layer);
     const ConvPlan p = plan(layer, in, options);
     std::vector<int32_t> shift = read_input_shift(layer, in.c);
@@ -419,130 +1004,129 @@ class FastConvKernel final : public LayerKernel {
                     correlation_weights(*layer.find_variable("weights"), params.kernel.size_x,
                                         params.kernel.size_y, in.c,
                                         options.depthwise ? 1 : p.conv_out.c, options.rotate_kernel),
-                    options.depthwise, std::move(shift), shifted_pad);
+                    options.depthwise, std::move(shift), shifted_pad, &ops);
   }
 
-  std::unique_ptr<LayerKernel> reference_;
+  OwnedKernel reference_;
+  V2Output output_;
   ConvSums sums_;
-  PostOps post_ops_;
-  PostOps after_pool_;  // post_ops_ without its max pooling (done on the int32 sums)
-  FusedPostOps fused_;
-  std::vector<int32_t> acc32_, pooled32_;
-  std::vector<int64_t> acc64_;
 };
 
-class FastDenseKernel final : public LayerKernel {
+class FastDenseKernel final : public CloneableKernel<FastDenseKernel> {
  public:
   FastDenseKernel(const Layer& layer, const Shape& in, std::unique_ptr<LayerKernel> reference)
-      : reference_(std::move(reference)), sums_(make_sums(layer, in)) {
-    post_ops_ = prepare_post_ops(layer, Shape{1, 1, required_param(layer, "units", 1, 1 << 24)});
-    fused_ = fuse(post_ops_);
-  }
+      : reference_(std::move(reference)),
+        sums_(make_sums(layer, in)),
+        output_(prepare_post_ops(layer, Shape{1, 1, required_param(layer, "units", 1, 1 << 24)})) {}
 
-  Shape output_shape() const override { return post_ops_.out_shape; }
+  Shape output_shape() const override { return output_.ops().out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
-    finish_int32(post_ops_, fused_, acc32_, acc64_, output);
+    const std::optional<int64_t> bound = sums_.stage(*inputs.front());
+    if (!bound) return reference_->eval(inputs, output);
+    output_.run(sums_, *bound, output);
   }
 
  private:
   static ConvSums make_sums(const Layer& layer, const Shape& in) {
     const int64_t units = required_param(layer, "units", 1, 1 << 24);
-    const std::vector<int64_t> w = layer.find_variable("weights")->ints();  // (X, F)
+    std::vector<int32_t> w = layer.find_variable("weights")->ints32();  // (X, F)
     // The input_shift of channel c applies to every input of that channel.
     const std::vector<int32_t> channel_shift = read_input_shift(layer, in.c);
     const auto inputs = static_cast<size_t>(in.size());
     std::vector<int32_t> shift(inputs);
     for (size_t k = 0; k < inputs; ++k) shift[k] = channel_shift[k % channel_shift.size()];
-    return ConvSums(dense_geometry(in, units), {w.begin(), w.end()}, false, std::move(shift),
+    return ConvSums(dense_geometry(in, units), std::move(w), false, std::move(shift),
                     std::vector<int64_t>(inputs, 0));
   }
 
-  std::unique_ptr<LayerKernel> reference_;
+  OwnedKernel reference_;
   ConvSums sums_;
-  PostOps post_ops_;
-  FusedPostOps fused_;
-  std::vector<int32_t> acc32_;
-  std::vector<int64_t> acc64_;
+  V2Output output_;
 };
 
-// The FIFO's frames (slot t, (pixel, C) each) shifted and stacked along the channel axis:
-// out[(p * T + t) * C + c]. Returns max |value|.
-template <typename T>
-int64_t stack_frames(const FrameFifo& fifo, int64_t pixels, const std::vector<int32_t>& shift,
-                     std::vector<T>& out) {
-  const int64_t channels = static_cast<int64_t>(shift.size()), slots = fifo.slots();
-  out.resize(static_cast<size_t>(pixels * slots * channels));
-  int64_t max_value = 0;
-  for (int64_t t = 0; t < slots; ++t) {
-    const int32_t* frame = fifo.slot(t);
+// The int64 sums of a temporal layer over its (T, P, C) history `h` (already shifted), for
+// samples too large for int32: BufferTempConv, w[(t · C + c) · F + f] into acc (P, F);
+// DepthwiseBufferTempConv, w[t · C + c] into acc (P, C).
+void temporal_sums_wide(const std::vector<int64_t>& h, int64_t slots, int64_t pixels,
+                        int64_t channels, const std::vector<int32_t>& w, int64_t filters,
+                        bool depthwise, std::vector<int64_t>& acc) {
+  if (!depthwise)
+    return conv_sums_wide(h.data(), pixels, channels, w.data(), filters, slots, 1, 1, 1, 1,
+                          pixels, acc.data());
+  std::fill(acc.begin(), acc.end(), 0);
+  for (int64_t t = 0; t < slots; ++t)
     for (int64_t p = 0; p < pixels; ++p)
-      for (int64_t c = 0; c < channels; ++c) {
-        const int64_t v = int64_t{frame[p * channels + c]} << shift[c];
-        out[(p * slots + t) * channels + c] = static_cast<T>(v);
-        max_value = std::max(max_value, v < 0 ? -v : v);
-      }
-  }
-  return max_value;
+      for (int64_t c = 0; c < channels; ++c)
+        acc[p * channels + c] += h[(t * pixels + p) * channels + c] * w[t * channels + c];
 }
 
-// BufferTempConv as a 1x1 convolution over the FIFO's frames stacked along the channel axis
-// (t = 0 the oldest, as the reference kernel and the weights' (T*C, F) rows order them). Keeps
-// its own FIFO (the reference kernel's is not kept in step): a history too large for int32 sums
-// is summed in int64 here instead.
-class FastBufferTempConvKernel final : public LayerKernel {
+// BufferTempConv and DepthwiseBufferTempConv: the FIFO's T frames, oldest first, make a
+// (T, P, C) input over which the layer is a T x 1 convolution (P = x·y pixels; the weights'
+// (T·C, F) rows are in that order) or a T x 1 depthwise convolution (weights (T, C)). Keeps its
+// own FIFO (stateful: it cannot fall back to the reference kernel, whose FIFO is not kept in
+// step), so a history too large for int32 sums is summed in int64 here.
+class FastTemporalKernel final : public CloneableKernel<FastTemporalKernel> {
  public:
-  FastBufferTempConvKernel(const Layer& layer, const Shape& in) : in_(in), fifo_(layer, in) {
-    filters_ = required_param(layer, "filters", 1, 1 << 24);
-    const std::vector<int64_t> w = layer.find_variable("weights")->ints();
-    weights_.assign(w.begin(), w.end());
-    max_l1_ = max_of(filter_l1(weights_, filters_));
+  FastTemporalKernel(const Layer& layer, const Shape& in, bool depthwise)
+      : in_(in),
+        depthwise_(depthwise),
+        fifo_(layer, in),
+        output_(prepare_post_ops(layer, Shape{in.x, in.y, filters(layer, in, depthwise)})),
+        sums_(make_sums(layer, in, depthwise, fifo_.slots())) {
+    weights_ = layer.find_variable("weights")->ints32();
     input_shift_ = read_input_shift(layer, in.c);
-    post_ops_ = prepare_post_ops(layer, Shape{in.x, in.y, filters_});
-    packed_ = pack_weights(weights_, 1, fifo_.slots() * in.c, filters_);
-    fused_ = fuse(post_ops_);
   }
 
-  Shape output_shape() const override { return post_ops_.out_shape; }
+  Shape output_shape() const override { return output_.ops().out_shape; }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
     fifo_.push(*inputs.front());
-    const int64_t pixels = in_.x * in_.y, stacked_channels = fifo_.slots() * in_.c;
-    int64_t max_input = 0;
-    for (int64_t t = 0; t < fifo_.slots(); ++t)
-      max_input = std::max(max_input, max_abs_shifted(fifo_.slot(t), pixels, in_.c, input_shift_.data()));
-    if (sums_fit_int32(max_l1_, max_input)) {
-      stack_frames(fifo_, pixels, input_shift_, stacked32_);
-      acc32_.resize(static_cast<size_t>(pixels * filters_));
-      int32_sums(stacked32_, narrowed_, max_input, weights_, packed_, in_.y, stacked_channels,
-                 filters_, 1, 1, 1, 1, in_.x, in_.y, acc32_.data());
-      return finish_int32(post_ops_, fused_, acc32_, acc64_, output);
-    }
-    stack_frames(fifo_, pixels, input_shift_, stacked64_);
-    acc64_.resize(static_cast<size_t>(pixels * filters_));
-    conv_sums_wide(stacked64_.data(), in_.y, stacked_channels, weights_.data(), filters_, 1, 1, 1,
-                   1, in_.x, in_.y, acc64_.data());
-    apply_post_ops(post_ops_, acc64_, output);
+    const int64_t frame = in_.size(), slots = fifo_.slots();
+    history_.resize(static_cast<size_t>(slots * frame));
+    for (int64_t t = 0; t < slots; ++t)
+      std::copy_n(fifo_.slot(t), frame, history_.begin() + t * frame);
+    if (const std::optional<int64_t> bound = sums_.stage(history_))
+      return output_.run(sums_, *bound, output);
+    wide_history_.resize(history_.size());
+    for (size_t k = 0; k < history_.size(); ++k)
+      wide_history_[k] = int64_t{history_[k]} << input_shift_[k % in_.c];
+    const int64_t filters = output_.ops().out_shape.c;
+    acc64_.resize(static_cast<size_t>(in_.x * in_.y * filters));
+    temporal_sums_wide(wide_history_, slots, in_.x * in_.y, in_.c, weights_, filters, depthwise_,
+                       acc64_);
+    apply_post_ops(output_.ops(), acc64_, output);
   }
 
   void reset() override { fifo_.reset(); }
+  bool stateful() const override { return true; }
+  void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
 
  private:
+  static int64_t filters(const Layer& layer, const Shape& in, bool depthwise) {
+    return depthwise ? in.c : required_param(layer, "filters", 1, 1 << 24);
+  }
+
+  static ConvSums make_sums(const Layer& layer, const Shape& in, bool depthwise, int64_t slots) {
+    const int64_t pixels = in.x * in.y, f = filters(layer, in, depthwise);
+    const Window kernel{slots, 1, 1, 1, "fifo_size", "fifo_size"};
+    const ConvSums::Geometry g{Shape{slots, pixels, in.c}, kernel, Axis{slots, 1, 0},
+                               Axis{pixels, pixels, 0}, Shape{1, pixels, f}};
+    return ConvSums(g, layer.find_variable("weights")->ints32(), depthwise,
+                    read_input_shift(layer, in.c), std::vector<int64_t>(in.c, 0));
+  }
+
   Shape in_;
+  bool depthwise_ = false;
   FrameFifo fifo_;
-  int64_t filters_ = 0;
-  std::vector<int32_t> weights_;  // (T*C, F)
-  PackedWeights packed_;
-  NarrowInputs narrowed_;
-  FusedPostOps fused_;
-  int64_t max_l1_ = 0;
+  V2Output output_;
+  ConvSums sums_;
+  std::vector<int32_t> weights_;  // (T·C, F) or (T, C)
   std::vector<int32_t> input_shift_;
-  PostOps post_ops_;
-  std::vector<int32_t> stacked32_, acc32_;
-  std::vector<int64_t> stacked64_, acc64_;
+  std::vector<int32_t> history_;
+  std::vector<int64_t> wide_history_, acc64_;
 };
 
 // The v1 layer output from int32 potentials (`wide` is scratch). The pooling stage of
@@ -562,22 +1146,55 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
   apply_v1_output(stage, wide, output);
 }
 
+// The output stage of an Akida 1.0 layer from its staged (and max-pooled) potentials: the level
+// count in the blocked kernels' epilogue where it applies, else the plain potentials then the
+// activation (or the global sum, then the activation).
+class V1Stage {
+ public:
+  explicit V1Stage(V1Output output)
+      : output_(std::move(output)), levels_(output_.activation, output_.pooling.out_shape.c) {}
+  const V1Output& output() const { return output_; }
+
+  void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
+    if (sums.blocked()) sums.start(nullptr);
+    const PostOps& ops = output_.pooling;
+    if (ops.pool != PoolType::GlobalAverage && sums.blocked() &&
+        (levels_.usable() || !output_.activation.enabled())) {
+      output.resize(static_cast<size_t>(ops.out_shape.size()));
+      return sums.compute_all(levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums,
+                              output.data());
+    }
+    acc32_.resize(static_cast<size_t>(sums.outputs()));
+    sums.compute_all(kPlainSums, acc32_.data());
+    if (ops.pool == PoolType::GlobalAverage) return finish_v1(output_, acc32_, pooled32_, acc64_, output);
+    output_.activation.outputs(acc32_, output);
+  }
+
+ private:
+  V1Output output_;
+  V1Levels levels_;
+  std::vector<int32_t> acc32_, pooled32_;
+  std::vector<int64_t> acc64_;
+};
+
 // Akida 1.0 InputConvolutional / Convolutional: the sums of FastConvKernel (inputs are 1- to
 // 8-bit levels or pixels), then the v1 output stage on the potentials.
-class FastV1ConvKernel final : public LayerKernel {
+class FastV1ConvKernel final : public CloneableKernel<FastV1ConvKernel> {
  public:
   FastV1ConvKernel(const Layer& layer, const Shape& in, bool rotate, int32_t padding_value,
                    std::unique_ptr<LayerKernel> reference)
       : reference_(std::move(reference)),
-        sums_(make_sums(layer, in, rotate, padding_value)),
-        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))) {}
+        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
+        sums_(make_sums(layer, in, rotate, padding_value, output_.output().pooling)) {}
 
-  Shape output_shape() const override { return output_.pooling.out_shape; }
+  Shape output_shape() const override { return output_.output().pooling.out_shape; }
+  void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!sums_.run(*inputs.front(), acc32_)) return reference_->eval(inputs, output);
-    finish_v1(output_, acc32_, pooled32_, acc64_, output);
+    const std::optional<int64_t> bound = sums_.stage(*inputs.front());
+    if (!bound) return reference_->eval(inputs, output);
+    output_.run(sums_, *bound, output);
   }
 
  private:
@@ -586,41 +1203,47 @@ class FastV1ConvKernel final : public LayerKernel {
   }
 
   static ConvSums make_sums(const Layer& layer, const Shape& in, bool rotate,
-                            int32_t padding_value) {
+                            int32_t padding_value, const PostOps& pooling) {
     const ConvParams params = read_conv_params(layer);
     const ConvPlan p = plan(layer, in);
     return ConvSums(conv_geometry(in, params, p),
                     read_v1_weights(layer, "weights", params.kernel.size_x, params.kernel.size_y,
                                     in.c, p.conv_out.c, rotate),
                     false, std::vector<int32_t>(in.c, 0),
-                    std::vector<int64_t>(in.c, padding_value));
+                    std::vector<int64_t>(in.c, padding_value), &pooling);
   }
 
-  std::unique_ptr<LayerKernel> reference_;
+  OwnedKernel reference_;
+  V1Stage output_;
   ConvSums sums_;
-  V1Output output_;
-  std::vector<int32_t> acc32_, pooled32_;
-  std::vector<int64_t> acc64_;
 };
 
 // Akida 1.0 SeparableConvolutional: the depthwise sums, then the pointwise sums over them as a
 // 1x1 convolution (each checked against int32 on its own inputs), then the v1 output stage.
-class FastV1SeparableKernel final : public LayerKernel {
+class FastV1SeparableKernel final : public CloneableKernel<FastV1SeparableKernel> {
  public:
   FastV1SeparableKernel(const Layer& layer, const Shape& in,
                         std::unique_ptr<LayerKernel> reference)
       : reference_(std::move(reference)),
+        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
         depthwise_(make_depthwise(layer, in)),
-        pointwise_(make_pointwise(layer, in)),
-        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))) {}
+        pointwise_(make_pointwise(layer, in, output_.output().pooling)) {}
 
-  Shape output_shape() const override { return output_.pooling.out_shape; }
+  Shape output_shape() const override { return output_.output().pooling.out_shape; }
+  void use_threads(ThreadPool* pool) override {
+    depthwise_.use_threads(pool);
+    pointwise_.use_threads(pool);
+  }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
-    if (!depthwise_.run(*inputs.front(), depthwise32_) || !pointwise_.run(depthwise32_, acc32_))
-      return reference_->eval(inputs, output);
-    finish_v1(output_, acc32_, pooled32_, acc64_, output);
+    if (!depthwise_.stage(*inputs.front())) return reference_->eval(inputs, output);
+    if (depthwise_.blocked()) depthwise_.start(nullptr);
+    depthwise32_.resize(static_cast<size_t>(depthwise_.outputs()));
+    depthwise_.compute_all(kPlainSums, depthwise32_.data());
+    const std::optional<int64_t> bound = pointwise_.stage(depthwise32_);
+    if (!bound) return reference_->eval(inputs, output);
+    output_.run(pointwise_, *bound, output);
   }
 
  private:
@@ -638,19 +1261,18 @@ class FastV1SeparableKernel final : public LayerKernel {
                     true, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0));
   }
 
-  static ConvSums make_pointwise(const Layer& layer, const Shape& in) {
+  static ConvSums make_pointwise(const Layer& layer, const Shape& in, const PostOps& pooling) {
     const Shape o = plan(layer, in).conv_out;
     const ConvSums::Geometry g{Shape{o.x, o.y, in.c}, Window{}, Axis{o.x, o.x, 0},
                                Axis{o.y, o.y, 0}, o};
     return ConvSums(g, read_v1_weights(layer, "weights_pw", 1, 1, in.c, o.c, /*rotate=*/false),
-                    false, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0));
+                    false, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0), &pooling);
   }
 
-  std::unique_ptr<LayerKernel> reference_;
+  OwnedKernel reference_;
+  V1Stage output_;
   ConvSums depthwise_, pointwise_;
-  V1Output output_;
-  std::vector<int32_t> depthwise32_, acc32_, pooled32_;
-  std::vector<int64_t> acc64_;
+  std::vector<int32_t> depthwise32_;
 };
 
 }  // namespace
@@ -675,7 +1297,9 @@ std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputSha
       return std::make_unique<FastDenseKernel>(layer, in.front(), std::move(reference));
     case LayerKind::BufferTempConv:
       // Validated by the reference kernel above; stateful, so it cannot fall back to it.
-      return std::make_unique<FastBufferTempConvKernel>(layer, in.front());
+      return std::make_unique<FastTemporalKernel>(layer, in.front(), false);
+    case LayerKind::DepthwiseBufferTempConv:
+      return std::make_unique<FastTemporalKernel>(layer, in.front(), true);
     case LayerKind::InputConvolutional:
       return std::make_unique<FastV1ConvKernel>(layer, declared_input_dims(layer), false,
                                                 param_in_range(layer, "padding_value", 0, 255),

@@ -14,7 +14,7 @@ namespace {
 // that order (reshape to (X, Y, C, N), transpose to (C, Y, X, N): cnn2snn weights_ops.py,
 // "the Keras and Akida flatten operations are inverted"). Weights are listed [N, K, 1, 1] and
 // stored (K, N), N fastest; 1-bit edge-learning weights run the same way (inference only).
-class FullyConnectedKernel final : public LayerKernel {
+class FullyConnectedKernel final : public CloneableKernel<FullyConnectedKernel> {
  public:
   FullyConnectedKernel(const Layer& layer, const Shape& in) : in_(in) {
     units_ = required_param(layer, "units", 1, 1 << 24);

@@ -7,7 +7,7 @@ namespace akida::runtime {
 namespace {
 
 // InputData "does not modify its inputs" (akida docs): the engine checks the value range.
-class InputDataKernel final : public LayerKernel {
+class InputDataKernel final : public CloneableKernel<InputDataKernel> {
  public:
   explicit InputDataKernel(const Shape& shape) : shape_(shape) {}
   Shape output_shape() const override { return shape_; }

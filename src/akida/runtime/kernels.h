@@ -16,8 +16,38 @@ namespace akida::runtime {
 
 using InputShapes = std::vector<Shape>;
 
+// LayerKernel::clone() by copy construction, for kernels whose members copy as they should.
+template <typename Derived>
+class CloneableKernel : public LayerKernel {
+ public:
+  std::unique_ptr<LayerKernel> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+};
+
+// A kernel owned by another one (the reference fallback of an optimized kernel), cloned along
+// with its owner.
+class OwnedKernel {
+ public:
+  OwnedKernel() = default;
+  explicit OwnedKernel(std::unique_ptr<LayerKernel> kernel) : kernel_(std::move(kernel)) {}
+  OwnedKernel(const OwnedKernel& other) : kernel_(other.kernel_ ? other.kernel_->clone() : nullptr) {}
+  OwnedKernel& operator=(const OwnedKernel& other) {
+    kernel_ = other.kernel_ ? other.kernel_->clone() : nullptr;
+    return *this;
+  }
+  OwnedKernel(OwnedKernel&&) noexcept = default;
+  OwnedKernel& operator=(OwnedKernel&&) noexcept = default;
+  LayerKernel* operator->() const { return kernel_.get(); }
+
+ private:
+  std::unique_ptr<LayerKernel> kernel_;
+};
+
 // The optimized kernel of a layer where there is one (InputConv2D, Conv2D, DepthwiseConv2D,
-// Dense1D: fast_kernels.cpp), else its reference kernel. Same results, same errors.
+// Dense1D, BufferTempConv, DepthwiseBufferTempConv, InputConvolutional, Convolutional,
+// SeparableConvolutional: fast_kernels.cpp), else its reference kernel. Same results, same
+// errors (the reference kernel is prepared first: it validates the layer).
 std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputShapes& in);
 
 std::unique_ptr<LayerKernel> make_input_data_kernel(const Layer& layer, const InputShapes& in);

@@ -81,23 +81,21 @@ std::vector<int64_t> per_channel_values(const Layer& layer, const std::string& n
 
 std::vector<int32_t> correlation_weights(const Variable& weights, int64_t kx, int64_t ky,
                                          int64_t channels, int64_t filters, bool rotate) {
-  std::vector<int32_t> w(weights.element_count());
-  const int64_t plane = channels * filters;
-  for (int64_t i = 0; i < kx; ++i)
-    for (int64_t j = 0; j < ky; ++j) {
-      const int64_t si = rotate ? kx - 1 - i : i;
-      const int64_t sj = rotate ? ky - 1 - j : j;
-      for (int64_t k = 0; k < plane; ++k)
-        w[(i * ky + j) * plane + k] =
-            static_cast<int32_t>(weights.int_at((si * ky + sj) * plane + k));
-    }
+  std::vector<int32_t> w = weights.ints32();
+  if (!rotate) return w;
+  // Rotating by 180° reverses the order of the (i, j) taps, each a plane of C·F values.
+  const int64_t plane = channels * filters, taps = kx * ky;
+  for (int64_t t = 0; t < taps / 2; ++t)
+    std::swap_ranges(w.begin() + t * plane, w.begin() + (t + 1) * plane,
+                     w.begin() + (taps - 1 - t) * plane);
   return w;
 }
 
 // Σ|w| per output channel (the last axis of `w`).
 std::vector<int64_t> filter_l1(const std::vector<int32_t>& w, int64_t filters) {
   std::vector<int64_t> l1(filters, 0);
-  for (size_t k = 0; k < w.size(); ++k) l1[k % filters] += std::llabs(w[k]);
+  for (size_t row = 0; row < w.size(); row += filters)
+    for (int64_t f = 0; f < filters; ++f) l1[f] += std::abs(int64_t{w[row + f]});
   return l1;
 }
 

@@ -93,42 +93,8 @@ bool dot4_available() {
 #endif
 }
 
-std::vector<int8_t> dot4_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
-                                 int64_t filters) {
-  return group_weights<int8_t, 4>(w, kx, k_per_row, filters);
-}
-
 #ifdef AKIDA_HAVE_AVX2_CODE
 namespace {
-
-// kBlocks vectors of 16 output channels, from channel f0, for every output pixel.
-template <int kBlocks>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void dot4_block(
-    const uint8_t* padded, int64_t py, int64_t channels, const int8_t* w8, int64_t filters,
-    int64_t f0, int64_t kx, int64_t ky, int64_t sx, int64_t sy, int64_t ox_count,
-    int64_t oy_count, int32_t* acc) {
-  const int64_t k_per_row = ky * channels, groups = (k_per_row + 3) / 4;
-  for (int64_t ox = 0; ox < ox_count; ++ox)
-    for (int64_t oy = 0; oy < oy_count; ++oy) {
-      __m512i sum[kBlocks];
-      for (int b = 0; b < kBlocks; ++b) sum[b] = _mm512_setzero_si512();
-      for (int64_t i = 0; i < kx; ++i) {
-        const uint8_t* row = padded + ((ox * sx + i) * py + oy * sy) * channels;
-        const int8_t* w_row = w8 + (i * groups * filters + f0) * 4;
-        for (int64_t g = 0; g < groups; ++g) {
-          int32_t quad;
-          std::memcpy(&quad, row + 4 * g, sizeof quad);  // row[4g .. 4g + 3]
-          if (quad == 0) continue;  // sparse activations
-          const __m512i x = _mm512_set1_epi32(quad);
-          const int8_t* w = w_row + g * filters * 4;
-          for (int b = 0; b < kBlocks; ++b)
-            sum[b] = _mm512_dpbusd_epi32(sum[b], x, _mm512_loadu_si512(w + b * 64));
-        }
-      }
-      int32_t* out = acc + (ox * oy_count + oy) * filters + f0;
-      for (int b = 0; b < kBlocks; ++b) _mm512_storeu_si512(out + b * 16, sum[b]);
-    }
-}
 
 // kBlocks vectors of 8 output channels, from channel f0, for every output pixel.
 template <int kBlocks>
@@ -177,20 +143,6 @@ void conv_sums_madd(const int16_t* padded, int64_t py, int64_t channels, const i
   });
 #else
   (void)padded, (void)py, (void)channels, (void)w16, (void)filters, (void)kx, (void)ky, (void)sx,
-      (void)sy, (void)ox_count, (void)oy_count, (void)acc;
-#endif
-}
-
-void conv_sums_dot4(const uint8_t* padded, int64_t py, int64_t channels, const int8_t* w8,
-                    int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
-                    int64_t ox_count, int64_t oy_count, int32_t* acc) {
-#ifdef AKIDA_HAVE_AVX2_CODE
-  for_channel_blocks<16>(filters, [&](auto blocks, int64_t f0) {
-    dot4_block<decltype(blocks)::value>(padded, py, channels, w8, filters, f0, kx, ky, sx, sy,
-                                        ox_count, oy_count, acc);
-  });
-#else
-  (void)padded, (void)py, (void)channels, (void)w8, (void)filters, (void)kx, (void)ky, (void)sx,
       (void)sy, (void)ox_count, (void)oy_count, (void)acc;
 #endif
 }

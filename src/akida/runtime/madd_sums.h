@@ -25,22 +25,7 @@ void conv_sums_madd(const int16_t* padded, int64_t py, int64_t channels, const i
                     int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
                     int64_t ox_count, int64_t oy_count, int32_t* acc);
 
-// The same sums with 4-way byte dot products (AVX-512 VNNI vpdpbusd): unsigned 8-bit inputs
-// times signed 8-bit weights, four input channels and sixteen output channels per instruction.
-// The four products are summed exactly into each int32 lane (no intermediate saturation), so
-// the sums are exact under the same int32 bound.
+// Whether this CPU runs the AVX-512 VNNI byte and pair dot products (blocked_sums.h).
 bool dot4_available();
-
-// Weights repacked as int8 quadruples: for row i, group g (k = 4g .. 4g + 3), channel f:
-// out[((i * G + g) * F + f) * 4 + k % 4], G = ceil(K / 4), missing elements 0. Empty when a
-// weight does not fit int8.
-std::vector<int8_t> dot4_weights(const std::vector<int32_t>& w, int64_t kx, int64_t k_per_row,
-                                 int64_t filters);
-
-// acc (ox, oy, F) as conv_sums_madd computes it, over a padded uint8 input (three readable bytes
-// past its end). Preconditions: dot4_available(), F % 16 == 0.
-void conv_sums_dot4(const uint8_t* padded, int64_t py, int64_t channels, const int8_t* w8,
-                    int64_t filters, int64_t kx, int64_t ky, int64_t sx, int64_t sy,
-                    int64_t ox_count, int64_t oy_count, int32_t* acc);
 
 }  // namespace akida::runtime

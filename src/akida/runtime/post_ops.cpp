@@ -105,19 +105,20 @@ std::vector<int64_t> max_pool(const PostOps& ops, const std::vector<int64_t>& in
 // The 11-bit intermediate scale-out, then the table read (index = value + kLutSize / 2).
 void apply_lut(const PostOps& ops, std::vector<int64_t>& v) {
   const size_t channels = static_cast<size_t>(ops.conv_shape.c);
-  for (size_t i = 0; i < v.size(); ++i) {
-    const size_t f = i % channels;
-    int64_t y = saturate(v[i] * ops.lut_scales[f], ops.post_op_buffer_bits);
-    y = saturate(apply_shift(y, ops.lut_shift[f]), kLutBits);
-    v[i] = ops.lut_values[static_cast<size_t>(y + kLutSize / 2)];
-  }
+  for (size_t p = 0; p < v.size(); p += channels)
+    for (size_t f = 0; f < channels; ++f) {
+      int64_t y = saturate(v[p + f] * ops.lut_scales[f], ops.post_op_buffer_bits);
+      y = saturate(apply_shift(y, ops.lut_shift[f]), kLutBits);
+      v[p + f] = ops.lut_values[static_cast<size_t>(y + kLutSize / 2)];
+    }
 }
 
 std::vector<int64_t> global_sum(const PostOps& ops, const std::vector<int64_t>& in) {
-  const int64_t channels = ops.conv_shape.c;
+  const auto channels = static_cast<size_t>(ops.conv_shape.c);
   // At most 2^27 values of at most 2^31: the sum stays below 2^58.
   std::vector<int64_t> out(channels, 0);
-  for (size_t i = 0; i < in.size(); ++i) out[i % channels] += in[i];
+  for (size_t p = 0; p < in.size(); p += channels)
+    for (size_t f = 0; f < channels; ++f) out[f] += in[p + f];
   for (auto& v : out) v = saturate(v, ops.buffer_bits);  // [INFERRED] the sum lives in the buffer
   return out;
 }

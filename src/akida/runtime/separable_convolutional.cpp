@@ -14,7 +14,7 @@ namespace {
 // layer (weights_pw listed [F, C, 1, 1]) without any rounding in between; the potentials are
 // the pointwise sums. The legacy converter derives one threshold from the product of the two
 // weight scales (cnn2snn weights_ops.py), which only fits an exact intermediate.
-class SeparableKernel final : public LayerKernel {
+class SeparableKernel final : public CloneableKernel<SeparableKernel> {
  public:
   SeparableKernel(const Layer& layer, const Shape& in) : in_(in) {
     const ConvParams params = read_conv_params(layer);

@@ -76,9 +76,7 @@ std::vector<int32_t> read_v1_weights(const Layer& layer, const std::string& name
 }
 
 std::vector<int64_t> v1_filter_l1(const std::vector<int32_t>& weights, int64_t filters) {
-  std::vector<int64_t> l1(filters, 0);
-  for (size_t k = 0; k < weights.size(); ++k) l1[k % filters] += std::llabs(weights[k]);
-  return l1;
+  return filter_l1(weights, filters);
 }
 
 V1Activation::V1Activation(const Layer& layer, int64_t neurons) {

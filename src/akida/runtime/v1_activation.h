@@ -54,6 +54,11 @@ class V1Activation {
   // What predict() returns for an output value of a layer without activation:
   // (potential − threshold) / act_step. Only meaningful when !enabled().
   float to_float(int32_t potential, int64_t n) const;
+  // The level boundaries level-major, boundaries32()[(k − 1) · neurons + n], when every one fits
+  // int32 (else empty): output() counts those a potential reaches. max_level() = 2^act_bits − 1.
+  const std::vector<int32_t>& boundaries32() const { return levels32_by_level_; }
+  const std::vector<int64_t>& thresholds() const { return threshold_; }
+  int32_t max_level() const { return max_level_; }
 
  private:
   bool enabled_ = false;

@@ -10,6 +10,7 @@
 
 #include "akida/errors.h"
 #include "akida/progress.h"
+#include "akida/thread_pool.h"
 #include "cnn2snn/evaluator.h"
 #include "cnn2snn/pipeline.h"
 
@@ -76,11 +77,10 @@ LayerComparison unverified_row(std::string layer, std::string kind, akida::Shape
 }
 
 // Both sides' float outputs of a final Dequantizer, each from a fresh start (FIFOs empty).
-void compare_predictions(Evaluator& evaluator, akida::Engine& engine, const akida::Batch& batch,
-                         LayerComparison& row) {
-  evaluator.reset();
+void compare_predictions(const akida::FloatBatch& expected, akida::Engine& engine,
+                         const akida::Batch& batch, LayerComparison& row) {
   engine.reset();
-  compare(evaluator.predict(batch), engine.predict(batch), row, /*is_output=*/true);
+  compare(expected, engine.predict(batch), row, /*is_output=*/true);
 }
 
 // An Akida 1.0 layer without activation outputs its potential p, where the block's accumulator
@@ -99,6 +99,47 @@ akida::Batch in_block_units(const akida::Layer& layer, akida::Batch batch) {
   for (size_t i = 0; i < batch.values.size(); ++i)
     batch.values[i] = static_cast<int32_t>(batch.values[i] - t[i % channels]);
   return batch;
+}
+
+// Whether the evaluator keeps state from one sample to the next (temporal FIFOs).
+bool temporal(const QuantizedGraph& graph) {
+  return std::any_of(graph.blocks.begin(), graph.blocks.end(), [](const Block& b) {
+    return b.kind == BlockKind::BufferTempConv || b.kind == BlockKind::DepthwiseBufferTempConv;
+  });
+}
+
+// `evaluate(evaluator, part)` of the whole batch: for graphs without state across samples,
+// over parts of the batch on several threads (one Evaluator each), the parts' outputs joined
+// back in sample order. Results are the single evaluator's.
+// Each evaluator advances `progress` per sample.
+template <typename Result, typename Evaluate>
+std::vector<Result> evaluate_in_parts(const QuantizedGraph& graph, const akida::Batch& batch,
+                                      int threads, akida::Progress& progress, Evaluate evaluate) {
+  const int64_t parts = temporal(graph) ? 1 : std::min<int64_t>(std::max(threads, 1), batch.n);
+  if (parts <= 1) {
+    Evaluator evaluator(graph);
+    evaluator.set_progress(&progress);
+    return evaluate(evaluator, batch);
+  }
+  std::vector<std::vector<Result>> outputs(static_cast<size_t>(parts));
+  const int64_t size = batch.shape.size();
+  akida::ThreadPool pool(static_cast<int>(parts));
+  pool.run(parts, [&](int64_t i) {
+    const int64_t first = batch.n * i / parts, end = batch.n * (i + 1) / parts;
+    const akida::Batch part{end - first, batch.shape,
+                            {batch.values.begin() + first * size, batch.values.begin() + end * size}};
+    Evaluator evaluator(graph);
+    evaluator.set_progress(&progress);
+    outputs[i] = evaluate(evaluator, part);
+  });
+  std::vector<Result> joined = std::move(outputs.front());
+  for (size_t i = 1; i < outputs.size(); ++i)
+    for (size_t b = 0; b < joined.size(); ++b) {
+      joined[b].n += outputs[i][b].n;
+      joined[b].values.insert(joined[b].values.end(), outputs[i][b].values.begin(),
+                              outputs[i][b].values.end());
+    }
+  return joined;
 }
 
 }  // namespace
@@ -122,19 +163,29 @@ bool VerifyReport::all_equal() const {
 }
 
 VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
-                    const akida::Batch& batch, bool show_progress) {
+                    const akida::Batch& batch, int threads, bool show_progress) {
   // Samples to run: once on each side, and once more on each for a final Dequantizer's floats.
   const bool floats = !graph.blocks.empty() && graph.blocks.back().kind == BlockKind::Dequantizer;
   const int64_t passes = floats ? 4 : 2;
   akida::Progress progress("verify, " + std::to_string(passes) + " passes", batch.n * passes,
                            show_progress && akida::Progress::stderr_is_terminal());
-  Evaluator evaluator(graph);
   akida::Engine engine(model);
-  evaluator.set_progress(&progress);
+  engine.set_threads(threads);
   engine.set_progress(&progress);
+  threads = engine.threads();  // 0: one per core
   // Fresh objects: both start with empty FIFOs, so the batch is the same sequence of frames.
-  const std::vector<akida::Batch> expected = evaluator.run_all(batch);
+  const std::vector<akida::Batch> expected = evaluate_in_parts<akida::Batch>(
+      graph, batch, threads, progress, [](Evaluator& e, const akida::Batch& b) { return e.run_all(b); });
   const std::vector<akida::Batch> actual = engine.forward_all(batch);
+  std::optional<akida::FloatBatch> predicted;  // the evaluator's predict(), when compared
+  auto expected_predictions = [&]() -> const akida::FloatBatch& {
+    if (!predicted)
+      predicted = evaluate_in_parts<akida::FloatBatch>(
+          graph, batch, threads, progress, [](Evaluator& e, const akida::Batch& b) {
+            return std::vector<akida::FloatBatch>{e.predict(b)};
+          }).front();
+    return *predicted;
+  };
 
   std::map<std::string, size_t> block_index;
   for (size_t i = 0; i < graph.blocks.size(); ++i) block_index[graph.blocks[i].name] = i;
@@ -154,7 +205,7 @@ VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
     } else if (graph.blocks[found->second].kind == BlockKind::Dequantizer) {
       // Only a final Dequantizer has floats to compare: predict() returns the last layer's.
       if (l + 1 == model.layers.size() && found->second + 1 == graph.blocks.size())
-        compare_predictions(evaluator, engine, batch, row);
+        compare_predictions(expected_predictions(), engine, batch, row);
       else
         row.detail = "a Dequantizer before the end: its floats are not observable";
     } else {
@@ -173,7 +224,7 @@ VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
     LayerComparison row =
         unverified_row(folded->first, "Dequantizer (in " + model.layers.back().name + ")",
                        engine.output_shapes().back());
-    compare_predictions(evaluator, engine, batch, row);
+    compare_predictions(expected_predictions(), engine, batch, row);
     report.layers.push_back(std::move(row));
     block_index.erase(folded);
   }

@@ -1,0 +1,611 @@
+#include "akida/runtime/blocked_sums.h"
+
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+#include <limits>
+
+#include "akida/runtime/madd_sums.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AKIDA_HAVE_AVX512_CODE 1
+#endif
+
+namespace akida::runtime::blocked {
+
+bool available() { return dot4_available(); }
+
+bool can_permute() {
+#ifdef AKIDA_HAVE_AVX512_CODE
+  return available() && __builtin_cpu_supports("avx512vbmi");
+#else
+  return false;
+#endif
+}
+
+Permutation make_permutation(const std::vector<int64_t>& source, int64_t channels) {
+  Permutation p;
+  p.channels = channels;
+  p.slots = static_cast<int64_t>(source.size());
+  const int64_t chunks = (p.slots + 63) / 64, pairs = (channels + 127) / 128;
+  p.index.assign(static_cast<size_t>(chunks * pairs * 64), 0);
+  p.from.assign(static_cast<size_t>(chunks * pairs), 0);
+  for (int64_t j = 0; j < p.slots; ++j) {
+    const int64_t c = source[j], chunk = j / 64, pair = c / 128;
+    p.index[static_cast<size_t>((chunk * pairs + pair) * 64 + j % 64)] = static_cast<uint8_t>(c % 128);
+    p.from[static_cast<size_t>(chunk * pairs + pair)] |= uint64_t{1} << (j % 64);
+  }
+  return p;
+}
+
+namespace {
+
+// Packs the weights of `runs` as PackedWeights<W> lays them out. Empty when a weight does not fit W.
+template <typename W>
+PackedWeights<W> pack(const std::vector<int32_t>& w, int64_t filters,
+                      const std::vector<InputRun>& runs) {
+  constexpr int64_t per = PackedWeights<W>::kPerWord;
+  PackedWeights<W> p;
+  p.filters = filters;
+  p.padded_filters = padded_channels(filters);
+  int64_t words = 0;
+  for (const InputRun& run : runs) {
+    const auto run_words = static_cast<int64_t>(run.rows.size() + per - 1) / per;
+    p.segments.push_back({run.offset, run_words, run.shift});
+    words += run_words;
+  }
+  p.words.assign(static_cast<size_t>(words * p.padded_filters * per), 0);
+  std::vector<uint32_t> sums(static_cast<size_t>(p.padded_filters), 0);
+  int64_t word = 0;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    // The shifts after this run multiply what it adds (modulo 2^32, as the sums wrap).
+    uint32_t scale = 1;
+    for (size_t later = r; later < runs.size(); ++later) scale <<= runs[later].shift;
+    const std::vector<int64_t>& rows = runs[r].rows;
+    for (size_t m = 0; m < rows.size(); ++m) {
+      if (rows[m] < 0) continue;
+      const int64_t t = word + static_cast<int64_t>(m) / per, e = static_cast<int64_t>(m) % per;
+      for (int64_t f = 0; f < filters; ++f) {
+        const int32_t v = w[static_cast<size_t>(rows[m] * filters + f)];
+        if (v < std::numeric_limits<W>::min() || v > std::numeric_limits<W>::max()) return {};
+        p.words[static_cast<size_t>((t * p.padded_filters + f) * per + e)] = static_cast<W>(v);
+        sums[f] += static_cast<uint32_t>(v) * scale;
+      }
+    }
+    word += p.segments[r].words;
+  }
+  p.column_sums.assign(sums.begin(), sums.end());
+  return p;
+}
+
+}  // namespace
+
+ByteWeights pack_bytes(const std::vector<int32_t>& w, int64_t filters,
+                       const std::vector<InputRun>& runs) {
+  return pack<int8_t>(w, filters, runs);
+}
+
+PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t filters,
+                       const std::vector<InputRun>& runs) {
+  return pack<int16_t>(w, filters, runs);
+}
+
+std::vector<InputRun> row_runs(int64_t kx, int64_t k_per_row, int64_t row_stride) {
+  std::vector<InputRun> runs(static_cast<size_t>(kx));
+  for (int64_t i = 0; i < kx; ++i) {
+    runs[i].offset = i * row_stride;
+    for (int64_t k = 0; k < k_per_row; ++k) runs[i].rows.push_back(i * k_per_row + k);
+  }
+  return runs;
+}
+
+// Layout: [vector j][pairing 0 (with itself) or 1 (with j + 1)][level k][32 lanes], the lanes in
+// the order _mm512_packs_epi32(first, second) leaves them: in each 128-bit lane, four values of
+// the first vector then the same four channels of the second.
+std::vector<int16_t> pack_levels16(const std::vector<int16_t>& relative, int64_t channels,
+                                   int32_t count) {
+  const int64_t vectors = padded_channels(channels) / kLanes;
+  std::vector<int16_t> out(static_cast<size_t>(vectors * 2 * count * 32), 0);
+  auto at = [&](int64_t k, int64_t f) -> int16_t {
+    return f < channels ? relative[k * channels + f] : INT16_MAX;
+  };
+  for (int64_t j = 0; j < vectors; ++j)
+    for (int64_t pairing = 0; pairing < 2; ++pairing) {
+      const int64_t second = std::min(j + pairing, vectors - 1);
+      for (int64_t k = 0; k < count; ++k)
+        for (int64_t lane = 0; lane < 32; ++lane) {
+          const int64_t block = lane / 8, i = lane % 8;
+          const int64_t f = (i < 4 ? j : second) * kLanes + block * 4 + i % 4;
+          out[static_cast<size_t>(((j * 2 + pairing) * count + k) * 32 + lane)] = at(k, f);
+        }
+    }
+  return out;
+}
+
+#ifdef AKIDA_HAVE_AVX512_CODE
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+// GCC 12 reports the intrinsics' own undefined pass-through operands (_mm512_undefined_*).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+// Lanes of the channel vector starting at f that hold real channels.
+inline __mmask16 channel_mask(int64_t f, int64_t channels) {
+  const int64_t n = std::clamp<int64_t>(channels - f, 0, kLanes);
+  return static_cast<__mmask16>((1u << n) - 1u);
+}
+
+inline __m512i load(const int32_t* p) { return _mm512_loadu_si512(p); }
+
+// The number of level boundaries (level-major, `stride` apart) each of 16 potentials reaches;
+// kCount levels (0: `count` levels, known at run time only).
+template <int kCount>
+__attribute__((always_inline)) inline __m512i count_levels(const int32_t* level, int64_t stride, __m512i s, int32_t count = kCount) {
+  __m512i reached = _mm512_setzero_si512();
+  const __m512i one = _mm512_set1_epi32(1);
+#pragma GCC unroll 16
+  for (int32_t k = 0; k < (kCount > 0 ? kCount : count); ++k, level += stride)
+    reached = _mm512_mask_add_epi32(reached, _mm512_cmpge_epi32_mask(s, load(level)), reached, one);
+  return reached;
+}
+
+// count_levels<15> by binary search: 4 comparisons and 11 blends instead of 15 comparisons and
+// additions. The boundaries B_1 <= ... <= B_15 of each lane are non-decreasing, so the level
+// (the number of B_k <= s) has the bits s >= B_8, s >= B_{4 + 8·bit3}, ...
+__attribute__((always_inline)) inline __m512i search_16_levels(const int32_t* levels, int64_t stride, __m512i s) {
+  auto boundary = [&](int k) { return load(levels + (k - 1) * stride); };  // B_k
+  const __mmask16 bit3 = _mm512_cmpge_epi32_mask(s, boundary(8));
+  const __mmask16 bit2 =
+      _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, boundary(4), boundary(12)));
+  const __m512i low2 = _mm512_mask_blend_epi32(bit2, boundary(2), boundary(6));
+  const __m512i high2 = _mm512_mask_blend_epi32(bit2, boundary(10), boundary(14));
+  const __mmask16 bit1 = _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, low2, high2));
+  auto odd = [&](int k0) {  // B_k0 or B_{k0 + 2} by bit1
+    return _mm512_mask_blend_epi32(bit1, boundary(k0), boundary(k0 + 2));
+  };
+  const __m512i low1 = _mm512_mask_blend_epi32(bit2, odd(1), odd(5));
+  const __m512i high1 = _mm512_mask_blend_epi32(bit2, odd(9), odd(13));
+  const __mmask16 bit0 = _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, low1, high1));
+  __m512i level = _mm512_maskz_mov_epi32(bit3, _mm512_set1_epi32(8));
+  level = _mm512_mask_add_epi32(level, bit2, level, _mm512_set1_epi32(4));
+  level = _mm512_mask_add_epi32(level, bit1, level, _mm512_set1_epi32(2));
+  return _mm512_mask_add_epi32(level, bit0, level, _mm512_set1_epi32(1));
+}
+
+// The epilogue of 16 sums of channels f .. f + 15.
+__attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
+  switch (e.kind) {
+    case Epilogue::Kind::Sums: return s;
+    case Epilogue::Kind::Requantize: {
+      __m512i v = s;
+      if (e.clamp) v = _mm512_max_epi32(_mm512_min_epi32(v, load(e.high + f)), load(e.low + f));
+      v = _mm512_mullo_epi32(v, load(e.scale + f));
+      if (e.left) v = _mm512_sllv_epi32(v, load(e.left + f));
+      v = _mm512_srav_epi32(_mm512_add_epi32(v, load(e.half + f)), load(e.right + f));
+      return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(e.out_max)),
+                              _mm512_set1_epi32(e.out_min));
+    }
+    case Epilogue::Kind::ClampSum: return s;  // accumulates: conv() only (store_items)
+    case Epilogue::Kind::Levels16:  // in pairs of vectors: store_items()
+    case Epilogue::Kind::Levels:
+      // Unrolled for the widths Akida 1.0 uses (1, 2 and 4 bits).
+      switch (e.level_count) {
+        case 1: return count_levels<1>(e.levels + f, e.level_stride, s);
+        case 3: return count_levels<3>(e.levels + f, e.level_stride, s);
+        case 15: return search_16_levels(e.levels + f, e.level_stride, s);
+        default: return count_levels<0>(e.levels + f, e.level_stride, s, e.level_count);
+      }
+  }
+  return s;
+}
+
+inline void store(int32_t* out, __m512i v, int64_t f, int64_t channels) {
+  if (f + kLanes <= channels)
+    _mm512_storeu_si512(out + f, v);
+  else
+    _mm512_mask_storeu_epi32(out + f, channel_mask(f, channels), v);
+}
+
+// The dot product instruction of each input type: four u8 × s8 or two s16 × s16 products per lane.
+inline __m512i dot(__m512i acc, __m512i x, __m512i w, uint8_t) { return _mm512_dpbusd_epi32(acc, x, w); }
+inline __m512i dot(__m512i acc, __m512i x, __m512i w, int16_t) { return _mm512_dpwssd_epi32(acc, x, w); }
+
+inline int32_t word_at(const void* p) {
+  int32_t word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
+// Levels16 of two vectors of sums `a` (channels fa..) and `b` (channels fb..), fb = fa or
+// fa + 16: `pairing` selects the table (0: b is the same channels, 1: the next ones).
+template <int kCount>
+__attribute__((always_inline)) inline void count_levels16(const Epilogue& e, __m512i a, __m512i b, int64_t fa, int64_t pairing,
+                           __m512i& count_a, __m512i& count_b, int32_t count = kCount) {
+  const int64_t levels = kCount > 0 ? kCount : count;
+  const __m512i d = _mm512_packs_epi32(_mm512_sub_epi32(a, load(e.thresholds + fa)),
+                                       _mm512_sub_epi32(b, load(e.thresholds + fa + pairing * kLanes)));
+  const int16_t* table = e.levels16 + ((fa / kLanes * 2 + pairing) * levels) * 32;
+  const __m512i one = _mm512_set1_epi16(1);
+  __m512i reached = _mm512_setzero_si512();
+#pragma GCC unroll 16
+  for (int64_t k = 0; k < levels; ++k, table += 32)
+    reached = _mm512_mask_add_epi16(
+        reached, _mm512_cmpge_epi16_mask(d, _mm512_loadu_si512(table)), reached, one);
+  count_a = _mm512_unpacklo_epi16(reached, _mm512_setzero_si512());
+  count_b = _mm512_unpackhi_epi16(reached, _mm512_setzero_si512());
+}
+
+__attribute__((always_inline)) inline void levels16(const Epilogue& e, __m512i a, __m512i b,
+                                                    int64_t fa, int64_t pairing,
+                     __m512i& count_a, __m512i& count_b) {
+  switch (e.level_count) {
+    case 1: return count_levels16<1>(e, a, b, fa, pairing, count_a, count_b);
+    case 3: return count_levels16<3>(e, a, b, fa, pairing, count_a, count_b);
+    case 15: return count_levels16<15>(e, a, b, fa, pairing, count_a, count_b);
+    default: return count_levels16<0>(e, a, b, fa, pairing, count_a, count_b, e.level_count);
+  }
+}
+
+// The epilogue of a tile's items (the pixels p with item[p]; item q goes to out + q·filters):
+// vector by vector, or for Levels16 two vectors at a time (two channel vectors of one item, or
+// two consecutive unpooled pixels when the tile has one channel vector).
+template <int P, int NB>
+__attribute__((always_inline)) inline void store_items(const Epilogue& e, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
+                 int32_t* out, int64_t f0, int64_t filters) {
+  if (e.kind == Epilogue::Kind::Levels16 && NB == 1 && window == 1) {
+#pragma GCC unroll 16
+    for (int p = 0; p < P; p += 2) {
+      if (!item[p]) break;
+      const bool pair = p + 1 < P && item[p + 1];
+      __m512i first, second;
+      levels16(e, acc[p][0], acc[pair ? p + 1 : p][0], f0, 0, first, second);
+      store(out, first, f0, filters);
+      out += filters;
+      if (!pair) break;
+      store(out, second, f0, filters);
+      out += filters;
+    }
+    return;
+  }
+  if (e.kind == Epilogue::Kind::ClampSum) {  // every item adds to the same sums
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      if (!item[p]) continue;
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) {
+        const int64_t f = f0 + b * kLanes;
+        const __m512i v = _mm512_max_epi32(_mm512_min_epi32(acc[p][b], load(e.high + f)), load(e.low + f));
+        const __mmask16 lanes = channel_mask(f, filters);
+        _mm512_mask_storeu_epi32(out + f, lanes,
+                                 _mm512_add_epi32(_mm512_maskz_loadu_epi32(lanes, out + f), v));
+      }
+    }
+    return;
+  }
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    if (!item[p]) continue;
+    if (e.kind == Epilogue::Kind::Levels16) {
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; b += 2) {
+        const int64_t f = f0 + b * kLanes;
+        const bool pair = b + 1 < NB;
+        __m512i first, second;
+        levels16(e, acc[p][b], acc[p][pair ? b + 1 : b], f, pair ? 1 : 0, first, second);
+        store(out, first, f, filters);
+        if (pair) store(out, second, f + kLanes, filters);
+      }
+    } else {
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) {
+        const int64_t f = f0 + b * kLanes;
+        store(out, epilogue_vector(e, acc[p][b], f), f, filters);
+      }
+    }
+    out += filters;
+  }
+}
+
+// P output pixels (from p0; the last `P - count` repeat the last one and are not stored) times
+// NB vectors of 16 output channels (from f0): the sums stay in registers for the whole window.
+// With pooling windows of W pixels (P and p0 multiples of W), each window's maximum is stored.
+template <typename T, int P, int NB>
+void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, int64_t f0) {
+  const auto& w = *t.weights;
+  constexpr int64_t per = std::remove_reference_t<decltype(w)>::kPerWord;
+  const int64_t pf = w.padded_filters;
+  __m512i acc[P][NB];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_setzero_si512();
+  const T* rows[P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) rows[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)];
+  const auto* wg = w.words.data() + f0 * per;
+  const int64_t word_stride = pf * per;  // weight elements between consecutive words
+  for (const Segment& segment : w.segments) {
+    for (int64_t g = 0; g < segment.words; ++g, wg += word_stride) {
+      const int64_t k = segment.offset + g * per;
+      if constexpr (P == 1) {
+        if (word_at(rows[0] + k) == 0) continue;  // sparse inputs: a whole word of zeros
+      }
+      __m512i wv[NB];
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) wv[b] = _mm512_loadu_si512(wg + b * kLanes * per);
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p) {
+        const __m512i x = _mm512_set1_epi32(word_at(rows[p] + k));
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; ++b) acc[p][b] = dot(acc[p][b], x, wv[b], T{});
+      }
+    }
+    if (segment.shift == 0) continue;
+    const __m128i shift = _mm_cvtsi32_si128(segment.shift);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_sll_epi32(acc[p][b], shift);
+  }
+#pragma GCC unroll 4
+  for (int b = 0; b < NB; ++b) {
+    const __m512i init = load(t.init + f0 + b * kLanes);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) acc[p][b] = _mm512_add_epi32(acc[p][b], init);
+  }
+  // Each pooling window's maximum, at its last pixel: the items to store.
+  const int64_t window = t.pool_window;
+  bool item[P];
+  int64_t in_window = 0;  // pixels of the current pooling window seen so far
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    item[p] = p < count;
+    if (window == 1 || p >= count) continue;
+    if (in_window > 0)
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_max_epi32(acc[p][b], acc[p - 1][b]);
+    item[p] = ++in_window == window;
+    if (item[p]) in_window = 0;
+  }
+  const bool global_sum = t.epilogue.kind == Epilogue::Kind::ClampSum;
+  store_items<P, NB>(t.epilogue, acc, item, window, t.out + (global_sum ? 0 : item0 * w.filters),
+                     f0, w.filters);
+}
+
+// Register budget: P·NB sums, NB weights and a broadcast input within the 32 vector registers.
+constexpr int kMaxSums = 28;
+// The tile widths instantiated for each NB, widest first (P·NB <= kMaxSums).
+constexpr int kTileWidths[] = {16, 12, 9, 8, 6, 4, 3, 2, 1};
+
+// Whole tiles of P pixels from p (output item `item`) while they fit before end; for P <= 4, the
+// last few pixels too (one tile, its extra pixels not stored).
+template <typename T, int NB, int P>
+void tiles(const ConvTask<T>& t, int64_t& p, int64_t& item, int64_t end, int64_t f0) {
+  if constexpr (P * NB <= kMaxSums) {
+    const int64_t items_per_tile = P / t.pool_window;
+    for (; p + P <= end; p += P, item += items_per_tile) conv_tile<T, P, NB>(t, p, item, P, f0);
+    if (P <= 4 && p < end) {
+      conv_tile<T, P, NB>(t, p, item, end - p, f0);
+      item += (end - p) / t.pool_window;
+      p = end;
+    }
+  }
+}
+
+// Runs tiles of `width` pixels (one of kTileWidths) from p while whole tiles fit before end.
+template <typename T, int NB>
+void tiles_of(const ConvTask<T>& t, int width, int64_t& p, int64_t& item, int64_t end,
+              int64_t f0) {
+  switch (width) {
+    case 16: return tiles<T, NB, 16>(t, p, item, end, f0);
+    case 12: return tiles<T, NB, 12>(t, p, item, end, f0);
+    case 9: return tiles<T, NB, 9>(t, p, item, end, f0);
+    case 8: return tiles<T, NB, 8>(t, p, item, end, f0);
+    case 6: return tiles<T, NB, 6>(t, p, item, end, f0);
+    case 4: return tiles<T, NB, 4>(t, p, item, end, f0);
+    case 3: return tiles<T, NB, 3>(t, p, item, end, f0);
+    case 2: return tiles<T, NB, 2>(t, p, item, end, f0);
+    default: return tiles<T, NB, 1>(t, p, item, end, f0);
+  }
+}
+
+// The widest tile of NB vectors holding whole pooling windows of `window` pixels (0: none).
+int widest_tile(int64_t nb, int64_t window) {
+  for (int width : kTileWidths)
+    if (width * nb <= kMaxSums && width % window == 0) return width;
+  return 0;
+}
+
+// Output items [begin, end) for the channel chunk of NB vectors from f0.
+template <typename T, int NB>
+void conv_chunk(const ConvTask<T>& t, int64_t begin, int64_t end, int64_t f0) {
+  const int64_t window = t.pool_window;
+  int64_t p = begin * window, item = begin;
+  if (window == 1 && end - begin == 1) return conv_tile<T, 1, NB>(t, p, item, 1, f0);  // skips zero words
+  tiles_of<T, NB>(t, widest_tile(NB, window), p, item, end * window, f0);
+  if (window > 1) return tiles_of<T, NB>(t, static_cast<int>(window), p, item, end * window, f0);
+  tiles_of<T, NB>(t, 4, p, item, end * window, f0);
+}
+
+template <typename T>
+void conv_impl(const ConvTask<T>& t, int64_t begin, int64_t end) {
+  const int64_t vectors = t.weights->padded_filters / kLanes, window = t.pool_window;
+  // At most kMaxSums / window vectors per chunk: the tiles hold whole pooling windows.
+  const int64_t widest = std::min<int64_t>(4, kMaxSums / window);
+  for (int64_t v = 0; v < vectors;) {
+    const int64_t f0 = v * kLanes;
+    switch (std::min(vectors - v, widest)) {
+      case 1: conv_chunk<T, 1>(t, begin, end, f0); v += 1; break;
+      case 2: conv_chunk<T, 2>(t, begin, end, f0); v += 2; break;
+      case 3: conv_chunk<T, 3>(t, begin, end, f0); v += 3; break;
+      default: conv_chunk<T, 4>(t, begin, end, f0); v += 4; break;
+    }
+  }
+}
+
+inline __m512i widen(const uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m512i widen(const int16_t* p) {
+  return _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// P output pixels, one vector of 16 channels from c0.
+template <typename T, int P>
+void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_t c0) {
+  const int64_t padded = padded_channels(t.channels);
+  __m512i acc[P];
+  const __m512i init = load(t.init + c0);
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) acc[p] = init;
+  const T* pixels[P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+    pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  for (int64_t tap = 0; tap < t.taps; ++tap) {
+    const __m512i w = load(t.weights + tap * padded + c0);
+    const int64_t offset = t.tap_offsets[tap];
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+      acc[p] = _mm512_add_epi32(acc[p], _mm512_mullo_epi32(widen(pixels[p] + offset), w));
+  }
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    if (p >= count) break;
+    store(t.out + (p0 + p) * t.channels, epilogue_vector(t.epilogue, acc[p], c0), c0, t.channels);
+  }
+}
+
+template <typename T>
+void depthwise_impl(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
+  constexpr int kP = 8;
+  for (int64_t c0 = 0; c0 < t.channels; c0 += kLanes) {
+    int64_t p = begin;
+    for (; p + kP <= end; p += kP) depthwise_tile<T, kP>(t, p, kP, c0);
+    for (; p < end; ++p) depthwise_tile<T, 1>(t, p, 1, c0);
+  }
+}
+
+// One pixel: its channels' int32 values minus the offset as bytes, 64 channels per vector
+// (kVectors of them), then the slots chosen from them 64 at a time (vpermt2b over pairs of
+// vectors); widens the raw range [low, high] per lane.
+template <int kVectors>
+__attribute__((target("avx512vbmi"), always_inline)) inline void permute_pixel(
+    const int32_t* in, const Permutation& p, __m512i offset, uint8_t* out, __m512i& low,
+    __m512i& high) {
+  __m512i bytes[kVectors + 1];
+#pragma GCC unroll 4
+  for (int v = 0; v < kVectors; ++v) {
+    __m128i part[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      const int64_t c = v * 64 + q * kLanes;
+      const __mmask16 lanes = channel_mask(c, p.channels);
+      const __m512i x = _mm512_maskz_loadu_epi32(lanes, in + c);
+      low = _mm512_mask_min_epi32(low, lanes, low, x);
+      high = _mm512_mask_max_epi32(high, lanes, high, x);
+      part[q] = _mm512_cvtepi32_epi8(_mm512_sub_epi32(x, offset));
+    }
+    bytes[v] = _mm512_inserti32x4(
+        _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(part[0]), part[1], 1),
+                           part[2], 2),
+        part[3], 3);
+  }
+  bytes[kVectors] = _mm512_setzero_si512();
+  constexpr int kPairs = (kVectors + 1) / 2;
+  const int64_t chunks = (p.slots + 63) / 64;
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    __m512i slots = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int pair = 0; pair < kPairs; ++pair) {
+      const size_t at = static_cast<size_t>(chunk * kPairs + pair);
+      const __m512i chosen = _mm512_permutex2var_epi8(
+          bytes[2 * pair], _mm512_loadu_si512(p.index.data() + at * 64), bytes[2 * pair + 1]);
+      slots = kPairs == 1 ? chosen : _mm512_mask_blend_epi8(p.from[at], slots, chosen);
+    }
+    const int64_t n = std::min<int64_t>(64, p.slots - chunk * 64);
+    _mm512_mask_storeu_epi8(out + chunk * 64, n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1,
+                            slots);
+  }
+}
+
+template <int kVectors>
+__attribute__((target("avx512vbmi"))) void stage_permuted_rows(
+    const int32_t* in, int64_t rows, int64_t row_pixels, int64_t in_row_stride,
+    const Permutation& p, int32_t offset, uint8_t* out, int64_t out_row_stride, int32_t& lo,
+    int32_t& hi) {
+  __m512i low = _mm512_set1_epi32(lo), high = _mm512_set1_epi32(hi);
+  const __m512i o = _mm512_set1_epi32(offset);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t y = 0; y < row_pixels; ++y)
+      permute_pixel<kVectors>(in + r * in_row_stride + y * p.channels, p, o,
+                              out + r * out_row_stride + y * p.slots, low, high);
+  lo = _mm512_reduce_min_epi32(low);
+  hi = _mm512_reduce_max_epi32(high);
+}
+
+void stage_permuted_impl(const int32_t* in, int64_t rows, int64_t row_pixels,
+                         int64_t in_row_stride, const Permutation& p, int32_t offset, uint8_t* out,
+                         int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  switch ((p.channels + 63) / 64) {
+    case 1: return stage_permuted_rows<1>(in, rows, row_pixels, in_row_stride, p, offset, out, out_row_stride, lo, hi);
+    case 2: return stage_permuted_rows<2>(in, rows, row_pixels, in_row_stride, p, offset, out, out_row_stride, lo, hi);
+    case 3: return stage_permuted_rows<3>(in, rows, row_pixels, in_row_stride, p, offset, out, out_row_stride, lo, hi);
+    default: return stage_permuted_rows<4>(in, rows, row_pixels, in_row_stride, p, offset, out, out_row_stride, lo, hi);
+  }
+}
+
+void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t channels,
+                 int32_t* out) {
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t f = 0; f < channels; f += kLanes) {
+      const __m512i s = _mm512_maskz_loadu_epi32(channel_mask(f, channels), sums + p * channels + f);
+      store(out + p * channels, epilogue_vector(e, s, f), f, channels);
+    }
+}
+
+}  // namespace
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+bool can_pool(int64_t window) {
+  return std::find(std::begin(kTileWidths), std::end(kTileWidths), window) != std::end(kTileWidths);
+}
+
+void stage_permuted(const int32_t* in, int64_t rows, int64_t row_pixels, int64_t in_row_stride,
+                    const Permutation& permutation, int32_t offset, uint8_t* out,
+                    int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  stage_permuted_impl(in, rows, row_pixels, in_row_stride, permutation, offset, out,
+                      out_row_stride, lo, hi);
+}
+
+void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
+void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
+void depthwise(const DepthwiseTask<uint8_t>& task, int64_t begin, int64_t end) {
+  depthwise_impl(task, begin, end);
+}
+void depthwise(const DepthwiseTask<int16_t>& task, int64_t begin, int64_t end) {
+  depthwise_impl(task, begin, end);
+}
+void finish(const Epilogue& epilogue, const int32_t* sums, int64_t pixels, int64_t channels,
+            int32_t* out) {
+  finish_impl(epilogue, sums, pixels, channels, out);
+}
+
+#else  // no AVX-512 code: available() is false and nothing calls these
+
+void stage_permuted(const int32_t*, int64_t, int64_t, int64_t, const Permutation&, int32_t,
+                    uint8_t*, int64_t, int32_t&, int32_t&) {}
+void conv(const ConvTask<uint8_t>&, int64_t, int64_t) {}
+void conv(const ConvTask<int16_t>&, int64_t, int64_t) {}
+void depthwise(const DepthwiseTask<uint8_t>&, int64_t, int64_t) {}
+void depthwise(const DepthwiseTask<int16_t>&, int64_t, int64_t) {}
+void finish(const Epilogue&, const int32_t*, int64_t, int64_t, int32_t*) {}
+
+#endif
+
+}  // namespace akida::runtime::blocked
