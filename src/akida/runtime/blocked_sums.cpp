@@ -175,19 +175,38 @@ __attribute__((always_inline)) inline __m512i search_16_levels(const int32_t* le
   return _mm512_mask_add_epi32(level, bit0, level, _mm512_set1_epi32(1));
 }
 
+// The Requantize parameters of channels f .. f + 15, loaded once for every pixel of a tile.
+struct RequantizeVectors {
+  __m512i low, high, scale, left, half, right, out_min, out_max;
+};
+
+__attribute__((always_inline)) inline RequantizeVectors requantize_vectors(const Epilogue& e, int64_t f) {
+  RequantizeVectors r;
+  r.low = e.clamp ? load(e.low + f) : _mm512_setzero_si512();
+  r.high = e.clamp ? load(e.high + f) : _mm512_setzero_si512();
+  r.scale = load(e.scale + f);
+  r.left = e.left ? load(e.left + f) : _mm512_setzero_si512();
+  r.half = load(e.half + f);
+  r.right = load(e.right + f);
+  r.out_min = _mm512_set1_epi32(e.out_min);
+  r.out_max = _mm512_set1_epi32(e.out_max);
+  return r;
+}
+
+__attribute__((always_inline)) inline __m512i requantize(const Epilogue& e, const RequantizeVectors& r, __m512i s) {
+  __m512i v = s;
+  if (e.clamp) v = _mm512_max_epi32(_mm512_min_epi32(v, r.high), r.low);
+  v = _mm512_mullo_epi32(v, r.scale);
+  if (e.left) v = _mm512_sllv_epi32(v, r.left);
+  v = _mm512_srav_epi32(_mm512_add_epi32(v, r.half), r.right);
+  return _mm512_max_epi32(_mm512_min_epi32(v, r.out_max), r.out_min);
+}
+
 // The epilogue of 16 sums of channels f .. f + 15.
 __attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
   switch (e.kind) {
     case Epilogue::Kind::Sums: return s;
-    case Epilogue::Kind::Requantize: {
-      __m512i v = s;
-      if (e.clamp) v = _mm512_max_epi32(_mm512_min_epi32(v, load(e.high + f)), load(e.low + f));
-      v = _mm512_mullo_epi32(v, load(e.scale + f));
-      if (e.left) v = _mm512_sllv_epi32(v, load(e.left + f));
-      v = _mm512_srav_epi32(_mm512_add_epi32(v, load(e.half + f)), load(e.right + f));
-      return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(e.out_max)),
-                              _mm512_set1_epi32(e.out_min));
-    }
+    case Epilogue::Kind::Requantize: return requantize(e, requantize_vectors(e, f), s);
     case Epilogue::Kind::ClampSum: return s;  // accumulates: conv() only (store_items)
     case Epilogue::Kind::Levels16:  // in pairs of vectors: store_items()
     case Epilogue::Kind::Levels:
@@ -253,8 +272,11 @@ __attribute__((always_inline)) inline void levels16(const Epilogue& e, __m512i a
 // vector by vector, or for Levels16 two vectors at a time (two channel vectors of one item, or
 // two consecutive unpooled pixels when the tile has one channel vector).
 template <int P, int NB>
-__attribute__((always_inline)) inline void store_items(const Epilogue& e, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
+__attribute__((always_inline)) inline void store_items(const Epilogue& epilogue, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
                  int32_t* out, int64_t f0, int64_t filters) {
+  // A copy the stores cannot alias: its fields stay in registers instead of being reloaded
+  // after every store.
+  const Epilogue e = epilogue;
   if (e.kind == Epilogue::Kind::Levels16 && NB == 1 && window == 1) {
 #pragma GCC unroll 16
     for (int p = 0; p < P; p += 2) {
@@ -282,6 +304,22 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& e, __m512
         _mm512_mask_storeu_epi32(out + f, lanes,
                                  _mm512_add_epi32(_mm512_maskz_loadu_epi32(lanes, out + f), v));
       }
+    }
+    return;
+  }
+  if (e.kind == Epilogue::Kind::Requantize) {
+    // Channel vector by channel vector: its parameters loaded once for every item of the tile.
+    int64_t at[P];  // where item p goes
+    int64_t items = 0;
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) at[p] = item[p] ? items++ * filters : -1;
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; ++b) {
+      const int64_t f = f0 + b * kLanes;
+      const RequantizeVectors r = requantize_vectors(e, f);
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p)
+        if (at[p] >= 0) store(out + at[p], requantize(e, r, acc[p][b]), f, filters);
     }
     return;
   }
@@ -472,10 +510,18 @@ void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_
     for (int p = 0; p < P; ++p)
       acc[p] = _mm512_add_epi32(acc[p], _mm512_mullo_epi32(widen(pixels[p] + offset), w));
   }
+  const Epilogue e = t.epilogue;  // not aliased by the stores (see store_items)
+  if (e.kind == Epilogue::Kind::Requantize) {
+    const RequantizeVectors r = requantize_vectors(e, c0);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+      if (p < count) store(t.out + (p0 + p) * t.channels, requantize(e, r, acc[p]), c0, t.channels);
+    return;
+  }
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
     if (p >= count) break;
-    store(t.out + (p0 + p) * t.channels, epilogue_vector(t.epilogue, acc[p], c0), c0, t.channels);
+    store(t.out + (p0 + p) * t.channels, epilogue_vector(e, acc[p], c0), c0, t.channels);
   }
 }
 
