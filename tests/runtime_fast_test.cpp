@@ -121,6 +121,35 @@ void random_convolutions() {
   }
 }
 
+// Depthwise layers with many channels (whole and partial vectors of 16, several per pixel) and
+// tiles of 8 pixels: int8 weights (the pair dot products), and weights beyond int16 (the
+// int32 multiplications), on byte, 16-bit and int64 inputs.
+void random_depthwise_layers() {
+  std::mt19937 rng(31);
+  for (int trial = 0; trial < 24; ++trial) {
+    SCOPED_TRACE(trial);
+    const int kernel = trial % 2 ? 3 : 5, stride = 1 + trial % 3 / 2;
+    const int64_t c = std::vector<int64_t>{16, 40, 64, 130}[trial % 4];
+    const bool wide_weights = trial % 3 == 0;
+    const Shape in{6 + trial % 5, 5 + trial % 4, c};
+    Parameters p = merged(post_op_parameters(),
+                          {{"kernel_size", kernel}, {"kernel_stride", stride}, {"padding", trial / 4 % 2}});
+    if (trial % 5 == 2) p = merged(p, {{"pool_type", 1}, {"pool_size", 2}, {"pool_stride", 2}});
+    if (trial % 7 == 3) p["activation"] = 0;
+    const uint32_t cc = static_cast<uint32_t>(c), k = static_cast<uint32_t>(kernel);
+    std::vector<Variable> vars = post_op_variables(rng, cc);
+    const size_t n = size_t{k} * k * cc;
+    vars.push_back(wide_weights ? i32("weights", {k, k, cc, 1}, random_values(rng, n, -(1 << 17), 1 << 17))
+                                : i8("weights", {k, k, cc, 1}, random_values(rng, n, -128, 127)));
+    vars.push_back(u8("input_shift", {cc}, random_values(rng, c, 0, trial % 2 ? 0 : 3)));
+    const Layer layer("dw" + std::to_string(trial), LayerKind::DepthwiseConv2D, p, vars, {});
+    expect_same(layer, in, random_input(rng, in, 0, 15, 0.3));
+    expect_same(layer, in, random_input(rng, in, -128, 127, 0.3));
+    expect_same(layer, in, random_input(rng, in, -3000, 3000, 0.1));
+    expect_same(layer, in, random_input(rng, in, -(1 << 22), 1 << 22, 0.1));
+  }
+}
+
 void random_dense_layers() {
   std::mt19937 rng(7);
   for (int trial = 0; trial < 40; ++trial) {
@@ -259,6 +288,7 @@ TEST(FastKernels, RandomDepthwiseBufferTempConvSequencesEqualTheReference) {
   for_each_isa(random_depthwise_buffer_temp_conv_sequences);
 }
 TEST(FastKernels, RandomDenseLayersEqualTheReference) { for_each_isa(random_dense_layers); }
+TEST(FastKernels, RandomDepthwiseLayersEqualTheReference) { for_each_isa(random_depthwise_layers); }
 TEST(FastKernels, RandomBufferTempConvSequencesEqualTheReference) {
   for_each_isa(random_buffer_temp_conv_sequences);
 }

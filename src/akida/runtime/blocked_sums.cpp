@@ -100,6 +100,15 @@ std::vector<InputRun> row_runs(int64_t kx, int64_t k_per_row, int64_t row_stride
   return runs;
 }
 
+std::vector<int32_t> pair_weights(const std::vector<int32_t>& weights) {
+  std::vector<int32_t> out;
+  for (int32_t w : weights) {
+    if (w < INT16_MIN || w > INT16_MAX) return {};
+    out.push_back(static_cast<int32_t>(static_cast<uint16_t>(w)));
+  }
+  return out;
+}
+
 // Layout: [vector j][pairing 0 (with itself) or 1 (with j + 1)][level k][32 lanes], the lanes in
 // the order _mm512_packs_epi32(first, second) leaves them: in each 128-bit lane, four values of
 // the first vector then the same four channels of the second.
@@ -491,8 +500,8 @@ inline __m512i widen(const int16_t* p) {
   return _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// P output pixels, one vector of 16 channels from c0.
-template <typename T, int P>
+// P output pixels, one vector of 16 channels from c0; kPairs: t.pair_weights by vpdpwssd.
+template <typename T, int P, bool kPairs>
 void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_t c0) {
   const int64_t padded = padded_channels(t.channels);
   __m512i acc[P];
@@ -503,12 +512,14 @@ void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p)
     pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  const int32_t* weights = kPairs ? t.pair_weights : t.weights;
   for (int64_t tap = 0; tap < t.taps; ++tap) {
-    const __m512i w = load(t.weights + tap * padded + c0);
+    const __m512i w = load(weights + tap * padded + c0);
     const int64_t offset = t.tap_offsets[tap];
 #pragma GCC unroll 16
     for (int p = 0; p < P; ++p)
-      acc[p] = _mm512_add_epi32(acc[p], _mm512_mullo_epi32(widen(pixels[p] + offset), w));
+      acc[p] = kPairs ? _mm512_dpwssd_epi32(acc[p], widen(pixels[p] + offset), w)
+                      : _mm512_add_epi32(acc[p], _mm512_mullo_epi32(widen(pixels[p] + offset), w));
   }
   const Epilogue e = t.epilogue;  // not aliased by the stores (see store_items)
   if (e.kind == Epilogue::Kind::Requantize) {
@@ -525,14 +536,20 @@ void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_
   }
 }
 
-template <typename T>
-void depthwise_impl(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
+template <typename T, bool kPairs>
+void depthwise_tiles(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
   constexpr int kP = 8;
   for (int64_t c0 = 0; c0 < t.channels; c0 += kLanes) {
     int64_t p = begin;
-    for (; p + kP <= end; p += kP) depthwise_tile<T, kP>(t, p, kP, c0);
-    for (; p < end; ++p) depthwise_tile<T, 1>(t, p, 1, c0);
+    for (; p + kP <= end; p += kP) depthwise_tile<T, kP, kPairs>(t, p, kP, c0);
+    for (; p < end; ++p) depthwise_tile<T, 1, kPairs>(t, p, 1, c0);
   }
+}
+
+template <typename T>
+void depthwise_impl(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
+  if (t.pair_weights) return depthwise_tiles<T, true>(t, begin, end);
+  depthwise_tiles<T, false>(t, begin, end);
 }
 
 // One pixel: its channels' int32 values minus the offset as bytes, 64 channels per vector

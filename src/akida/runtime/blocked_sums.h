@@ -162,10 +162,17 @@ struct DepthwiseTask {
   const int32_t* tap_offsets = nullptr;
   int64_t taps = 0;
   const int32_t* weights = nullptr;  // taps · padded_channels(channels)
+  // The same weights as pair_weights() lays them out, when every weight fits int16 (else null):
+  // one vpdpwssd per tap instead of a multiplication and an addition.
+  const int32_t* pair_weights = nullptr;
   const int32_t* init = nullptr;
   Epilogue epilogue;
   int32_t* out = nullptr;
 };
+// Depthwise weights for DepthwiseTask::pair_weights: each int32 weight as the pair (w, 0) of
+// int16 (low half w, high half 0), so that the pair dot product of an input widened to int32
+// (its high half 0 or its sign) gives x · w. Empty when a weight does not fit int16.
+std::vector<int32_t> pair_weights(const std::vector<int32_t>& weights);
 void depthwise(const DepthwiseTask<uint8_t>& task, int64_t begin, int64_t end);
 void depthwise(const DepthwiseTask<int16_t>& task, int64_t begin, int64_t end);
 

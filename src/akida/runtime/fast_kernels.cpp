@@ -624,6 +624,7 @@ class ConvSums {
                                                        static_cast<uint32_t>(w));
           }
         }
+        dw_pairs_ = blocked::pair_weights(dw_weights_);
       } else {
         bytes_ = blocked::pack_bytes(weights_, f, plain_runs());
         // The pairs are packed on the first sample that needs them (most layers never do).
@@ -848,7 +849,9 @@ class ConvSums {
     if (depthwise_) {
       blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
                                   tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
-                                  dw_weights_.data(), init_.data(), epilogue, out};
+                                  dw_weights_.data(),
+                                  dw_pairs_.empty() ? nullptr : dw_pairs_.data(),
+                                  init_.data(), epilogue, out};
       return blocked::depthwise(t, begin, end);
     }
     // Only the pooled (or unpooled) windows are listed, depending on the layer.
@@ -873,7 +876,7 @@ class ConvSums {
   blocked::ByteWeights bytes_;
   blocked::PairWeights pairs_;
   bool pairs_fit_ = false;  // every weight fits int16: pairs_ can be packed
-  std::vector<int32_t> dw_weights_, dw_column_sums_, tap_offsets_;
+  std::vector<int32_t> dw_weights_, dw_pairs_, dw_column_sums_, tap_offsets_;
   BlockedLayout plain_, grouped_;
   std::vector<int16_t> madd_;
   // The grouped layout (group_by_shift()): each group's first slot, channel count and shift.
