@@ -621,6 +621,28 @@ void stage_permuted_impl(const int32_t* in, int64_t rows, int64_t row_pixels,
   }
 }
 
+template <bool kShift>
+void stage_bytes_rows(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stride,
+                      const int32_t* shifts, int32_t offset, uint8_t* out,
+                      int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  __m512i low = _mm512_set1_epi32(lo), high = _mm512_set1_epi32(hi);
+  const __m512i o = _mm512_set1_epi32(offset);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t* src = in + r * in_row_stride;
+    uint8_t* dst = out + r * out_row_stride;
+    for (int64_t k = 0; k < n; k += kLanes) {
+      const __mmask16 lanes = channel_mask(k, n);
+      const __m512i x = _mm512_maskz_loadu_epi32(lanes, src + k);
+      low = _mm512_mask_min_epi32(low, lanes, low, x);
+      high = _mm512_mask_max_epi32(high, lanes, high, x);
+      const __m512i shifted = kShift ? _mm512_sllv_epi32(x, _mm512_maskz_loadu_epi32(lanes, shifts + k)) : x;
+      _mm512_mask_cvtepi32_storeu_epi8(dst + k, lanes, _mm512_sub_epi32(shifted, o));
+    }
+  }
+  lo = _mm512_reduce_min_epi32(low);
+  hi = _mm512_reduce_max_epi32(high);
+}
+
 void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t channels,
                  int32_t* out) {
   for (int64_t p = 0; p < pixels; ++p)
@@ -646,6 +668,13 @@ void stage_permuted(const int32_t* in, int64_t rows, int64_t row_pixels, int64_t
                       out_row_stride, lo, hi);
 }
 
+void stage_bytes(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stride,
+                 const int32_t* shifts, int32_t offset, uint8_t* out, int64_t out_row_stride,
+                 int32_t& lo, int32_t& hi) {
+  if (shifts) return stage_bytes_rows<true>(in, rows, n, in_row_stride, shifts, offset, out, out_row_stride, lo, hi);
+  stage_bytes_rows<false>(in, rows, n, in_row_stride, shifts, offset, out, out_row_stride, lo, hi);
+}
+
 void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void depthwise(const DepthwiseTask<uint8_t>& task, int64_t begin, int64_t end) {
@@ -663,6 +692,8 @@ void finish(const Epilogue& epilogue, const int32_t* sums, int64_t pixels, int64
 
 void stage_permuted(const int32_t*, int64_t, int64_t, int64_t, const Permutation&, int32_t,
                     uint8_t*, int64_t, int32_t&, int32_t&) {}
+void stage_bytes(const int32_t*, int64_t, int64_t, int64_t, const int32_t*, int32_t, uint8_t*,
+                 int64_t, int32_t&, int32_t&) {}
 void conv(const ConvTask<uint8_t>&, int64_t, int64_t) {}
 void conv(const ConvTask<int16_t>&, int64_t, int64_t) {}
 void depthwise(const DepthwiseTask<uint8_t>&, int64_t, int64_t) {}

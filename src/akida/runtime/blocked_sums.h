@@ -141,6 +141,14 @@ void stage_permuted(const int32_t* in, int64_t rows, int64_t row_pixels, int64_t
                     const Permutation& permutation, int32_t offset, uint8_t* out,
                     int64_t out_row_stride, int32_t& lo, int32_t& hi);
 
+// Stages `rows` rows of n int32 values (row r at in + r·in_row_stride) as uint8
+// (x << shifts[k]) − offset (modulo 256; shifts null: no shift) into out + r·out_row_stride;
+// updates lo / hi with the raw minimum and maximum. What the compiler-vectorized staging does,
+// with the range kept in registers across rows. Precondition: available().
+void stage_bytes(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stride,
+                 const int32_t* shifts, int32_t offset, uint8_t* out, int64_t out_row_stride,
+                 int32_t& lo, int32_t& hi);
+
 // Whether conv() can pool windows of `window` pixels (the tiles hold whole windows).
 bool can_pool(int64_t window);
 

@@ -799,6 +799,15 @@ class ConvSums {
     if (buffer.empty()) buffer.assign(static_cast<size_t>(px_ * py_ * c + kStagingSlack), 0);
     if (border_offset != offset) fill_border(buffer, offset), border_offset = offset;
     int32_t lo = INT32_MAX, hi = INT32_MIN;
+    if constexpr (std::is_same_v<T, uint8_t>) {
+      if (blocked::available()) {  // a staged byte buffer is what the blocked kernels read
+        blocked::stage_bytes(in.data(), covered_x_, covered_y_ * c, g_.in.y * c,
+                             max_shift_ > 0 ? row_shifts_.data() : nullptr, offset,
+                             buffer.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * c, py_ * c,
+                             lo, hi);
+        return shifted_range(lo, hi);
+      }
+    }
     stage_input(in.data(), g_.in.y, covered_x_, covered_y_, c, row_shifts_.data(), offset,
                 g_.x.pad_before, g_.y.pad_before, py_, buffer.data(), lo, hi);
     shifted_range(lo, hi);
