@@ -542,7 +542,11 @@ void depthwise_tiles(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
   for (int64_t c0 = 0; c0 < t.channels; c0 += kLanes) {
     int64_t p = begin;
     for (; p + kP <= end; p += kP) depthwise_tile<T, kP, kPairs>(t, p, kP, c0);
-    for (; p < end; ++p) depthwise_tile<T, 1, kPairs>(t, p, 1, c0);
+    // The last few pixels in one tile (independent sums overlap; one pixel at a time waits on
+    // each tap's latency).
+    if (end - p > 4) depthwise_tile<T, kP, kPairs>(t, p, end - p, c0);
+    else if (end - p > 1) depthwise_tile<T, 4, kPairs>(t, p, end - p, c0);
+    else if (end - p == 1) depthwise_tile<T, 1, kPairs>(t, p, 1, c0);
   }
 }
 
