@@ -1,17 +1,15 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <string_view>
-#include <system_error>
 
 #include "akida/errors.h"
 #include "akida/fbz.h"
 #include "akida/fbz_common.h"
 #include "akida/fbz_container.h"
 #include "akida/fbz_legacy_parameters.h"
+#include "akida/read_file.h"
 #include "akida_model_generated.h"
 
 namespace akida {
@@ -160,28 +158,6 @@ Model read_model(const fbs::Model& root, const std::string& source) {
   return model;
 }
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  if (error || !std::filesystem::exists(status))
-    throw Error(path + ": cannot open: " +
-                (error ? error.message() : std::string("no such file")));
-  if (!std::filesystem::is_regular_file(status)) throw Error(path + ": not a regular file");
-  const auto size = std::filesystem::file_size(path, error);
-  if (error) throw Error(path + ": cannot read its size: " + error.message());
-  // A valid file is at most the padded size of the largest accepted payload.
-  const size_t max_file = 32 + fbz::kMaxPayloadBytes + fbz::kMaxPayloadBytes / 6;
-  if (size > max_file)
-    throw FormatError(path + ": file of " + std::to_string(size) +
-                      " bytes is larger than any accepted .fbz model (" +
-                      std::to_string(max_file) + " bytes)");
-  std::ifstream in(path, std::ios::binary);
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  if (!in || !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
-    throw Error(path + ": cannot read the file");
-  return bytes;
-}
-
 }  // namespace
 
 Model read_fbz_bytes(std::span<const uint8_t> bytes, const std::string& source) {
@@ -189,6 +165,10 @@ Model read_fbz_bytes(std::span<const uint8_t> bytes, const std::string& source) 
   return read_model(verified_root(payload, source), source);
 }
 
-Model read_fbz(const std::string& path) { return read_fbz_bytes(read_file_bytes(path), path); }
+Model read_fbz(const std::string& path) {
+  // A valid file is at most the padded size of the largest accepted payload.
+  constexpr uint64_t kMaxFileBytes = 32 + fbz::kMaxPayloadBytes + fbz::kMaxPayloadBytes / 6;
+  return read_fbz_bytes(read_file(path, kMaxFileBytes, "an Akida .fbz model"), path);
+}
 
 }  // namespace akida

@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,19 +24,48 @@ constexpr int64_t kMaxElements = int64_t{1} << 28;
 H5Handle handle(hid_t id, herr_t (*closer)(hid_t)) { return H5Handle(id, closer); }
 
 // HDF5 looks for its signature at offset 0 and then at every power of two from 512 (a user
-// block may precede the superblock).
-bool has_hdf5_signature(const std::string& path) {
+// block may precede the superblock). `read8(offset, bytes)` reads 8 bytes, false past the end.
+template <typename Read8>
+bool has_hdf5_signature(int64_t size, Read8 read8) {
   static constexpr std::array<char, 8> kSignature = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a',
                                                      '\n'};
-  std::ifstream in(path, std::ios::binary);
-  const auto size = static_cast<int64_t>(std::filesystem::file_size(path));
   for (int64_t offset = 0; offset + 8 <= size; offset = offset == 0 ? 512 : offset * 2) {
     std::array<char, 8> bytes{};
-    in.seekg(offset);
-    if (!in.read(bytes.data(), 8)) return false;
+    if (!read8(offset, bytes)) return false;
     if (bytes == kSignature) return true;
   }
   return false;
+}
+
+bool file_has_hdf5_signature(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return has_hdf5_signature(static_cast<int64_t>(std::filesystem::file_size(path)),
+                            [&](int64_t offset, std::array<char, 8>& bytes) {
+                              in.seekg(offset);
+                              return static_cast<bool>(in.read(bytes.data(), 8));
+                            });
+}
+
+bool image_has_hdf5_signature(std::span<const uint8_t> image) {
+  return has_hdf5_signature(static_cast<int64_t>(image.size()),
+                            [&](int64_t offset, std::array<char, 8>& bytes) {
+                              std::memcpy(bytes.data(), image.data() + offset, 8);
+                              return true;
+                            });
+}
+
+void refuse_without_signature(bool has_signature, const std::string& source) {
+  if (!has_signature)
+    throw akida::FormatError(source + ": not an HDF5 file (no HDF5 signature); expected a Keras "
+                                      ".h5 model saved by QuantizeML");
+}
+
+// HDF5's core driver refuses to open an image under the name of an existing file, and treats two
+// open images of the same name as one file: each image gets a fresh name in a folder that cannot
+// exist (/dev/null is not a directory).
+std::string unique_image_name() {
+  static std::atomic<uint64_t> counter{0};
+  return "/dev/null/cnn2snn-hdf5-image-" + std::to_string(counter++);
 }
 
 // A memory type for reading variable-length strings stored as `file_type`. The character set must
@@ -88,13 +118,27 @@ Hdf5File::Hdf5File(const std::string& path) : path_(path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw akida::FormatError(path + ": no such file");
-  if (!has_hdf5_signature(path))
-    throw akida::FormatError(path + ": not an HDF5 file (no HDF5 signature); expected a Keras "
-                                    ".h5 model saved by QuantizeML");
+  refuse_without_signature(file_has_hdf5_signature(path), path);
   file_ = handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  refuse_unopened();
+}
+
+Hdf5File::Hdf5File(std::span<const uint8_t> image, const std::string& source) : path_(source) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  refuse_without_signature(image_has_hdf5_signature(image), source);
+  H5Handle access = handle(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  constexpr size_t kGrowth = 1 << 16;  // unused: the image is opened read-only
+  if (H5Pset_fapl_core(access.get(), kGrowth, /*backing_store=*/false) < 0 ||
+      H5Pset_file_image(access.get(), const_cast<uint8_t*>(image.data()), image.size()) < 0)
+    throw akida::FormatError(source + ": the HDF5 library cannot take the file image");
+  file_ = handle(H5Fopen(unique_image_name().c_str(), H5F_ACC_RDONLY, access.get()), H5Fclose);
+  refuse_unopened();
+}
+
+void Hdf5File::refuse_unopened() const {
   if (!file_.valid())
-    throw akida::FormatError(path + ": the HDF5 library cannot open the file (truncated or "
-                                    "corrupt)");
+    throw akida::FormatError(path_ + ": the HDF5 library cannot open the file (truncated or "
+                                     "corrupt)");
 }
 
 void Hdf5File::fail(const std::string& object, const std::string& message) const {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,11 @@ class Hdf5File {
   // Opens `path` read-only. Throws akida::FormatError when the file is missing, is not HDF5
   // (no signature) or cannot be opened (e.g. truncated).
   explicit Hdf5File(const std::string& path);
+  // Opens a file image held in memory (HDF5's core driver; nothing touches the disk), e.g. bytes
+  // a fuzzer or a caller produced; `source` names it in errors. The bytes are copied.
+  Hdf5File(std::span<const uint8_t> image, const std::string& source);
 
+  // The file's path, or the `source` an image was opened with: errors start with it.
   const std::string& path() const { return path_; }
   bool exists(const std::string& object) const;
   // A scalar string attribute of `object` ("/" for the root); nullopt when absent.
@@ -58,6 +63,7 @@ class Hdf5File {
 
  private:
   [[noreturn]] void fail(const std::string& object, const std::string& message) const;
+  void refuse_unopened() const;
   std::string path_;
   H5Handle file_;
 };

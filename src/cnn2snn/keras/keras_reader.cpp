@@ -656,8 +656,8 @@ class Lowering {
 
 namespace keras {
 
-QuantizedGraph load(const std::string& path, PatternSet patterns) {
-  const Hdf5File file(path);
+QuantizedGraph load(const Hdf5File& file, PatternSet patterns) {
+  const std::string& path = file.path();
   const auto config = file.string_attribute("/", "model_config");
   if (!config)
     throw akida::FormatError(path + ": HDF5 file without a 'model_config' attribute: not a Keras "
@@ -671,11 +671,19 @@ QuantizedGraph load(const std::string& path, PatternSet patterns) {
 }  // namespace keras
 
 QuantizedGraph load_keras_h5(const std::string& path) {
-  return keras::load(path, keras::PatternSet::V2);
+  return keras::load(keras::Hdf5File(path), keras::PatternSet::V2);
+}
+
+QuantizedGraph load_keras_h5(std::span<const uint8_t> image, const std::string& source) {
+  return keras::load(keras::Hdf5File(image, source), keras::PatternSet::V2);
 }
 
 QuantizedGraph load_keras_h5_v1(const std::string& path) {
-  return keras::load(path, keras::PatternSet::V1);
+  return keras::load(keras::Hdf5File(path), keras::PatternSet::V1);
+}
+
+QuantizedGraph load_keras_h5_v1(std::span<const uint8_t> image, const std::string& source) {
+  return keras::load(keras::Hdf5File(image, source), keras::PatternSet::V1);
 }
 
 }  // namespace cnn2snn

@@ -429,11 +429,12 @@ KerasModel read_model(const Hdf5File& file) {
 }  // namespace
 }  // namespace keras
 
-bool is_legacy_cnn2snn_h5(const std::string& path) {
-  const keras::Hdf5File file(path);
+namespace {
+
+bool is_legacy(const keras::Hdf5File& file) {
   const auto config = file.string_attribute("/", "model_config");
   if (!config) return false;
-  for (const keras::KerasLayer& layer : keras::parse_model_config(*config, path).layers) {
+  for (const keras::KerasLayer& layer : keras::parse_model_config(*config, file.path()).layers) {
     const auto quantizer = layer.config.find("quantizer");
     if (quantizer != layer.config.end() && quantizer->is_object() &&
         quantizer->value("class_name", "").ends_with("Quantizer"))
@@ -442,11 +443,27 @@ bool is_legacy_cnn2snn_h5(const std::string& path) {
   return false;
 }
 
+QuantizedGraph load_legacy(const keras::Hdf5File& file, std::optional<InputScaling> scaling) {
+  const keras::KerasModel model = keras::read_model(file);
+  return keras::LegacyLowering(file, model, scaling).run();
+}
+
+}  // namespace
+
+bool is_legacy_cnn2snn_h5(const std::string& path) { return is_legacy(keras::Hdf5File(path)); }
+
+bool is_legacy_cnn2snn_h5(std::span<const uint8_t> image, const std::string& source) {
+  return is_legacy(keras::Hdf5File(image, source));
+}
+
 QuantizedGraph load_legacy_cnn2snn_h5(const std::string& path,
                                       std::optional<InputScaling> input_scaling) {
-  const keras::Hdf5File file(path);
-  const keras::KerasModel model = keras::read_model(file);
-  return keras::LegacyLowering(file, model, input_scaling).run();
+  return load_legacy(keras::Hdf5File(path), input_scaling);
+}
+
+QuantizedGraph load_legacy_cnn2snn_h5(std::span<const uint8_t> image, const std::string& source,
+                                      std::optional<InputScaling> input_scaling) {
+  return load_legacy(keras::Hdf5File(image, source), input_scaling);
 }
 
 }  // namespace cnn2snn

@@ -3,10 +3,9 @@
 #include "cnn2snn/onnx_reader.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <set>
 
+#include "akida/read_file.h"
 #include "cnn2snn/onnx/onnx_common.h"
 #include "cnn2snn/refusals.h"
 
@@ -19,23 +18,18 @@ using akida::UnsupportedError;
 
 constexpr const char* kDomain = "com.brainchip";
 // Protobuf cannot parse messages of 2 GiB or more; QuantizeML models are far smaller.
-constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;
+constexpr uint64_t kMaxFileBytes = uint64_t{1} << 30;
 
-onnx::ModelProto parse_file(const std::string& path) {
-  std::error_code ec;
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw FormatError(path + ": cannot read: " + ec.message());
-  if (size > kMaxFileBytes)
-    throw FormatError(path + ": " + std::to_string(size) + " bytes, more than the 1 GiB accepted");
-  std::ifstream file(path, std::ios::binary);
-  std::string bytes(size, '\0');
-  if (!file.read(bytes.data(), static_cast<std::streamsize>(size)))
-    throw FormatError(path + ": cannot read " + std::to_string(size) + " bytes");
+onnx::ModelProto parse(std::span<const uint8_t> bytes, const std::string& source) {
+  if (bytes.size() > kMaxFileBytes)
+    throw FormatError(source + ": " + std::to_string(bytes.size()) +
+                      " bytes, more than the 1 GiB accepted");
   onnx::ModelProto model;
-  if (!model.ParseFromString(bytes))
-    throw FormatError(path + ": not an ONNX model (protobuf parsing failed: truncated or corrupt)");
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw FormatError(source +
+                      ": not an ONNX model (protobuf parsing failed: truncated or corrupt)");
   if (!model.has_graph() || model.graph().node_size() == 0)
-    throw FormatError(path + ": not an ONNX model with a graph of nodes (empty, or not ONNX)");
+    throw FormatError(source + ": not an ONNX model with a graph of nodes (empty, or not ONNX)");
   return model;
 }
 
@@ -114,7 +108,11 @@ void check_node(const onnx::NodeProto& node, const GraphState& state,
 }  // namespace
 
 QuantizedGraph load_onnx(const std::string& path) {
-  const onnx::ModelProto model = parse_file(path);
+  return load_onnx(akida::read_file(path, kMaxFileBytes, "an ONNX model"), path);
+}
+
+QuantizedGraph load_onnx(std::span<const uint8_t> bytes, const std::string& path) {
+  const onnx::ModelProto model = parse(bytes, path);
   GraphState state;
   state.source = path;
   index_graph(model, state);
