@@ -321,6 +321,15 @@ TEST(FbzBadInput, ShapeWhoseProductOverflows) {
       << error;
 }
 
+// Layers look their variables up by name: a second variable of a name is refused, not ignored
+// (the writer sorts variables by name, so which one came first would not even survive a rewrite).
+TEST(FbzBadInput, TwoVariablesOfOneName) {
+  auto layers = valid_layers();
+  layers[1].variables.push_back({"bias", {2}, {7, 7}, 3});
+  const std::string error = read_error<akida::FormatError>(container(raw_payload(layers)));
+  EXPECT_TRUE(contains(error, "bad.fbz: layer 'dense': variable 'bias' appears twice")) << error;
+}
+
 TEST(FbzBadInput, UnknownLayerTypeAndDtype) {
   auto layers = valid_layers();
   layers[1].layer_type = 99;

@@ -122,11 +122,16 @@ Layer read_layer(const fbs::Layer& stored, const std::set<std::string>& earlier_
   auto [kind, parameters] = read_parameters(stored.parameters());
   layer.kind = kind;
   layer.parameters = std::move(parameters);
-  if (stored.variables())
+  if (stored.variables()) {
+    std::set<std::string> names;
     for (const auto* variable : *stored.variables()) {
       if (!variable->name()) throw FormatError("a variable has no name");
+      // Layers look variables up by name: a second one of a name would be silently ignored.
+      if (!names.insert(variable->name()->str()).second)
+        throw FormatError("variable '" + variable->name()->str() + "' appears twice");
       layer.variables.push_back(read_variable(*variable));
     }
+  }
   if (stored.inbound())
     for (const auto* name : *stored.inbound()) {
       if (!earlier_layers.count(name->str()))
