@@ -20,6 +20,14 @@ static_assert(sizeof(hid_t) == sizeof(int64_t));
 // zoo holds a few million weights).
 constexpr int64_t kMaxElements = int64_t{1} << 28;
 
+// What the strings and datasets read from one file may take in memory together: the sizes HDF5
+// declares (a string type's length, a dataspace's dims) are fields of the file, and a tiny file
+// can declare gigabytes (a dataset without storage reads as its fill value). Keras files store
+// their data uncompressed: what they hold in memory is at most their size. The factor leaves
+// room for compressed datasets; the slack for small files.
+constexpr uint64_t kBudgetPerFileByte = 4;
+constexpr uint64_t kBudgetSlack = uint64_t{1} << 20;
+
 // H5Handle::Closer is spelled without <hdf5.h>; this checks it is exactly herr_t (*)(hid_t).
 H5Handle handle(hid_t id, herr_t (*closer)(hid_t)) { return H5Handle(id, closer); }
 
@@ -78,23 +86,6 @@ H5Handle variable_string_type(hid_t file_type) {
   return mem;
 }
 
-// The fixed-length or variable-length string held by an attribute of string type `type`.
-std::string read_scalar_string(hid_t attribute, hid_t type) {
-  if (H5Tis_variable_str(type) > 0) {
-    H5Handle mem = variable_string_type(type);
-    char* text = nullptr;
-    if (H5Aread(attribute, mem.get(), &text) < 0 || text == nullptr) return {};
-    std::string value(text);
-    H5free_memory(text);
-    return value;
-  }
-  const size_t size = H5Tget_size(type);
-  std::string value(size, '\0');
-  if (H5Aread(attribute, type, value.data()) < 0) return {};
-  value.resize(std::strlen(value.c_str()));  // fixed strings may be NUL-padded
-  return value;
-}
-
 }  // namespace
 
 H5Handle& H5Handle::operator=(H5Handle&& other) noexcept {
@@ -119,6 +110,9 @@ Hdf5File::Hdf5File(const std::string& path) : path_(path) {
   if (!std::filesystem::is_regular_file(path, ec))
     throw akida::FormatError(path + ": no such file");
   refuse_without_signature(file_has_hdf5_signature(path), path);
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw akida::FormatError(path + ": cannot read its size: " + ec.message());
+  set_budget(size);
   file_ = handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   refuse_unopened();
 }
@@ -126,6 +120,7 @@ Hdf5File::Hdf5File(const std::string& path) : path_(path) {
 Hdf5File::Hdf5File(std::span<const uint8_t> image, const std::string& source) : path_(source) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   refuse_without_signature(image_has_hdf5_signature(image), source);
+  set_budget(image.size());
   H5Handle access = handle(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   constexpr size_t kGrowth = 1 << 16;  // unused: the image is opened read-only
   if (H5Pset_fapl_core(access.get(), kGrowth, /*backing_store=*/false) < 0 ||
@@ -133,6 +128,40 @@ Hdf5File::Hdf5File(std::span<const uint8_t> image, const std::string& source) : 
     throw akida::FormatError(source + ": the HDF5 library cannot take the file image");
   file_ = handle(H5Fopen(unique_image_name().c_str(), H5F_ACC_RDONLY, access.get()), H5Fclose);
   refuse_unopened();
+}
+
+void Hdf5File::set_budget(uint64_t file_bytes) {
+  file_bytes_ = file_bytes;
+  budget_left_ = kBudgetPerFileByte * file_bytes + kBudgetSlack;
+}
+
+void Hdf5File::spend(const std::string& object, const std::string& what, uint64_t bytes) const {
+  if (bytes > budget_left_)
+    fail(object, what + " would take " + std::to_string(bytes) +
+                     " bytes in memory, more than a file of " + std::to_string(file_bytes_) +
+                     " bytes can hold (corrupt or hostile sizes)");
+  budget_left_ -= bytes;
+}
+
+// The fixed-length or variable-length string held by an attribute of string type `type`.
+std::string Hdf5File::read_scalar_string(hid_t attribute, hid_t type, const std::string& object,
+                                         const std::string& name) const {
+  const std::string what = "attribute '" + name + "'";
+  if (H5Tis_variable_str(type) > 0) {
+    H5Handle mem = variable_string_type(type);
+    char* text = nullptr;
+    if (H5Aread(attribute, mem.get(), &text) < 0 || text == nullptr) return {};
+    std::string value(text);
+    H5free_memory(text);
+    spend(object, what, value.size());
+    return value;
+  }
+  const size_t size = H5Tget_size(type);
+  spend(object, what, size);
+  std::string value(size, '\0');
+  if (H5Aread(attribute, type, value.data()) < 0) return {};
+  value.resize(std::strlen(value.c_str()));  // fixed strings may be NUL-padded
+  return value;
 }
 
 void Hdf5File::refuse_unopened() const {
@@ -173,7 +202,7 @@ std::optional<std::string> Hdf5File::string_attribute(const std::string& object,
   H5Handle space = handle(H5Aget_space(attr.get()), H5Sclose);
   if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1)
     fail(object, "attribute '" + name + "' is not a scalar string");
-  return read_scalar_string(attr.get(), type.get());
+  return read_scalar_string(attr.get(), type.get(), object, name);
 }
 
 std::optional<std::vector<std::string>> Hdf5File::string_list_attribute(
@@ -193,7 +222,9 @@ std::optional<std::vector<std::string>> Hdf5File::string_list_attribute(
   if (H5Tget_class(type.get()) != H5T_STRING)
     fail(object, "attribute '" + name + "' is not an array of strings");
   std::vector<std::string> values;
+  const std::string what = "attribute '" + name + "'";
   if (H5Tis_variable_str(type.get()) > 0) {
+    spend(object, what, static_cast<uint64_t>(count) * sizeof(char*));
     H5Handle mem = variable_string_type(type.get());
     std::vector<char*> texts(static_cast<size_t>(count), nullptr);
     if (H5Aread(attr.get(), mem.get(), texts.data()) < 0)
@@ -202,6 +233,7 @@ std::optional<std::vector<std::string>> Hdf5File::string_list_attribute(
     H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, texts.data());
   } else {
     const size_t size = H5Tget_size(type.get());
+    spend(object, what, static_cast<uint64_t>(size) * static_cast<uint64_t>(count));
     std::vector<char> buffer(size * static_cast<size_t>(count) + 1, '\0');
     if (H5Aread(attr.get(), type.get(), buffer.data()) < 0)
       fail(object, "attribute '" + name + "' cannot be read");
@@ -232,6 +264,7 @@ FloatArray Hdf5File::float_dataset(const std::string& object) const {
     count *= static_cast<int64_t>(d);
     array.shape.push_back(static_cast<int64_t>(d));
   }
+  spend(object, "dataset", static_cast<uint64_t>(count) * sizeof(float));
   array.values.resize(static_cast<size_t>(count));
   if (count > 0 &&
       H5Dread(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, array.values.data()) < 0)

@@ -39,6 +39,8 @@ class H5Handle {
   Closer closer_ = nullptr;
 };
 
+// Every read allocates from a budget of a few times the file's size (hdf5_file.cpp): sizes the
+// file declares cannot make the reader allocate more.
 class Hdf5File {
  public:
   // Opens `path` read-only. Throws akida::FormatError when the file is missing, is not HDF5
@@ -64,8 +66,17 @@ class Hdf5File {
  private:
   [[noreturn]] void fail(const std::string& object, const std::string& message) const;
   void refuse_unopened() const;
+  void set_budget(uint64_t file_bytes);
+  // Takes `bytes` from the memory budget before `what` of `object` allocates them; fails
+  // ("... would take N bytes in memory, more than a file of M bytes can hold") when it is spent.
+  void spend(const std::string& object, const std::string& what, uint64_t bytes) const;
+  std::string read_scalar_string(int64_t attribute, int64_t type, const std::string& object,
+                                 const std::string& name) const;
+
   std::string path_;
   H5Handle file_;
+  uint64_t file_bytes_ = 0;
+  mutable uint64_t budget_left_ = 0;  // bytes the reads may still take (see kBudgetPerFileByte)
 };
 
 }  // namespace cnn2snn::keras
