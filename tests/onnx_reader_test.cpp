@@ -622,6 +622,19 @@ TEST(OnnxReader, NonPowerOfTwoShiftIsUnsupported) {
                                         {"tiny_node", "input 'Shift'", "power of two"});
 }
 
+// The node name becomes the Akida layer's name, which JSON dumps and Python hold as UTF-8 (found
+// by fuzz_onnx: `akida dump` of the converted model threw nlohmann's type_error). Messages quote
+// such names escaped.
+TEST(OnnxReader, NodeNameThatIsNotUtf8) {
+  TinyModel m = tiny_conv({0, 0, 1, 1, 0, 0, 1, 1}, 1);
+  m.node->set_name("conv\xff");
+  expect_error<akida::FormatError>(m.save("onnx_name_utf8"),
+                                   {"node 'conv\\xff' (QuantizedConv2DScaled): node name is not "
+                                    "valid UTF-8"});
+  m.node->set_name("conv\xc3\xa9");  // é
+  EXPECT_EQ(load_onnx(m.save("onnx_name_utf8_ok").string()).blocks.at(0).name, "conv\xc3\xa9");
+}
+
 TEST(OnnxReader, StandardOnnxNodeIsUnsupported) {
   TinyModel m = tiny_conv({0, 0, 1, 1, 0, 0, 1, 1}, 1);
   m.node->set_domain("");

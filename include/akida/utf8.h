@@ -16,4 +16,7 @@ bool is_utf8(std::string_view text);
 // UTF-8 in an error message.
 std::string escaped(std::string_view text);
 
+// `text` as it is when it is UTF-8, else escaped(): for error messages quoting names from files.
+std::string printable(std::string_view text);
+
 }  // namespace akida

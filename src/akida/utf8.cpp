@@ -50,4 +50,8 @@ std::string escaped(std::string_view text) {
   return out;
 }
 
+std::string printable(std::string_view text) {
+  return is_utf8(text) ? std::string(text) : escaped(text);
+}
+
 }  // namespace akida

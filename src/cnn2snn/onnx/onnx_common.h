@@ -10,6 +10,7 @@
 
 #include "akida/errors.h"
 #include "akida/shapes.h"
+#include "akida/utf8.h"
 #include "cnn2snn/quantized_graph.h"
 
 namespace cnn2snn::onnx_reader {
@@ -19,9 +20,10 @@ class Where {
  public:
   Where(const std::string& source, const onnx::NodeProto* node) : source_(source), node_(node) {}
   std::string prefix() const;
+  // Names quoted from the file may hold any bytes: a message that is not UTF-8 is escaped.
   template <typename E = akida::FormatError>
   [[noreturn]] void fail(const std::string& message) const {
-    throw E(prefix() + ": " + message);
+    throw E(akida::printable(prefix() + ": " + message));
   }
 
  private:

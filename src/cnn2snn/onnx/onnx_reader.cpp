@@ -98,6 +98,8 @@ void check_node(const onnx::NodeProto& node, const GraphState& state,
     where.fail<UnsupportedError>("domain '" + node.domain() + "' is not " + kDomain +
                                  " (standard ONNX ops are not converted)");
   if (node.name().empty()) where.fail("node has no name (it names the Akida layer)");
+  // The name becomes the Akida layer's, which JSON dumps and Python strings hold as UTF-8.
+  if (!akida::is_utf8(node.name())) where.fail("node name is not valid UTF-8");
   for (const Block& b : blocks)
     if (b.name == node.name()) where.fail("node name is not unique");
   if (node.output_size() != 1) where.fail("expected exactly one output");
