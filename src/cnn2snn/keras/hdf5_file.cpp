@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "akida/errors.h"
+#include "cnn2snn/keras/hdf5_precheck.h"
 
 namespace cnn2snn::keras {
 namespace {
@@ -31,41 +32,13 @@ constexpr uint64_t kBudgetSlack = uint64_t{1} << 20;
 // H5Handle::Closer is spelled without <hdf5.h>; this checks it is exactly herr_t (*)(hid_t).
 H5Handle handle(hid_t id, herr_t (*closer)(hid_t)) { return H5Handle(id, closer); }
 
-// HDF5 looks for its signature at offset 0 and then at every power of two from 512 (a user
-// block may precede the superblock). `read8(offset, bytes)` reads 8 bytes, false past the end.
-template <typename Read8>
-bool has_hdf5_signature(int64_t size, Read8 read8) {
-  static constexpr std::array<char, 8> kSignature = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a',
-                                                     '\n'};
-  for (int64_t offset = 0; offset + 8 <= size; offset = offset == 0 ? 512 : offset * 2) {
-    std::array<char, 8> bytes{};
-    if (!read8(offset, bytes)) return false;
-    if (bytes == kSignature) return true;
-  }
-  return false;
-}
-
-bool file_has_hdf5_signature(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return has_hdf5_signature(static_cast<int64_t>(std::filesystem::file_size(path)),
-                            [&](int64_t offset, std::array<char, 8>& bytes) {
-                              in.seekg(offset);
-                              return static_cast<bool>(in.read(bytes.data(), 8));
-                            });
-}
-
-bool image_has_hdf5_signature(std::span<const uint8_t> image) {
-  return has_hdf5_signature(static_cast<int64_t>(image.size()),
-                            [&](int64_t offset, std::array<char, 8>& bytes) {
-                              std::memcpy(bytes.data(), image.data() + offset, 8);
-                              return true;
-                            });
-}
-
-void refuse_without_signature(bool has_signature, const std::string& source) {
-  if (!has_signature)
+// The checks of the raw bytes that come before the HDF5 library sees them (hdf5_precheck.h).
+void precheck(const RawBytes& bytes, const std::string& source) {
+  const auto superblock = hdf5_superblock_offset(bytes);
+  if (!superblock)
     throw akida::FormatError(source + ": not an HDF5 file (no HDF5 signature); expected a Keras "
                                       ".h5 model saved by QuantizeML");
+  refuse_looping_global_heaps(bytes, *superblock, source);
 }
 
 // HDF5's core driver refuses to open an image under the name of an existing file, and treats two
@@ -109,7 +82,7 @@ Hdf5File::Hdf5File(const std::string& path) : path_(path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw akida::FormatError(path + ": no such file");
-  refuse_without_signature(file_has_hdf5_signature(path), path);
+  precheck(RawBytes(path), path);
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) throw akida::FormatError(path + ": cannot read its size: " + ec.message());
   set_budget(size);
@@ -119,7 +92,7 @@ Hdf5File::Hdf5File(const std::string& path) : path_(path) {
 
 Hdf5File::Hdf5File(std::span<const uint8_t> image, const std::string& source) : path_(source) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  refuse_without_signature(image_has_hdf5_signature(image), source);
+  precheck(RawBytes(image), source);
   set_budget(image.size());
   H5Handle access = handle(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   constexpr size_t kGrowth = 1 << 16;  // unused: the image is opened read-only
