@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -242,6 +243,13 @@ FloatArray Hdf5File::float_dataset(const std::string& object) const {
   if (count > 0 &&
       H5Dread(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, array.values.data()) < 0)
     fail(object, "dataset cannot be read (truncated file?)");
+  // QuantizeML's arithmetic (and ours after it) needs finite values: a NaN or an infinity (or a
+  // float64 beyond float32) would turn into integers nobody can define.
+  for (size_t i = 0; i < array.values.size(); ++i)
+    if (!std::isfinite(array.values[i]))
+      fail(object, "dataset value #" + std::to_string(i) + " is " +
+                       (std::isnan(array.values[i]) ? "NaN" : "infinite") +
+                       " (as float32): weights must be finite");
   return array;
 }
 

@@ -60,7 +60,7 @@ class Hdf5File {
   // nullopt when absent.
   std::optional<std::vector<std::string>> string_list_attribute(const std::string& object,
                                                                 const std::string& name) const;
-  // A floating-point dataset converted to float32.
+  // A floating-point dataset converted to float32; every value must be finite.
   FloatArray float_dataset(const std::string& object) const;
 
  private:
