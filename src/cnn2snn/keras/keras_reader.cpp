@@ -40,7 +40,7 @@ struct QState {
 
 std::vector<int64_t> to_ints(const Floats& v) {
   std::vector<int64_t> out;
-  for (float x : v) out.push_back(static_cast<int64_t>(x));
+  for (float x : v) out.push_back(to_int64(x));
   return out;
 }
 
@@ -72,6 +72,9 @@ class Lowering {
       } catch (const akida::UnsupportedError& e) {
         refusals.add(e);
         mark_refused(split);
+      } catch (const NotAnInteger& e) {
+        const size_t main = split.main.empty() ? split.layers.front() : split.main.front();
+        throw akida::FormatError(layer_context(source_, model_.layers[main]) + ": " + e.what());
       }
     }
     refusals.throw_if_any("layer");
@@ -264,7 +267,7 @@ class Lowering {
         if (max_frac - f >= static_cast<float>(value_bits))
           unsupported(layer, "input_shift " + std::to_string(max_frac - f) + " saturates the " +
                                  std::to_string(value_bits) + "-bit buffer");
-        shifts.push_back(static_cast<int32_t>(max_frac - f));
+        shifts.push_back(to_int32(max_frac - f));
       }
       if (input_shift) *input_shift = shifts;
       else if (!std::all_of(shifts.begin(), shifts.end(), [](int32_t s) { return s == 0; }))
@@ -534,8 +537,8 @@ class Lowering {
     for (size_t c = 0; c < n; ++c) {
       const float frac = std::max(at(a.frac, c), at(b.frac, c));
       out.frac.push_back(frac);
-      block.a_shift.push_back(static_cast<int32_t>(frac - at(a.frac, c)));
-      block.b_shift.push_back(static_cast<int32_t>(frac - at(b.frac, c)));
+      block.a_shift.push_back(to_int32(frac - at(a.frac, c)));
+      block.b_shift.push_back(to_int32(frac - at(b.frac, c)));
     }
     if (bool_field(layer, layer.config, "average", false, ""))
       for (float& f : out.frac) f += 1.0f;
@@ -568,7 +571,7 @@ class Lowering {
     const size_t n = broadcast_size(in.frac.size(), in.qfloat ? in.scales.size() : 1);
     for (size_t c = 0; c < n; ++c) {
       const float scale = in.qfloat ? at(in.scales, c) : 1.0f;
-      block.scales.push_back(std::ldexp(scale, -static_cast<int>(at(in.frac, c))));
+      block.scales.push_back(std::ldexp(scale, -to_int32(at(in.frac, c))));
     }
     return in;
   }
@@ -626,7 +629,7 @@ class Lowering {
       if (!(shift < static_cast<float>(value_bits)))
         unsupported(layer, "output shift " + std::to_string(shift) + " saturates the " +
                                std::to_string(value_bits) + "-bit output (range_max too small?)");
-      stage.shift.push_back(static_cast<int32_t>(shift));
+      stage.shift.push_back(to_int32(shift));
     }
     // QuantizeML saturates the product to value bits `buffer` (a signed width of buffer + 1);
     // CNN2SNN gives Akida post_op_buffer_bits = buffer_bitwidth: this keeps CNN2SNN's value.
