@@ -2,9 +2,9 @@
 
 #include "akida/fbz.h"
 #include "akida/npy.h"
-#include "cnn2snn/converter_v1.h"
-#include "cnn2snn/keras_reader.h"
-#include "cnn2snn/legacy_reader.h"
+#include <optional>
+
+#include "cnn2snn/keras/file_readers.h"
 #include "cnn2snn/onnx_reader.h"
 #include "fuzz_support.h"
 
@@ -18,18 +18,24 @@ void fbz_input(std::span<const uint8_t> bytes) {
 
 void keras_h5_input(std::span<const uint8_t> image) {
   const uint64_t seed = seed_of(image);
+  // One HDF5 open per input (opening costs more than most readings): the readers on the open
+  // file (keras/file_readers.h), as load_keras_h5 and load_legacy_cnn2snn_h5 call them.
+  std::optional<cnn2snn::keras::Hdf5File> file;
+  if (refused([&] { file.emplace(image, "fuzz.h5"); })) return;
   bool legacy = false;
-  if (refused([&] { legacy = cnn2snn::is_legacy_cnn2snn_h5(image, "fuzz.h5"); })) return;
+  if (refused([&] { legacy = cnn2snn::keras::is_legacy(*file); })) return;
   cnn2snn::QuantizedGraph graph;
   if (legacy) {
-    if (!refused([&] { graph = cnn2snn::load_legacy_cnn2snn_h5(image, "fuzz.h5"); }))
+    if (!refused([&] { graph = cnn2snn::keras::load_legacy(*file, std::nullopt); }))
       exercise_graph(graph, /*v1=*/true, seed);
     return;
   }
-  if (!refused([&] { graph = cnn2snn::load_keras_h5(image, "fuzz.h5"); }))
-    exercise_graph(graph, /*v1=*/false, seed);
-  if (!refused([&] { graph = cnn2snn::load_keras_h5_v1(image, "fuzz.h5"); }))
-    exercise_graph(graph, /*v1=*/true, seed);
+  // QuantizeML models: the Akida 2.0 or the 1.0 block patterns, one or the other by the input's
+  // hash, so that each execution reads the file once.
+  const bool v1 = (seed >> 7) & 1;
+  const auto patterns = v1 ? cnn2snn::keras::PatternSet::V1 : cnn2snn::keras::PatternSet::V2;
+  if (!refused([&] { graph = cnn2snn::keras::load(*file, patterns); }))
+    exercise_graph(graph, v1, seed);
 }
 
 void onnx_input(std::span<const uint8_t> bytes) {

@@ -12,7 +12,8 @@ namespace fuzz {
 // akida::Model -> exercise_model() (summary, JSON dump, round trip, both kernels on one sample).
 void fbz_input(std::span<const uint8_t> bytes);
 // Keras .h5 bytes as an HDF5 file image: the legacy CNN2SNN reader (Akida 1.0) or the QuantizeML
-// reader (its 2.0 and 1.0 block patterns) -> exercise_graph() (checks, converter, verify).
+// reader (its 2.0 or 1.0 block patterns, by the input's hash) -> exercise_graph() (checks,
+// converter, verify).
 void keras_h5_input(std::span<const uint8_t> image);
 // QuantizeML ONNX bytes: protobuf, graph building -> exercise_graph() for Akida 2.0.
 void onnx_input(std::span<const uint8_t> bytes);

@@ -46,6 +46,11 @@ nice cmake --build "$BUILD" -j "${FUZZ_JOBS:-$(nproc)}" \
   exit 1
 }
 
+# Longest input each target mutates: the generated models and small examples fit; larger files
+# (the DS-CNN .h5 examples, most fixtures) would slow every execution, and cut to this length
+# they are only truncated files, so they are not seeds.
+declare -A max_len=([fbz]=131072 [npy]=16384 [onnx]=65536 [keras_h5]=65536)
+
 # ---- seed corpora (rebuilt each run; cheap) ----------------------------------------------
 SEEDS=$BUILD/seeds
 FIXTURES=$ROOT/../shared/fixtures
@@ -54,7 +59,10 @@ mkdir -p "$SEEDS"/{fbz,npy,onnx,keras_h5}
 copy_seeds() {  # TARGET FILES...
   local target=$1
   shift
-  for f in "$@"; do [[ -f $f ]] && cp "$f" "$SEEDS/$target/"; done
+  for f in "$@"; do
+    [[ -f $f && $f != *.expect ]] || continue
+    if (( $(stat -c %s "$f") <= ${max_len[$target]} )); then cp "$f" "$SEEDS/$target/"; fi
+  done
   return 0
 }
 copy_seeds keras_h5 examples/*.h5 "$FIXTURES"/h5/*.h5
@@ -84,9 +92,6 @@ for model in "$generated"/h5_v1/*.h5; do
 done
 
 # ---- running -----------------------------------------------------------------------------
-# Longest input each target mutates: the examples and generated models fit; the large fixtures
-# are kept whole only where the target stays fast with them.
-declare -A max_len=([fbz]=131072 [npy]=16384 [onnx]=65536 [keras_h5]=262144)
 runs_flag=()
 [[ -n ${FUZZ_RUNS:-} ]] && runs_flag=(-runs="$FUZZ_RUNS")
 status=0
@@ -94,20 +99,34 @@ summary=()
 for target in "${targets[@]}"; do
   corpus=$BUILD/corpus/$target artifacts=$BUILD/artifacts/$target/ log=$BUILD/logs/$target.log
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
+  # keras_h5 reaches Debian's libhdf5 1.10.8, which crashes on some corrupt files by itself
+  # (docs/robustness.md): that target runs in fork mode, going on past each crash (saved in
+  # artifacts/ for triage: a finding in our code gets fixed, one inside libhdf5 is listed).
+  mode=()
+  [[ $target == keras_h5 ]] && mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   echo "== fuzz_$target: up to $seconds s${FUZZ_RUNS:+ or $FUZZ_RUNS runs} (log: $log)"
-  # Allocations above 256 MB are findings (inputs are at most 256 KB); so are leaks, sanitizer
+  # Allocations above 256 MB are findings (inputs are at most 128 kB); so are leaks, sanitizer
   # reports, uncaught exceptions, broken invariants (fuzz_support.h) and inputs taking > 30 s.
   if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1 \
-      nice -n 19 "$BUILD/bin/fuzz_$target" -max_total_time="$seconds" "${runs_flag[@]}" \
+      nice -n 19 "$BUILD/bin/fuzz_$target" -max_total_time="$seconds" "${runs_flag[@]}" "${mode[@]}" \
       -max_len="${max_len[$target]}" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=256 \
       -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" "$SEEDS/$target" > "$log" 2>&1; then
     result=ok
   else
-    result="FOUND A PROBLEM (see $log and $artifacts)"
-    status=1
+    result="FOUND A PROBLEM"
   fi
-  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
-  summary+=("fuzz_$target: $executions executions, corpus $(ls "$corpus" | wc -l) inputs: $result")
+  if [[ ${#mode[@]} -gt 0 ]]; then
+    # Fork mode: the last progress line "#RUNS: cov: ... oom/timeout/crash: O/T/C ...".
+    last=$(grep -E '^#[0-9]+: cov' "$log" | tail -1)
+    executions=$(sed -E 's/^#([0-9]+):.*/\1/' <<< "$last")
+    problems=$(grep -oE 'oom/timeout/crash: [0-9/]+' <<< "$last" | grep -oE '[0-9/]+$')
+    [[ ${problems:-0/0/0} == 0/0/0 ]] || result="oom/timeout/crash $problems"
+  else
+    executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  fi
+  saved=$(find "$artifacts" -type f | wc -l)
+  [[ $saved -eq 0 ]] || { result+=" ($saved inputs saved in $artifacts)"; status=1; }
+  summary+=("fuzz_$target: ${executions:-?} executions, corpus $(ls "$corpus" | wc -l) inputs: $result")
   echo "${summary[-1]}"
 done
 echo "== summary"

@@ -15,6 +15,7 @@
 
 #include "akida/errors.h"
 #include "cnn2snn/keras/blocks.h"
+#include "cnn2snn/keras/file_readers.h"
 #include "cnn2snn/keras/hdf5_file.h"
 #include "cnn2snn/keras/model_config.h"
 #include "cnn2snn/keras/quantizeml_math.h"

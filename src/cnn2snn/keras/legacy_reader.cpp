@@ -12,6 +12,7 @@
 
 #include "akida/errors.h"
 #include "cnn2snn/keras/blocks.h"
+#include "cnn2snn/keras/file_readers.h"
 #include "cnn2snn/keras/hdf5_file.h"
 #include "cnn2snn/keras/model_config.h"
 
@@ -429,12 +430,12 @@ KerasModel read_model(const Hdf5File& file) {
 }  // namespace
 }  // namespace keras
 
-namespace {
+namespace keras {
 
-bool is_legacy(const keras::Hdf5File& file) {
+bool is_legacy(const Hdf5File& file) {
   const auto config = file.string_attribute("/", "model_config");
   if (!config) return false;
-  for (const keras::KerasLayer& layer : keras::parse_model_config(*config, file.path()).layers) {
+  for (const KerasLayer& layer : parse_model_config(*config, file.path()).layers) {
     const auto quantizer = layer.config.find("quantizer");
     if (quantizer != layer.config.end() && quantizer->is_object() &&
         quantizer->value("class_name", "").ends_with("Quantizer"))
@@ -443,27 +444,29 @@ bool is_legacy(const keras::Hdf5File& file) {
   return false;
 }
 
-QuantizedGraph load_legacy(const keras::Hdf5File& file, std::optional<InputScaling> scaling) {
-  const keras::KerasModel model = keras::read_model(file);
-  return keras::LegacyLowering(file, model, scaling).run();
+QuantizedGraph load_legacy(const Hdf5File& file, std::optional<InputScaling> scaling) {
+  const KerasModel model = read_model(file);
+  return LegacyLowering(file, model, scaling).run();
 }
 
-}  // namespace
+}  // namespace keras
 
-bool is_legacy_cnn2snn_h5(const std::string& path) { return is_legacy(keras::Hdf5File(path)); }
+bool is_legacy_cnn2snn_h5(const std::string& path) {
+  return keras::is_legacy(keras::Hdf5File(path));
+}
 
 bool is_legacy_cnn2snn_h5(std::span<const uint8_t> image, const std::string& source) {
-  return is_legacy(keras::Hdf5File(image, source));
+  return keras::is_legacy(keras::Hdf5File(image, source));
 }
 
 QuantizedGraph load_legacy_cnn2snn_h5(const std::string& path,
                                       std::optional<InputScaling> input_scaling) {
-  return load_legacy(keras::Hdf5File(path), input_scaling);
+  return keras::load_legacy(keras::Hdf5File(path), input_scaling);
 }
 
 QuantizedGraph load_legacy_cnn2snn_h5(std::span<const uint8_t> image, const std::string& source,
                                       std::optional<InputScaling> input_scaling) {
-  return load_legacy(keras::Hdf5File(image, source), input_scaling);
+  return keras::load_legacy(keras::Hdf5File(image, source), input_scaling);
 }
 
 }  // namespace cnn2snn
