@@ -65,16 +65,18 @@ class Lowering {
         mark_refused(split);  // its inputs are unknown; the cause is reported already
         continue;
       }
+      const size_t main = split.main.empty() ? split.layers.front() : split.main.front();
       try {
-        if (split.skipped)
-          pass_through(split);
-        else
-          graph.blocks.push_back(lower(split));
+        with_json_errors(source_, model_.layers[main], [&] {
+          if (split.skipped)
+            pass_through(split);
+          else
+            graph.blocks.push_back(lower(split));
+        });
       } catch (const akida::UnsupportedError& e) {
         refusals.add(e);
         mark_refused(split);
       } catch (const NotAnInteger& e) {
-        const size_t main = split.main.empty() ? split.layers.front() : split.main.front();
         throw akida::FormatError(layer_context(source_, model_.layers[main]) + ": " + e.what());
       }
     }
@@ -98,12 +100,7 @@ class Lowering {
   }
   int int_field(const KerasLayer& layer, const json& object, const std::string& key, int fallback,
                 int lo, int hi, const std::string& where) const {
-    if (!object.contains(key) || object[key].is_null()) return fallback;
-    if (!object[key].is_number_integer() || object[key].get<int>() < lo ||
-        object[key].get<int>() > hi)
-      malformed(layer, "field '" + where + key + "' " + object[key].dump() + " is not an integer in [" +
-                           std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return object[key].get<int>();
+    return static_cast<int>(config_int(source_, layer, object, key, fallback, lo, hi, where));
   }
   bool bool_field(const KerasLayer& layer, const json& object, const std::string& key,
                   bool fallback, const std::string& where) const {
@@ -310,7 +307,7 @@ class Lowering {
       const ConvWindow win = conv_window(layer, source_);
       block.stride = win.x.stride;
       block.padding = win.x.same ? PaddingKind::Same : PaddingKind::Valid;
-      if (depthwise && layer.config.value("depth_multiplier", 1) != 1)
+      if (depthwise && int_field(layer, layer.config, "depth_multiplier", 1, INT32_MIN, INT32_MAX, "") != 1)
         unsupported(layer, "field 'depth_multiplier': only 1 is supported");
       expected = {win.x.size, win.y.size, channels, depthwise ? 1 : filters};
     }
@@ -379,7 +376,7 @@ class Lowering {
     if (!in.per_tensor())
       unsupported(layer, "inputs must be quantized per-tensor (QuantizedSeparableConv2D asserts "
                          "it)");
-    if (layer.config.value("depth_multiplier", 1) != 1)
+    if (int_field(layer, layer.config, "depth_multiplier", 1, INT32_MIN, INT32_MAX, "") != 1)
       unsupported(layer, "field 'depth_multiplier': only 1 is supported");
     const int buffer = buffer_bitwidth(layer);
     block.buffer_bits = buffer;
@@ -549,7 +546,7 @@ class Lowering {
 
   // QuantizedConcatenate: FixedPoint inputs, concatenated with their frac_bits.
   QState concatenate(const KerasLayer& layer) const {
-    const int axis = layer.config.value("axis", -1);
+    const int axis = int_field(layer, layer.config, "axis", -1, INT32_MIN, INT32_MAX, "");
     if (layer.inbound.size() != 2 || (axis != -1 && axis != 3))
       unsupported(layer, "only two inputs concatenated on the channel axis are supported");
     QState out;

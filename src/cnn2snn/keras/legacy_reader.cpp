@@ -119,7 +119,8 @@ class LegacyLowering {
     graph_.legacy_cnn2snn = true;
     read_input();
     // The first refusal ends the reading: in a sequential model every later layer depends on it.
-    for (size_t i = next_; i < model_.layers.size();) i = lower_block(i);
+    for (size_t i = next_; i < model_.layers.size();)
+      i = with_json_errors(source_, at(i), [&] { return lower_block(i); });
     if (graph_.blocks.empty())
       throw akida::UnsupportedError(source_ + ": no QuantizedConv2D, QuantizedSeparableConv2D or "
                                               "QuantizedDense layer to convert");
