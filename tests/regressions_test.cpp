@@ -87,7 +87,9 @@ TEST(Regressions, EveryKeptInputHasAnExpectationAndAKnownFormat) {
     for (const fs::path& input : inputs_of(format)) {
       const fs::path expect = fs::path(input.string() + ".expect");
       EXPECT_TRUE(fs::exists(expect)) << input << " has no " << expect.filename();
-      if (fs::exists(expect)) EXPECT_FALSE(first_line(expect).empty()) << expect;
+      if (fs::exists(expect)) {
+        EXPECT_FALSE(first_line(expect).empty()) << expect;
+      }
     }
   }
 }
