@@ -17,10 +17,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using test_support::file_bytes;
 
 // Runs the reader; returns the error message, or "" when the bytes load. Fails the test on any
 // exception that is not an akida::Error, and when the message does not name `source`.

@@ -21,16 +21,11 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
-Bytes read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 fs::path example(const std::string& name) { return fs::path(CNN2SNN_SOURCE_DIR) / "examples" / name; }
 
 TEST(MemoryReaders, KerasImageReadsWhatThePathReads) {
   const fs::path path = example("ds_cnn_kws_i8_w8_a8.h5");
-  const Bytes image = read_bytes(path);
+  const Bytes image = test_support::file_bytes(path);
   EXPECT_FALSE(cnn2snn::is_legacy_cnn2snn_h5(image, path.string()));
   const akida::Model from_path = cnn2snn::convert_to_akida_v2(cnn2snn::load_keras_h5(path.string()));
   const akida::Model from_image =
@@ -41,7 +36,7 @@ TEST(MemoryReaders, KerasImageReadsWhatThePathReads) {
 
 TEST(MemoryReaders, LegacyKerasImageReadsWhatThePathReads) {
   const fs::path path = example("ds_cnn_kws_iq8_wq4_aq4_laq1.h5");
-  const Bytes image = read_bytes(path);
+  const Bytes image = test_support::file_bytes(path);
   ASSERT_TRUE(cnn2snn::is_legacy_cnn2snn_h5(image, path.string()));
   const akida::Model from_path =
       cnn2snn::convert_to_akida_v1(cnn2snn::load_legacy_cnn2snn_h5(path.string()));
@@ -55,7 +50,7 @@ TEST(MemoryReaders, OnnxBytesReadWhatThePathReads) {
   SKIP_WITHOUT_FIXTURE(path);
   const akida::Model from_path = cnn2snn::convert_to_akida_v2(cnn2snn::load_onnx(path.string()));
   const akida::Model from_bytes =
-      cnn2snn::convert_to_akida_v2(cnn2snn::load_onnx(read_bytes(path), path.string()));
+      cnn2snn::convert_to_akida_v2(cnn2snn::load_onnx(test_support::file_bytes(path), path.string()));
   EXPECT_EQ(from_bytes, from_path);
 }
 
@@ -67,7 +62,7 @@ TEST(MemoryReaders, ErrorsNameTheSource) {
   } catch (const akida::FormatError& e) {
     EXPECT_EQ(std::string(e.what()).rfind("memory.h5: not an HDF5 file", 0), 0u) << e.what();
   }
-  Bytes truncated = read_bytes(example("ds_cnn_kws_i8_w8_a8.h5"));
+  Bytes truncated = test_support::file_bytes(example("ds_cnn_kws_i8_w8_a8.h5"));
   truncated.resize(3000);
   try {
     cnn2snn::load_keras_h5(truncated, "cut.h5");
@@ -86,8 +81,8 @@ TEST(MemoryReaders, ErrorsNameTheSource) {
 // HDF5's core driver takes two images opened under one name for the same file: each must get
 // its own name, or the second would read the first's content.
 TEST(MemoryReaders, TwoImagesOpenAtOnceStaySeparate) {
-  const Bytes first = read_bytes(example("ds_cnn_kws_i8_w8_a8.h5"));
-  const Bytes second = read_bytes(example("ds_cnn_kws_iq8_wq4_aq4_laq1.h5"));
+  const Bytes first = test_support::file_bytes(example("ds_cnn_kws_i8_w8_a8.h5"));
+  const Bytes second = test_support::file_bytes(example("ds_cnn_kws_iq8_wq4_aq4_laq1.h5"));
   const cnn2snn::keras::Hdf5File a(first, "a.h5");
   const cnn2snn::keras::Hdf5File b(second, "b.h5");
   const auto config_a = a.string_attribute("/", "model_config");

@@ -21,6 +21,7 @@
 #include "cnn2snn/legacy_reader.h"
 #include "cnn2snn/onnx_reader.h"
 #include "fuzz_targets.h"
+#include "test_support.h"
 
 namespace {
 
@@ -51,11 +52,6 @@ const std::map<std::string, Format>& formats() {
                fuzz::npy_input}},
   };
   return all;
-}
-
-Bytes read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 std::string first_line(const fs::path& path) {
@@ -100,7 +96,7 @@ TEST(Regressions, ReadersRefuseEachKeptInputAsExpected) {
     for (const fs::path& input : inputs_of(format)) {
       SCOPED_TRACE(input.string());
       const std::string expected = first_line(input.string() + ".expect");
-      const Bytes bytes = read_bytes(input);
+      const Bytes bytes = test_support::file_bytes(input);
       const std::string source = format + "/" + input.filename().string();
       ++count;
       try {
@@ -123,7 +119,7 @@ TEST(Regressions, FuzzTargetsCompleteOnEveryKeptInput) {
   for (const auto& [format, reader] : formats())
     for (const fs::path& input : inputs_of(format)) {
       SCOPED_TRACE(input.string());
-      reader.fuzz(read_bytes(input));
+      reader.fuzz(test_support::file_bytes(input));
     }
 }
 

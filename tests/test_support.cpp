@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 
 #include <unistd.h>
@@ -48,6 +50,11 @@ std::filesystem::path temp_dir(const std::string& name) {
   std::filesystem::create_directories(dir);
   dirs.made.push_back(dir);
   return dir;
+}
+
+std::vector<uint8_t> file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 std::filesystem::path bin(const std::string& name) {
