@@ -6,6 +6,8 @@
 # Figures are milliseconds per sample, one sample at a time, one thread, on this machine.
 # Not run by CI.
 #
+# Then bench/quantize.sh: the quantizer's time per calibration sample, next to onnxruntime.
+#
 # Usage: bash bench/run.sh   (after scripts/setup.sh; builds if needed; BENCH_SAMPLES=64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +44,5 @@ if [[ -d $FIXTURES && -d tests/onnx_oracle/node_modules/onnxruntime-node ]]; the
   echo "== peer: onnxruntime on the same TENNs model (QuantizeML ONNX, function bodies inlined)"
   echo "tennst_int8_quantizeml.onnx: $(node bench/ort_time.mjs "$WORK/tennst_runnable" "${BENCH_SAMPLES:-64}") ms per frame"
 fi
+
+bash bench/quantize.sh

@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# The main job on the embedded default model: BrainChip's DS-CNN keyword-spotting architecture,
-# quantized 8/8/8 in QuantizeML's Keras format (examples/ds_cnn_kws_i8_w8_a8.h5, made by
-# scripts/generate_examples.py). Installs what is needed, builds, then:
-#   1. converts it to an Akida 2.0 model (cnn2snn convert),
-#   2. prints the Akida summary,
-#   3. runs the bundled sample inputs through the Akida model (akida run),
-#   4. checks, layer by layer, that the Akida model's integers equal the quantized model's
-#      (cnn2snn verify: the reference evaluator against the Akida runtime).
+# The main job. Installs what is needed (scripts/setup.sh), builds, then:
+#
+# Part 1, a trained model on real data (examples/fashion_mnist_main.py): the float Fashion-MNIST
+# CNN exported from PyTorch (examples/fashion_mnist_cnn.onnx, trained by
+# examples/training/train_fashion_mnist.py; PyTorch is not needed here) is
+#   1. quantized (8/8/8, then 4-bit weights and activations) by the project's quantizer,
+#      calibrating on 1024 training images,
+#   2. converted to Akida 2.0,
+#   3. run on the 10,000 test images as float, quantized and Akida models; the Akida integers
+#      must equal the quantized model's, image for image (else exit 1),
+# and the accuracies are printed side by side, with the Akida model's confusion matrix (also
+# written as build/demo/fashion_mnist/confusion_matrix.png). Exit 1 as well when the 8-bit model
+# is more than 1 point below float.
+#
+# Part 2, the Keras path: BrainChip's DS-CNN keyword-spotting architecture quantized 8/8/8 in
+# QuantizeML's Keras format (examples/ds_cnn_kws_i8_w8_a8.h5, generated weights, made by
+# scripts/generate_examples.py) converted to Akida 2.0, summarized, run on the bundled samples,
+# and verified layer by layer against the quantized model (cnn2snn verify).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 bin=build/bin
+eval "$(bash scripts/python_env.sh build)"
+
+echo; echo "==== Part 1: Fashion-MNIST, float ONNX -> quantized -> Akida 2.0, on the whole test set"
+/usr/bin/python3 examples/fashion_mnist_main.py --out build/demo/fashion_mnist
+
+echo; echo "==== Part 2: the Keras path (QuantizeML .h5) on the DS-CNN example"
 model=examples/ds_cnn_kws_i8_w8_a8.h5
 samples=examples/ds_cnn_kws_samples.npy
 out=build/demo

@@ -7,6 +7,9 @@ packages=(
   libhdf5-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev python3-pybind11 python3-numpy python3-h5py python3-onnx python3-pytest python3-dev
+  python3-venv python3-pip
+  # The main job (scripts/demo.sh): real images, and its confusion-matrix plot.
+  dataset-fashion-mnist python3-matplotlib
 )
 missing=()
 for p in "${packages[@]}"; do

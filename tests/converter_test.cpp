@@ -510,6 +510,59 @@ TEST(ConvertChecks, UnsignedOutputsAreRefused) {
       << found[0].problem;
 }
 
+// A Keras block records its quantizer's own shifts (AlignedWeightQuantizer): the converter stores
+// bias >> bias_shift with that shift, as BrainChip's Keras converter does, not the smallest split.
+TEST(ConvertLowering, KerasSourceShiftsAreKept) {
+  QuantizedGraph g = conv_graph();
+  Block& conv = g.blocks[0];
+  conv.bias = {-128 << 9, 0};
+  conv.bias_shift = {9, 3};   // the ECG fixture's dense neuron 90: -128 << 9, not -64 << 10
+  conv.relu_max = {100 << 4};
+  conv.relu_max_shift = {4};  // not 200 << 3
+  EXPECT_TRUE(cnn2snn::check_v2(g).empty()) << all_findings(cnn2snn::check_v2(g));
+  const akida::Model keras = cnn2snn::convert_to_akida_v2(g);
+  const akida::Layer& l = keras.layers[1];
+  expect_variable(l, "bias", {2}, DType::Int8, {-128, 0});
+  expect_variable(l, "bias_shift", {2}, DType::UInt8, {9, 3});
+  expect_variable(l, "max_value", {2}, DType::UInt8, {100, 100});
+  expect_variable(l, "max_value_shift", {2}, DType::UInt8, {4, 4});
+
+  // Without the recorded shifts (ONNX), the smallest split.
+  conv.bias_shift.clear();
+  conv.relu_max_shift.clear();
+  const akida::Model onnx_model = cnn2snn::convert_to_akida_v2(g);
+  const akida::Layer& onnx = onnx_model.layers[1];
+  expect_variable(onnx, "bias", {2}, DType::Int8, {-64, 0});
+  expect_variable(onnx, "bias_shift", {2}, DType::UInt8, {10, 1});
+  expect_variable(onnx, "max_value", {2}, DType::UInt8, {200, 200});
+  expect_variable(onnx, "max_value_shift", {2}, DType::UInt8, {3, 3});
+}
+
+TEST(ConvertChecks, SourceShiftThatCannotBeStoredIsRefused) {
+  QuantizedGraph g = conv_graph();
+  Block& conv = g.blocks[0];
+  conv.bias = {200 << 2, 3 << 2};
+  conv.bias_shift = {2, 1};        // 200 does not fit int8; 6 << 1 is fine
+  conv.relu_max = {1000};
+  conv.relu_max_shift = {40};      // beyond Akida's 0..31
+  auto found = cnn2snn::check_v2(g);
+  EXPECT_EQ(found.size(), 2u) << all_findings(found);
+  EXPECT_TRUE(has_finding(found, "conv", "bias[0]", "800 is not an int8 value shifted left"))
+      << all_findings(found);
+  EXPECT_TRUE(has_finding(found, "conv", "bias[0]", "with the quantizer's shift 2"));
+  EXPECT_TRUE(has_finding(found, "conv", "relu_max[0]", "with the quantizer's shift 40"));
+  // A shift that does not divide the value exactly.
+  conv.relu_max_shift = {3};
+  conv.relu_max = {1001};
+  found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "conv", "relu_max[0]", "1001")) << all_findings(found);
+  // A shift vector of the wrong length.
+  conv.relu_max = {1000};
+  conv.bias_shift = {2, 1, 0};
+  found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "conv", "bias_shift", "3 values")) << all_findings(found);
+}
+
 TEST(ConvertChecks, EveryViolationIsReportedInOneError) {
   QuantizedGraph g = signed_input_graph({16, 16, 1});
   Block a = neural("a", BlockKind::Conv2D, tensor({4, 4, 1, 1}, std::vector<int64_t>(16, 1)));

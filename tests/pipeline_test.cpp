@@ -12,6 +12,7 @@
 
 #include "akida/errors.h"
 #include "akida/npy.h"
+#include "cnn2snn/evaluator.h"
 #include "test_support.h"
 
 namespace {
@@ -185,8 +186,16 @@ TEST(PipelineVerify, ConvertedExampleEqualsTheEvaluator) {
   const cnn2snn::VerifyReport report = cnn2snn::verify(graph, model, batch);
   EXPECT_TRUE(report.all_equal()) << cnn2snn::format_report(report);
   ASSERT_EQ(report.layers.size(), model.layers.size());
-  for (const auto& layer : report.layers) EXPECT_EQ(layer.verdict, LayerVerdict::Equal) << layer.layer;
+  for (const auto& layer : report.layers) {
+    EXPECT_EQ(layer.verdict, LayerVerdict::Equal) << layer.layer;
+    EXPECT_GT(layer.compared_values, 0) << layer.layer;
+    EXPECT_EQ(layer.differing_values, 0) << layer.layer;
+    EXPECT_EQ(layer.max_abs_difference, 0.0) << layer.layer;
+  }
   EXPECT_EQ(report.samples, batch.n);
+  ASSERT_NE(report.output(), nullptr);
+  EXPECT_EQ(report.output()->layer, "dequantizer");
+  EXPECT_EQ(*report.output()->top1_agreeing, batch.n);
 }
 
 // A converted model with one layer's weights zeroed: verify must name that layer and the first
@@ -217,7 +226,95 @@ TEST(PipelineVerify, FindsTheFirstDifferingLayerAndValue) {
   EXPECT_LT(bad.difference->c, bad.shape.c);
   const std::string text = cnn2snn::format_report(report);
   EXPECT_NE(text.find("pw_separable_2"), std::string::npos);
-  EXPECT_NE(text.find("DIFFERENT at sample"), std::string::npos) << text;
+  EXPECT_NE(text.find("DIFFERENT (first at sample"), std::string::npos) << text;
+}
+
+// The DS-CNN example converted, and its classifier's variable `name` (dense_5, (64, 33) weights,
+// 33 biases), for a test to perturb.
+akida::Variable& classifier_variable(akida::Model& model, const std::string& name) {
+  akida::Layer& dense = *std::find_if(model.layers.begin(), model.layers.end(),
+                                      [](const akida::Layer& l) { return l.name == "dense_5"; });
+  return *std::find_if(dense.variables.begin(), dense.variables.end(),
+                       [&](const akida::Variable& v) { return v.name == name; });
+}
+
+// The classifier's bias of class 14 (the generated DS-CNN's usual top-1) set to -128: dense_5
+// has no output stage, so channel 14 drops by exactly (bias + 128) << bias_shift on every sample
+// and nothing else changes.
+TEST(PipelineVerify, CountsDifferingValuesAndTop1Agreement) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
+  akida::Model model = cnn2snn::convert(graph);
+  constexpr size_t kClass = 14;
+  akida::Variable& bias = classifier_variable(model, "bias");
+  const int64_t old_bias = static_cast<int8_t>(bias.data[kClass]);
+  ASSERT_GT(old_bias, -128);
+  bias.data[kClass] = static_cast<uint8_t>(int8_t{-128});
+  const int64_t shift = classifier_variable(model, "bias_shift").ints()[kClass];
+  const akida::Batch batch = cnn2snn::random_input_batch(graph, 16, 5);
+  const cnn2snn::VerifyReport report = cnn2snn::verify(graph, model, batch);
+
+  const auto row = [&](const std::string& name) {
+    return *std::find_if(report.layers.begin(), report.layers.end(),
+                         [&](const auto& l) { return l.layer == name; });
+  };
+  const cnn2snn::LayerComparison d = row("dense_5");
+  EXPECT_EQ(d.verdict, LayerVerdict::Different);
+  EXPECT_EQ(d.compared_values, 16 * 33);
+  EXPECT_EQ(d.differing_values, 16);  // channel 14 of every sample
+  EXPECT_EQ(d.max_abs_difference, static_cast<double>((old_bias + 128) << shift));
+  EXPECT_DOUBLE_EQ(d.differing_fraction(), 1.0 / 33);
+  EXPECT_FALSE(d.top1_agreeing.has_value());  // not the output
+  EXPECT_EQ(row("pw_separable_4").differing_values, 0);
+  EXPECT_EQ(row("pw_separable_4").compared_values, 16 * 64);
+
+  const cnn2snn::LayerComparison out = row("dequantizer");
+  ASSERT_EQ(report.output(), &report.layers.back());
+  EXPECT_EQ(out.differing_values, 16);
+  ASSERT_TRUE(out.top1_agreeing.has_value());
+
+  const std::string text = cnn2snn::format_report(report);
+  EXPECT_NE(text.find("16 of 528 (3.03%)"), std::string::npos) << text;
+  EXPECT_NE(text.find("top-1 agreement on dequantizer: "), std::string::npos) << text;
+}
+
+// Class 14's weights zeroed: on the bundled samples (mostly class 14) the top-1 moves. The
+// agreement is counted here from the two sides' predictions.
+TEST(PipelineVerify, Top1AgreementCountsSamplesWithTheSameArgmax) {
+  const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
+  akida::Model model = cnn2snn::convert(graph);
+  akida::Variable& weights = classifier_variable(model, "weights");
+  for (size_t i = 14; i < weights.data.size(); i += 33) weights.data[i] = 0;  // classes fastest
+  const akida::Batch batch =
+      cnn2snn::model_input_batch(graph, akida::read_npy(kDsCnnSamples), kDsCnnSamples);
+  const cnn2snn::VerifyReport report = cnn2snn::verify(graph, model, batch);
+  const akida::FloatBatch want = cnn2snn::Evaluator(graph).predict(batch);
+  const akida::FloatBatch got = akida::Engine(model).predict(batch);
+  const auto classes = static_cast<std::ptrdiff_t>(want.shape.size());
+  int64_t agreeing = 0;
+  for (int64_t n = 0; n < batch.n; ++n) {
+    const auto w = want.values.begin() + n * classes, g = got.values.begin() + n * classes;
+    agreeing += std::max_element(w, w + classes) - w == std::max_element(g, g + classes) - g;
+  }
+  EXPECT_LT(agreeing, batch.n) << "the perturbation should move some top-1";
+  ASSERT_NE(report.output(), nullptr);
+  EXPECT_EQ(report.output()->layer, "dequantizer");
+  EXPECT_EQ(*report.output()->top1_agreeing, agreeing);
+  EXPECT_NE(cnn2snn::format_report(report).find(
+                "top-1 agreement on dequantizer: " +
+                cnn2snn::count_with_percentage(agreeing, batch.n, "samples")),
+            std::string::npos);
+}
+
+TEST(PipelineVerify, PercentagesAreNeverRoundedToTheEnds) {
+  using cnn2snn::count_with_percentage;
+  EXPECT_EQ(count_with_percentage(3, 4000), "3 of 4000 (0.075%)");
+  EXPECT_EQ(count_with_percentage(0, 7), "0 of 7 (0%)");
+  EXPECT_EQ(count_with_percentage(7, 7), "7 of 7 (100%)");
+  EXPECT_EQ(count_with_percentage(1, 3), "1 of 3 (33.3%)");
+  EXPECT_EQ(count_with_percentage(9999, 10000), "9999 of 10000 (>99.9%)");
+  EXPECT_EQ(count_with_percentage(1, 100000000), "1 of 100000000 (<0.0001%)");
+  EXPECT_EQ(count_with_percentage(6, 8, "samples"), "6 of 8 samples (75%)");
+  EXPECT_EQ(count_with_percentage(0, 0), "0 of 0");
 }
 
 TEST(PipelineVerify, ReportsALayerMissingFromTheModel) {

@@ -12,7 +12,9 @@
 #include "akida/fbz.h"
 #include "akida/json_dump.h"
 #include "akida/npy.h"
+#include "akida/progress.h"
 #include "akida/summary.h"
+#include "cli_main.h"
 
 namespace {
 
@@ -80,11 +82,14 @@ void run_model(const RunOptions& options) {
   const akida::NpyArray input = akida::read_npy(options.input_path);
   check_input_dtype(input, engine, options.input_path);
   const akida::Batch batch = akida::to_batch(input, engine.input_shape(), options.input_path);
+  akida::Progress progress("run", batch.n);  // on a terminal only
+  engine.set_progress(&progress);
   // Value ranges and shapes are checked by the engine; its messages concern the input file.
   const akida::NpyArray output = with_file_context(options.input_path, [&] {
     return options.forward ? akida::to_npy(engine.forward(batch))
                            : akida::to_npy(engine.predict(batch));
   });
+  progress.finish();
   akida::write_npy(output, options.output_path);
   std::cout << "akida: wrote " << options.output_path << ": " << akida::npy_dtype_name(output.dtype)
             << " " << akida::npy_shape_text(output.shape) << ", "
@@ -125,7 +130,7 @@ void add_commands(CLI::App& app, CliOptions& o) {
   auto* run = app.add_subcommand(
       "run",
       "Run the model on a batch of inputs read from a .npy file and write the outputs to "
-      "a .npy file");
+      "a .npy file (a progress bar on stderr when it is a terminal)");
   run->add_option("-m,--model", o.run.model_path, "Akida model file (.fbz)")->required();
   run->add_option("-i,--input", o.run.input_path,
                   "Inputs: uint8 (int8 for models with signed inputs) array of shape (N, X, Y, C), "
@@ -162,23 +167,8 @@ int main(int argc, char** argv) {
       "'akida: error: ...' on stderr), CLI11's usage codes (>100) for bad arguments.");
   CliOptions options;
   add_commands(app, options);
-  try {
+  return cli::guarded_main(app, "akida", [&] {
     app.parse(argc, argv);
     return 0;
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "akida: error: " << e.what() << " (see 'akida --help')\n";
-    return e.get_exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "akida: error: " << e.what() << "\n";
-    return 1;
-  } catch (...) {
-    std::cerr << "akida: error: unknown failure\n";
-    return 1;
-  }
+  });
 }

@@ -18,8 +18,11 @@
 #include "akida/errors.h"
 #include "akida/fbz.h"
 #include "akida/npy.h"
+#include "akida/progress.h"
+#include "cnn2snn/converter_v1.h"
 #include "cnn2snn/evaluator.h"
 #include "cnn2snn/pipeline.h"
+#include "cli_main.h"
 
 namespace {
 
@@ -55,6 +58,7 @@ struct VerifyOptions {
   std::optional<int64_t> random;
   std::optional<int32_t> max_value;
   uint64_t seed = 0;
+  bool json = false;
 };
 struct CheckOptions {
   std::string model;
@@ -84,6 +88,29 @@ void refuse_to_overwrite_input(const std::string& model, const std::string& outp
     throw akida::Error(output + ": is the input model; choose another output path with -o");
 }
 
+// Akida 1.0 cannot always reproduce the quantized model's level boundaries (docs/akida-v1.md):
+// say how many activated neurons got exact threshold / act_step pairs.
+void print_v1_exact_counts(const cnn2snn::QuantizedGraph& graph) {
+  const std::vector<cnn2snn::V1ExactCount> counts = cnn2snn::v1_exact_counts(graph);
+  int64_t exact = 0, neurons = 0;
+  std::string layers;
+  for (const auto& c : counts) {
+    exact += c.exact;
+    neurons += c.neurons;
+    if (!layers.empty()) layers += ", ";
+    layers += c.layer + " " + std::to_string(c.exact) + "/" + std::to_string(c.neurons);
+  }
+  if (neurons == 0) return;
+  std::cout << "Akida 1.0: exact threshold/act_step for "
+            << cnn2snn::count_with_percentage(exact, neurons, "activated neurons") << ": "
+            << layers;
+  if (exact < neurons)
+    std::cout << "; the others keep BrainChip's derivation and can differ from the quantized "
+                 "model on level boundaries (docs/akida-v1.md; 'cnn2snn verify' measures by how "
+                 "much)";
+  std::cout << ".\n";
+}
+
 void convert_model(const ConvertOptions& o) {
   std::optional<cnn2snn::InputScaling> scaling;
   if (o.scale || o.shift) {
@@ -106,6 +133,8 @@ void convert_model(const ConvertOptions& o) {
   const akida::Model model = with_file_context(o.model, [&] { return cnn2snn::convert(graph); });
   akida::write_fbz(model, output);
   std::cout << "Model successfully converted and saved as " << output << ".\n";
+  if (graph.legacy_cnn2snn || cnn2snn::target_akida_version() == cnn2snn::AkidaVersion::v1)
+    print_v1_exact_counts(graph);
 }
 
 // ---- run ------------------------------------------------------------------------------------
@@ -115,10 +144,13 @@ void run_model(const RunOptions& o) {
   cnn2snn::Evaluator evaluator =
       with_file_context(o.model, [&] { return cnn2snn::Evaluator(graph); });
   const akida::Batch batch = cnn2snn::model_input_batch(graph, akida::read_npy(o.input), o.input);
+  akida::Progress progress("run", batch.n);  // on a terminal only
+  evaluator.set_progress(&progress);
   // The batch fits the graph: what the evaluator refuses now concerns the input's values.
   const akida::NpyArray output = with_file_context(o.input, [&] {
     return o.forward ? akida::to_npy(evaluator.run(batch)) : akida::to_npy(evaluator.predict(batch));
   });
+  progress.finish();
   akida::write_npy(output, o.output);
   std::cout << "cnn2snn: wrote " << o.output << ": " << akida::npy_dtype_name(output.dtype) << " "
             << akida::npy_shape_text(output.shape) << ", "
@@ -134,6 +166,57 @@ std::string generation_name(cnn2snn::AkidaVersion version = cnn2snn::target_akid
   return version == cnn2snn::AkidaVersion::v1 ? "Akida 1.0" : "Akida 2.0";
 }
 
+const char* verdict_name(cnn2snn::LayerVerdict verdict) {
+  switch (verdict) {
+    case cnn2snn::LayerVerdict::Equal: return "equal";
+    case cnn2snn::LayerVerdict::Different: return "different";
+    case cnn2snn::LayerVerdict::NotCompared: break;
+  }
+  return "not_compared";
+}
+
+nlohmann::json layer_json(const cnn2snn::LayerComparison& l) {
+  nlohmann::json first = nullptr;
+  if (l.difference) {
+    const cnn2snn::Difference& d = *l.difference;
+    first = {{"sample", d.sample}, {"x", d.x},          {"y", d.y},
+             {"c", d.c},           {"evaluator", d.expected}, {"akida", d.actual}};
+  }
+  nlohmann::json shape = nullptr;
+  if (l.shape.size() > 0) shape = {l.shape.x, l.shape.y, l.shape.c};
+  return {{"layer", l.layer},
+          {"kind", l.kind},
+          {"shape", shape},
+          {"result", verdict_name(l.verdict)},
+          {"compared_values", l.compared_values},
+          {"differing_values", l.differing_values},
+          {"differing_fraction", l.differing_fraction()},
+          {"max_abs_difference", l.max_abs_difference},
+          {"first_difference", first},
+          {"detail", l.detail}};
+}
+
+void print_verify_json(const cnn2snn::VerifyReport& report, const std::string& model,
+                       cnn2snn::AkidaVersion target, const std::string& inputs) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : report.layers) layers.push_back(layer_json(l));
+  nlohmann::json output = nullptr;
+  if (const cnn2snn::LayerComparison* out = report.output()) {
+    const double agreement = report.samples == 0 ? 0.0
+                                                 : static_cast<double>(*out->top1_agreeing) /
+                                                       static_cast<double>(report.samples);
+    output = {{"layer", out->layer},
+              {"samples", report.samples},
+              {"top1_agreeing", *out->top1_agreeing},
+              {"top1_agreement", agreement}};
+  }
+  const nlohmann::json out = {{"model", model},          {"target", cnn2snn::to_string(target)},
+                              {"inputs", inputs},        {"samples", report.samples},
+                              {"all_equal", report.all_equal()}, {"layers", layers},
+                              {"output", output}};
+  std::cout << out.dump(2) << "\n";
+}
+
 int verify_model(const VerifyOptions& o) {
   const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(o.model);
   const akida::Model model = with_file_context(o.model, [&] { return cnn2snn::convert(graph); });
@@ -144,11 +227,15 @@ int verify_model(const VerifyOptions& o) {
                                             std::to_string(o.seed) + ")"
                                       : o.input;
   const cnn2snn::VerifyReport report = with_file_context(o.random ? o.model : o.input, [&] {
-    return cnn2snn::verify(graph, model, batch);
+    return cnn2snn::verify(graph, model, batch, /*show_progress=*/true);
   });
-  const std::string generation = generation_name(
-      graph.legacy_cnn2snn ? cnn2snn::AkidaVersion::v1 : cnn2snn::target_akida_version());
-  std::cout << "cnn2snn verify: " << o.model << " converted to " << generation
+  const cnn2snn::AkidaVersion target =
+      graph.legacy_cnn2snn ? cnn2snn::AkidaVersion::v1 : cnn2snn::target_akida_version();
+  if (o.json) {
+    print_verify_json(report, o.model, target, inputs);
+    return report.all_equal() ? 0 : 1;
+  }
+  std::cout << "cnn2snn verify: " << o.model << " converted to " << generation_name(target)
             << " in memory; reference "
             << "evaluator vs Akida runtime on " << inputs << "\n"
             << cnn2snn::format_report(report);
@@ -239,7 +326,8 @@ void add_convert(CLI::App& app, CliOptions& o) {
 void add_run(CLI::App& app, CliOptions& o) {
   auto* cmd = app.add_subcommand(
       "run", "Run the QUANTIZED model (before conversion) in the reference evaluator, with "
-             "QuantizeML's integer arithmetic, on a .npy batch");
+             "QuantizeML's integer arithmetic, on a .npy batch (a progress bar on stderr when it "
+             "is a terminal)");
   cmd->add_option("-m,--model", o.run.model, "Quantized model file (.h5 or .onnx)")->required();
   cmd->add_option("-i,--input", o.run.input,
                   "Inputs: the model's integers, uint8 (int8 for signed inputs) (N, X, Y, C) or "
@@ -257,8 +345,10 @@ void add_run(CLI::App& app, CliOptions& o) {
 void add_verify(CLI::App& app, CliOptions& o) {
   auto* cmd = app.add_subcommand(
       "verify", "Convert in memory, run the reference evaluator and the Akida runtime on the "
-                "same integer inputs and compare every layer exactly; exit 0 only if all are "
-                "equal");
+                "same integer inputs and compare every layer exactly: per layer the number and "
+                "fraction of differing values and the largest |difference|, then the top-1 "
+                "agreement of the output over the samples; exit 0 only if all layers are equal, "
+                "1 otherwise (a progress bar on stderr when it is a terminal)");
   cmd->add_option("-m,--model", o.verify.model, "Quantized model file (.h5 or .onnx)")->required();
   auto* input = cmd->add_option("-i,--input", o.verify.input,
                                 "Inputs .npy (as for 'run'); samples are consecutive frames");
@@ -271,6 +361,13 @@ void add_verify(CLI::App& app, CliOptions& o) {
       ->needs(random)
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o.verify.seed, "With --random: random seed (default 0)")->needs(random);
+  cmd->add_flag("--json", o.verify.json,
+                "Print {\"model\", \"target\", \"inputs\", \"samples\", \"all_equal\", "
+                "\"layers\": [{\"layer\", \"kind\", \"shape\", \"result\", "
+                "\"compared_values\", \"differing_values\", \"differing_fraction\", "
+                "\"max_abs_difference\", \"first_difference\", \"detail\"}], \"output\": "
+                "{\"layer\", \"samples\", \"top1_agreeing\", \"top1_agreement\"}} instead of "
+                "the table");
   cmd->callback([&o, input, random] {
     if (input->count() == 0 && random->count() == 0)
       throw CLI::RequiredError("verify needs -i/--input or --random");
@@ -305,20 +402,6 @@ void add_commands(CLI::App& app, CliOptions& o) {
   });
 }
 
-// BrainChip's spellings "-sc" / "-sh" are not valid CLI11 names (one-character short options
-// only): map them to the long options before parsing.
-std::vector<std::string> arguments(int argc, char** argv) {
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-sc" || a.rfind("-sc=", 0) == 0) a = "--scale" + a.substr(3);
-    if (a == "-sh" || a.rfind("-sh=", 0) == 0) a = "--shift" + a.substr(3);
-    args.push_back(a);
-  }
-  std::reverse(args.begin(), args.end());  // CLI11's vector form takes them last-first
-  return args;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -335,24 +418,9 @@ int main(int argc, char** argv) {
       "finds the model incompatible, CLI11's usage codes (>100) for bad arguments.");
   CliOptions options;
   add_commands(app, options);
-  try {
-    std::vector<std::string> args = arguments(argc, argv);
-    app.parse(args);
+  return cli::guarded_main(app, "cnn2snn", [&] {
+    // BrainChip's spellings "-sc" / "-sh" (not valid CLI11 names).
+    app.parse(cli::arguments(argc, argv, {{"-sc", "--scale"}, {"-sh", "--shift"}}));
     return options.status;
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "cnn2snn: error: " << e.what() << " (see 'cnn2snn --help')\n";
-    return e.get_exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "cnn2snn: error: " << e.what() << "\n";
-    return 1;
-  } catch (...) {
-    std::cerr << "cnn2snn: error: unknown failure\n";
-    return 1;
-  }
+  });
 }

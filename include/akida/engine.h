@@ -14,6 +14,8 @@
 
 namespace akida {
 
+class Progress;
+
 // A batch of samples, NHWC row-major: values[((n * x + i) * y + j) * c + k].
 template <typename T>
 struct BatchOf {
@@ -72,6 +74,9 @@ class Engine {
   // no values). Samples run one after the other (kernels may carry state across calls).
   std::vector<Batch> forward_all(const Batch& inputs);
   void reset();
+  // Advances `progress` by one per sample that forward(), predict() or forward_all() runs (it
+  // must outlive those calls); nullptr stops.
+  void set_progress(Progress* progress);
 
  private:
   struct Impl;

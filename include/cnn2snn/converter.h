@@ -15,8 +15,10 @@
 //   unused pool_size / pool_stride;
 // - variables sorted by name: Conv2D / DepthwiseConv2D kernels rotated 180 degrees (Akida computes
 //   a true convolution), bias as int8 `bias` << uint8 `bias_shift`, ReLU bound as uint8
-//   `max_value` << uint8 `max_value_shift`, the output stage as uint8 `output_scales` and int8
-//   `output_shift` (clipped to >= 1 - buffer_bits, as BrainChip does).
+//   `max_value` << uint8 `max_value_shift` (split as BrainChip splits them: with the shift the
+//   Keras quantizer recorded, Block::bias_shift / relu_max_shift, else the smallest shift, as
+//   its ONNX path does), the output stage as uint8 `output_scales` and int8 `output_shift`
+//   (clipped to >= 1 - buffer_bits, as BrainChip does).
 #pragma once
 
 #include <algorithm>

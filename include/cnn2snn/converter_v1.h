@@ -104,6 +104,16 @@ std::optional<std::vector<int64_t>> quantizeml_v1_boundaries(int64_t scale, int3
                                                              int32_t post_op_buffer_bits);
 V1NeuronVariables v1_neuron_variables(const QuantizedGraph& graph, size_t index);
 
+// Per activated Akida 1.0 layer of `graph`, in block order: how many of its neurons got exact
+// variables (V1NeuronVariables::exact) out of all. Layers without activation output their
+// potential and are exact by construction: not listed. Preconditions: check_v1(graph) is empty.
+struct V1ExactCount {
+  std::string layer;
+  int64_t exact = 0;
+  int64_t neurons = 0;
+};
+std::vector<V1ExactCount> v1_exact_counts(const QuantizedGraph& graph);
+
 // Output dims of the converted model's layers, by name (InputData included). Throws
 // akida::ShapeError / UnsupportedError naming the layer when the graph's dims are inconsistent.
 std::map<std::string, akida::Shape> v1_output_shapes(const QuantizedGraph& graph);

@@ -55,8 +55,9 @@ class Evaluator {
   std::vector<akida::Batch> run_all(const akida::Batch& inputs);
   // The output of the last block that is not a Dequantizer.
   akida::Batch run(const akida::Batch& inputs);
-  // The last block's output as floats: a Dequantizer's floats, or the integers converted.
-  akida::FloatBatch predict(const akida::Batch& inputs);
+  // The last block's output as floats: a Dequantizer's floats, or the integers converted. When
+  // `integers` is set, it also receives run()'s output, from the same pass.
+  akida::FloatBatch predict(const akida::Batch& inputs, akida::Batch* integers = nullptr);
 
   // Float inputs through the graph's InputQuantizer:
   //   q = saturate(round_half_to_even(float32(x / scale[c])) + zero_point[c], bits, signed).
@@ -67,6 +68,9 @@ class Evaluator {
 
   // Clears the FIFOs of the temporal blocks (back to all-zero frames).
   void reset();
+  // Advances `progress` by one per sample that run*() or predict() runs (it must outlive those
+  // calls); nullptr stops.
+  void set_progress(akida::Progress* progress);
 
  private:
   struct Impl;

@@ -142,6 +142,16 @@ struct LayerComparison {
   LayerVerdict verdict = LayerVerdict::NotCompared;
   std::optional<Difference> difference;  // first differing value
   std::string detail;     // why Different when there is no value to show (shape, missing layer)
+  // How far the two sides are apart (0 when the layer was not compared value by value):
+  int64_t compared_values = 0;    // values compared (every sample, every position)
+  int64_t differing_values = 0;   // of which differ
+  double max_abs_difference = 0;  // the largest |akida − evaluator|
+  // The model's output only (its last layer, or the Dequantizer folded into an Akida 1.0 last
+  // layer): the samples whose top-1 agrees, the top-1 of a sample being the position of its
+  // largest value (the first one on ties) on each side.
+  std::optional<int64_t> top1_agreeing;
+
+  double differing_fraction() const;  // differing_values / compared_values (0 when none)
 };
 
 struct VerifyReport {
@@ -149,6 +159,9 @@ struct VerifyReport {
   std::vector<LayerComparison> layers;  // the converted model's layers in order, then any block
                                         // the model lacks
   bool all_equal() const;
+  // The row of the model's output (the last one with top1_agreeing), or nullptr when it could
+  // not be compared.
+  const LayerComparison* output() const;
 };
 
 // Runs the reference Evaluator (run_all) and the Akida runtime (Engine::forward_all) on `batch`
@@ -157,10 +170,18 @@ struct VerifyReport {
 // Akida 1.0 layer without activation as p − threshold, the block's acc + bias); a final
 // Dequantizer compares predict()'s float32 values (Akida 1.0: inside the last layer). Throws what Evaluator / Engine construction or
 // the batch check throw.
+// With show_progress, a progress bar counts the samples run (on stderr, only when it is a
+// terminal: akida::Progress).
 VerifyReport verify(const QuantizedGraph& graph, const akida::Model& model,
-                    const akida::Batch& batch);
+                    const akida::Batch& batch, bool show_progress = false);
 
-// One line per layer: "layer  kind  [x, y, c]  equal | first difference at ...".
+// A table, one row per layer: layer, kind, output shape, differing values ("D of N (P%)"), max
+// |difference|, then "equal", "DIFFERENT (first at sample S, x X, y Y, c C: evaluator E, akida
+// A)", "DIFFERENT: why" or "not compared (...)"; then one line with the output's top-1
+// agreement ("top-1 agreement on OUTPUT: K of N samples (P%)").
 std::string format_report(const VerifyReport& report);
+// "3 of 4000 (0.075%)", "6 of 8 samples (75%)": a count out of a total, with its percentage (3
+// significant digits, never rounded to 0% or 100% when it is neither).
+std::string count_with_percentage(int64_t count, int64_t total, const std::string& unit = "");
 
 }  // namespace cnn2snn

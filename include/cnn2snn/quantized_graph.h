@@ -124,6 +124,11 @@ struct Block {
   std::vector<int32_t> input_shift;    // per input channel left shift; empty: none
   int32_t fifo_size = 0;               // temporal blocks
   std::vector<int64_t> bias;           // per output channel, aligned on the accumulator; empty: none
+  // The left shift QuantizeML's AlignedWeightQuantizer applied to align each bias (bias is an
+  // exact multiple of 2^bias_shift): BrainChip's Keras converter stores bias >> bias_shift with
+  // that shift. Empty (ONNX, which keeps only the aligned bias): the converter takes the smallest
+  // shift, as BrainChip's ONNX converter does.
+  std::vector<int32_t> bias_shift;
   int32_t buffer_bits = 32;            // the accumulator saturates to this signed width
   Pooling pool;                        // Max before the activation; GlobalAverage after it (a sum)
   // Akida 1.0 block order (QConv2D > QGlobalAveragePooling2D > QReLU): the global sum is taken
@@ -131,6 +136,7 @@ struct Block {
   bool global_pool_before_relu = false;
   bool relu = false;
   std::vector<int64_t> relu_max;       // per channel (or one value), accumulator units; empty: unbounded
+  std::vector<int32_t> relu_max_shift; // as bias_shift, for the ReLU's max_value quantizer
   std::optional<LutActivation> lut;    // instead of a ReLU (a block has at most one activation)
   std::optional<LevelActivation> levels;  // legacy CNN2SNN models only, instead of relu + output
   std::optional<OutputStage> output;   // absent: the block outputs its accumulator

@@ -100,6 +100,26 @@ class QuantizedModel:
         """(name, kind, inbound names) of every block, one block per future Akida layer."""
         return [(name, kind, list(inbound)) for name, kind, inbound in self._graph.blocks()]
 
+    def forward(self, inputs):
+        """The int32 outputs (N, x, y, c) of the last integer block, computed by the reference
+        evaluator with QuantizeML's integer arithmetic (what ``cnn2snn run --forward`` writes).
+
+        ``inputs``: the model's integers, uint8 (int8 for signed inputs) (N, x, y, c) or (N, c)
+        for 1x1xc inputs, as ``akida.Model.forward`` takes them; or float32 for models with an
+        InputQuantizer, shaped as the source model's input ((N, c, x, y) for channels-first ONNX
+        models). Temporal models keep their FIFO state from one call to the next."""
+        return self._graph.forward(inputs)
+
+    def predict(self, inputs):
+        """The float32 outputs (N, x, y, c) of the last block: through the Dequantizer when the
+        model ends with one (what ``cnn2snn run`` writes). ``inputs`` as for ``forward``."""
+        return self._graph.predict(inputs)
+
+    def forward_and_predict(self, inputs):
+        """``(forward(inputs), predict(inputs))`` from a single run of the evaluator (half the
+        work of the two calls; not in BrainChip's API)."""
+        return self._graph.forward_and_predict(inputs)
+
     def __repr__(self):
         return (f"<cnn2snn.QuantizedModel {self.source!r} ({self.format}): "
                 f"{len(self.layers)} blocks, input {self.input_shape} {self.input_dtype}>")

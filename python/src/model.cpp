@@ -9,6 +9,7 @@
 #include "akida/npy.h"
 #include "akida/shapes.h"
 #include "akida/summary.h"
+#include "common.h"
 #include "native.h"
 #include "py_model.h"
 
@@ -17,24 +18,9 @@ namespace py = pybind11;
 namespace cnn2snn_python {
 namespace {
 
-// What the errors about an input array name, where the CLI names the .npy file.
-constexpr const char* kInputSource = "inputs";
-
 // Samples per forward_all() call: bounds the memory every layer's outputs take, without changing
 // results (samples run one after the other either way, FIFO state included).
 constexpr int64_t kStatisticsChunk = 16;
-
-// Runs `step`, prefixing `context` to akida errors that do not already start with it (as the
-// CLI's with_file_context does).
-template <typename Step>
-auto with_context(const std::string& context, Step step) {
-  try {
-    return step();
-  } catch (const akida::Error& e) {
-    if (std::string(e.what()).rfind(context, 0) == 0) throw;
-    akida::rethrow_with_context(e, context);
-  }
-}
 
 py::list shape_list(const akida::Shape& s) { return py::cast(std::vector<int64_t>{s.x, s.y, s.c}); }
 
@@ -74,43 +60,17 @@ py::dict layer_dict(const akida::Layer& layer, const akida::Shape* output_shape,
   return d;
 }
 
-// The dtypes .npy inputs may have, by numpy's dtype.str; others are refused below with their name.
-std::optional<akida::NpyDType> npy_dtype(const py::array& array) {
-  const auto descr = py::str(array.dtype().attr("str")).cast<std::string>();
-  if (descr == "|u1") return akida::NpyDType::UInt8;
-  if (descr == "|i1") return akida::NpyDType::Int8;
-  if (descr == "<i4") return akida::NpyDType::Int32;
-  if (descr == "<f4") return akida::NpyDType::Float32;
-  return std::nullopt;
-}
-
 // The array as the CLI would have read it from a .npy file, refused with the CLI's messages when
 // its dtype is not the model's (uint8, or int8 for models with signed inputs): the vendor's
 // runtime refuses other dtypes rather than converting them.
 akida::Batch input_batch(const py::object& input, akida::Engine& engine) {
-  const py::array array = py::array::ensure(input, py::array::c_style);
-  if (!array) throw akida::ShapeError(std::string(kInputSource) + ": not convertible to an array");
   const auto expected = engine.input_signed() ? akida::NpyDType::Int8 : akida::NpyDType::UInt8;
-  const auto dtype = npy_dtype(array);
-  if (dtype != expected) {
-    const std::string got =
-        dtype ? akida::npy_dtype_name(*dtype) : py::str(array.dtype()).cast<std::string>();
-    throw akida::ShapeError(std::string(kInputSource) + ": input dtype is " + got +
-                            ", the model expects " + akida::npy_dtype_name(expected));
-  }
-  akida::NpyArray npy;
-  npy.dtype = *dtype;
-  npy.shape.assign(array.shape(), array.shape() + array.ndim());
-  const auto* bytes = static_cast<const uint8_t*>(array.data());
-  npy.data.assign(bytes, bytes + array.nbytes());
+  const akida::NpyArray npy = npy_array(input, akida::npy_dtype_name(expected));
+  if (npy.dtype != expected)
+    throw akida::ShapeError(std::string(kInputSource) + ": input dtype is " +
+                            akida::npy_dtype_name(npy.dtype) + ", the model expects " +
+                            akida::npy_dtype_name(expected));
   return akida::to_batch(npy, engine.input_shape(), kInputSource);
-}
-
-template <typename T>
-py::array_t<T> batch_array(const akida::BatchOf<T>& batch) {
-  py::array_t<T> array({batch.n, batch.shape.x, batch.shape.y, batch.shape.c});
-  std::copy(batch.values.begin(), batch.values.end(), array.mutable_data());
-  return array;
 }
 
 // The layer Engine::forward() returns: the one before a final Dequantizer, else the last.
@@ -156,14 +116,7 @@ akida::Batch forward_with_statistics(PyModel& self, const akida::Batch& inputs) 
   return result;
 }
 
-// Locks the model with the GIL released: a thread holding the lock re-acquires the GIL when its
-// computation ends, so waiting for the lock while holding the GIL could deadlock.
-std::unique_lock<std::mutex> lock_model(PyModel& self) {
-  std::unique_lock lock(self.mutex(), std::defer_lock);
-  py::gil_scoped_release release;
-  lock.lock();
-  return lock;
-}
+std::unique_lock<std::mutex> lock_model(PyModel& self) { return lock_without_gil(self.mutex()); }
 
 py::array run_forward(PyModel& self, const py::object& input) {
   const auto lock = lock_model(self);

@@ -69,6 +69,7 @@ PYBIND11_MODULE(_cnn2snn_native, m) {
   cnn2snn_python::bind_errors(m);
   cnn2snn_python::bind_model(m);
   cnn2snn_python::bind_converter(m);
+  cnn2snn_python::bind_quantizer(m);
 #ifdef CNN2SNN_SOURCE_DIR
   // Where the bundled examples are when the package runs from a build tree.
   m.attr("source_dir") = CNN2SNN_SOURCE_DIR;

@@ -16,5 +16,7 @@ void bind_errors(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 // QuantizedGraph loading, compatibility checks and conversion.
 void bind_converter(pybind11::module_& m);
+// The float ONNX quantizer (FloatModel: run, calibrate, quantize).
+void bind_quantizer(pybind11::module_& m);
 
 }  // namespace cnn2snn_python

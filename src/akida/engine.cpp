@@ -3,6 +3,7 @@
 #include <map>
 
 #include "akida/errors.h"
+#include "akida/progress.h"
 #include "akida/runtime/geometry.h"
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
@@ -30,6 +31,7 @@ struct Engine::Impl {
   size_t last_int = 0;  // the layer forward() returns
   // An Akida 1.0 last layer without activation outputs potentials; predict() rescales them.
   std::optional<runtime::V1Activation> v1_readout;
+  Progress* progress = nullptr;  // advanced once per sample run
 
   void prepare_kernels(Kernels choice);
   void read_input_range();
@@ -117,6 +119,7 @@ void Engine::Impl::run_sample(const std::vector<int32_t>& sample,
     if (kernels[i]->float_output()) continue;  // float layers are evaluated by predict()
     kernels[i]->eval(inputs_of(i, sample, outputs), outputs[i]);
   }
+  if (progress) progress->advance();
 }
 
 Engine::Engine(const Model& model, Kernels kernels) : impl_(std::make_unique<Impl>()) {
@@ -218,5 +221,7 @@ FloatBatch Engine::predict(const Batch& inputs) {
 void Engine::reset() {
   for (auto& kernel : impl_->kernels) kernel->reset();
 }
+
+void Engine::set_progress(Progress* progress) { impl_->progress = progress; }
 
 }  // namespace akida

@@ -24,15 +24,18 @@ class Refusals {
     const std::string prefix = source_ + ": ";
     messages_.push_back(message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message);
   }
+  // Records a refusal already stripped of its "SOURCE: " prefix.
+  void add(std::string message) { messages_.push_back(std::move(message)); }
   bool empty() const { return messages_.empty(); }
+  const std::vector<std::string>& messages() const { return messages_; }
 
   // Throws one UnsupportedError: the single refusal as it was, or "SOURCE: N <noun>s cannot be
-  // converted:" then one refusal per line. Does nothing when there is none.
-  void throw_if_any(const std::string& noun) const {
+  // <verb>:" then one refusal per line. Does nothing when there is none.
+  void throw_if_any(const std::string& noun, const std::string& verb = "converted") const {
     if (messages_.empty()) return;
     if (messages_.size() == 1) throw akida::UnsupportedError(source_ + ": " + messages_.front());
     std::string text = source_ + ": " + std::to_string(messages_.size()) + " " + noun +
-                       "s cannot be converted:";
+                       "s cannot be " + verb + ":";
     for (const std::string& line : messages_) text += "\n" + line;
     throw akida::UnsupportedError(text);
   }

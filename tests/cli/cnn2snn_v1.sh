@@ -21,6 +21,19 @@ MODEL=$WORK/models/v1_conv_relu.h5
 "$CNN2SNN" convert -m "$MODEL" -o "$WORK/v1.fbz" > "$WORK/stdout" || fail "convert exited $?"
 grep -qF "Model successfully converted and saved as $WORK/v1.fbz." "$WORK/stdout" ||
   fail "convert output: $(cat "$WORK/stdout")"
+# ... and says how many activated neurons got an exact threshold/act_step pair, per layer; the
+# per-layer counts add up to the total.
+"$PY" - "$WORK/stdout" <<'PYEOF' || fail "convert's exact-neuron line: $(cat "$WORK/stdout")"
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"Akida 1\.0: exact threshold/act_step for (\d+) of (\d+) activated neurons "
+              r"\([^)]*%\): (.*?)(;|\.\n)", text)
+assert m, text
+layers = re.findall(r"(\w+) (\d+)/(\d+)", m.group(3))
+assert [name for name, _, _ in layers] == ["stem_conv", "conv"], layers
+assert sum(int(e) for _, e, _ in layers) == int(m.group(1)), layers
+assert sum(int(n) for _, _, n in layers) == int(m.group(2)), layers
+PYEOF
 "$AKIDA" summary "$WORK/v1.fbz" > "$WORK/summary" || fail "akida summary exited $?"
 grep -qE "^stem_conv \(InputConv\.\)" "$WORK/summary" || fail "no InputConv. layer: $(cat "$WORK/summary")"
 grep -qE "^conv \(Conv\.\)" "$WORK/summary" || fail "no Conv. layer: $(cat "$WORK/summary")"
@@ -49,6 +62,25 @@ else
   [[ $status -eq 0 ]] || fail "verify found no difference but exited $status"
   grep -qx "all layers equal" "$WORK/verify" || fail "verify summary: $(cat "$WORK/verify")"
 fi
+# --json: the same verdicts and exit status, with the counts.
+json_status=0
+"$CNN2SNN" verify -m "$MODEL" --random 64 --seed 3 --json > "$WORK/verify.json" || json_status=$?
+[[ $json_status -eq $status ]] || fail "verify --json exited $json_status, the table $status"
+"$PY" - "$WORK/verify.json" "$WORK/verify" <<'PYEOF' || fail "verify --json: $(cat "$WORK/verify.json")"
+import json, sys
+report = json.load(open(sys.argv[1]))
+table = open(sys.argv[2]).read()
+assert report["target"] == "v1" and report["samples"] == 64, report
+for layer in report["layers"]:
+    if layer["result"] == "not_compared":
+        continue
+    row = f"{layer['differing_values']} of {layer['compared_values']}"
+    assert row in table, (row, table)
+    assert (layer["result"] == "equal") == (layer["differing_values"] == 0), layer
+out = report["output"]
+assert out["layer"] == "dequantizer" and out["samples"] == 64, out
+assert f"top-1 agreement on dequantizer: {out['top1_agreeing']} of 64 samples" in table, table
+PYEOF
 # Potentials (head_conv, no activation) are compared in the block's units: fed equal inputs they
 # are equal, so a difference there can only come from an earlier layer.
 if ! grep -qE "^(stem_conv|conv) .*DIFFERENT" "$WORK/verify"; then

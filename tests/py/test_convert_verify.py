@@ -6,6 +6,7 @@ DS-CNN example with its samples, every Keras pattern model (tools.quantizeml_h5)
 model (tools.quantizeml_onnx), and the TENNs ONNX fixture. A model that cannot be converted FAILS
 here with the converter's error: known gaps are findings, not skips.
 """
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -52,9 +53,11 @@ def verify(model, *args):
         pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{report}")
     assert "all layers equal" in result.stdout, report
     assert "DIFFERENT" not in result.stdout, report
-    # Every row but the converter's InputData was compared.
-    rows = [line for line in result.stdout.splitlines()[2:-1]]
+    # Every row but the converter's InputData was compared; the output's top-1 always agrees.
+    lines = result.stdout.splitlines()
+    rows = [line for line in lines[2:-1] if not line.startswith("top-1 agreement on ")]
     assert rows and all(r.endswith("equal") or "InputData" in r for r in rows), report
+    assert lines[-2].startswith("top-1 agreement on ") and lines[-2].endswith("samples (100%)"), report
     return result.stdout
 
 
@@ -124,3 +127,63 @@ def test_verify_reports_a_difference(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1, result
     assert str(bad) in result.stderr and "uint8" in result.stderr, result.stderr
+
+
+LEGACY_DS_CNN = SOURCE / "examples" / "ds_cnn_kws_iq8_wq4_aq4_laq1.h5"
+
+
+def verify_json(model, *args):
+    result = subprocess.run([BIN / "cnn2snn", "verify", "-m", model, "--json", *map(str, args)],
+                            capture_output=True, text=True)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_verify_json_all_equal():
+    status, report = verify_json(DS_CNN, "-i", DS_CNN_SAMPLES)
+    assert status == 0 and report["all_equal"] is True, report
+    assert report["target"] == "v2" and report["samples"] == 8
+    for layer in report["layers"]:
+        assert layer["result"] == "equal", layer
+        assert layer["compared_values"] == 8 * np.prod(layer["shape"]), layer
+        assert layer["differing_values"] == 0 and layer["max_abs_difference"] == 0, layer
+        assert layer["first_difference"] is None
+    assert report["output"] == {"layer": "dequantizer", "samples": 8, "top1_agreeing": 8,
+                                "top1_agreement": 1.0}
+
+
+def test_verify_json_quantifies_v1_differences(tmp_path):
+    """The legacy DS-CNN converts to Akida 1.0 where not every level boundary can be kept
+    (docs/akida-v1.md): verify --json exits 1 and its output row agrees with numpy on the two
+    sides' predictions (`cnn2snn run` on the quantized model, `akida run` on the converted one)."""
+    samples = tmp_path / "random.npy"
+    rng = np.random.default_rng(7)
+    np.save(samples, rng.integers(0, 256, (64, 49, 10, 1), dtype=np.uint8))
+    status, report = verify_json(LEGACY_DS_CNN, "-i", samples)
+    assert status == 1 and report["all_equal"] is False and report["target"] == "v1", report
+    fbz = tmp_path / "v1.fbz"
+    subprocess.run([BIN / "cnn2snn", "convert", "-m", LEGACY_DS_CNN, "-o", fbz], check=True,
+                   capture_output=True)
+    subprocess.run([BIN / "cnn2snn", "run", "-m", LEGACY_DS_CNN, "-i", samples, "-o",
+                    tmp_path / "ref.npy"], check=True, capture_output=True)
+    subprocess.run([BIN / "akida", "run", "-m", fbz, "-i", samples, "-o", tmp_path / "ak.npy"],
+                   check=True, capture_output=True)
+    ref = np.load(tmp_path / "ref.npy").reshape(64, -1)
+    ak = np.load(tmp_path / "ak.npy").reshape(64, -1)
+    out = report["layers"][-1]
+    assert report["output"]["layer"] == out["layer"] == "dense_5/dequantizer", report["output"]
+    assert out["compared_values"] == ref.size
+    assert out["differing_values"] == int(np.count_nonzero(ref != ak))
+    assert out["max_abs_difference"] == pytest.approx(float(np.abs(ak.astype(np.float64) - ref).max()))
+    agreeing = int(np.count_nonzero(ref.argmax(axis=1) == ak.argmax(axis=1)))
+    assert report["output"]["top1_agreeing"] == agreeing
+    assert report["output"]["top1_agreement"] == pytest.approx(agreeing / 64)
+    for layer in report["layers"]:
+        if layer["result"] == "different" and layer["first_difference"]:
+            assert 0 < layer["differing_values"] <= layer["compared_values"], layer
+            assert layer["differing_fraction"] == pytest.approx(
+                layer["differing_values"] / layer["compared_values"])
+    # The text report says the same.
+    text = subprocess.run([BIN / "cnn2snn", "verify", "-m", LEGACY_DS_CNN, "-i", samples],
+                          capture_output=True, text=True).stdout
+    assert f"top-1 agreement on dense_5/dequantizer: {agreeing} of 64 samples" in text, text
+    assert f"{out['differing_values']} of {out['compared_values']}" in text, text

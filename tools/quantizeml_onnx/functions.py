@@ -119,15 +119,15 @@ def _lut(nodes):
               _node("Cast", ["Ys/output_cast"], ["Yi"], to=TensorProto.FLOAT)]
 
 
-def _final_cast(nodes, scaled, src="Yi", dst="Y"):
+def _final_cast(nodes, scaled, src="Yi", dst="Y", bits=8):
     if scaled:
-        nodes += _scale_out(src, f"{src[0]}scaled")
+        nodes += _scale_out(src, f"{src[0]}scaled", bits=bits)
         nodes.append(_node("Cast", [f"{src[0]}scaled"], [dst], to=TensorProto.INT8))
     else:
         nodes.append(_node("Cast", [src], [dst], to=TensorProto.INT32))
 
 
-def _conv_body(base, flags):
+def _conv_body(base, flags, bits=8):
     # QuantizedConv2D.build_subgraph: casts, pad (with x_pad_value for InputConv2D), Conv,
     # [MaxPool], [ReLU|ReLUClipped], [GlobalAvgPool as ReduceSum], scale out, Cast int8.
     input_conv = base == "QuantizedInputConv2D"
@@ -159,11 +159,11 @@ def _conv_body(base, flags):
         src = _rename_last_output(nodes)
         nodes += [_node("Constant", [], [f"{src}/GAP/axes"], value_ints=[-2, -1]),
                   _node("ReduceSum", [src, f"{src}/GAP/axes"], ["Yi"])]
-    _final_cast(nodes, True)
+    _final_cast(nodes, True, bits=bits)
     return nodes
 
 
-def _depthwise_body(flags):
+def _depthwise_body(flags, bits=8):
     # QuantizedDepthwise2D.build_subgraph: as Conv2D, with group=@groups, no pooling.
     nodes, (x, w, bias) = _casts(["X", "W", "bias" if flags.get("Biased") else ""])
     nodes.append(_node("Pad", [x, "pads"], ["Xi"]))
@@ -174,11 +174,11 @@ def _depthwise_body(flags):
         _lut(nodes)
     if flags.get("ReLU") or flags.get("ReLUClipped"):
         _activation(nodes, flags.get("ReLUClipped", False))
-    _final_cast(nodes, True)
+    _final_cast(nodes, True, bits=bits)
     return nodes
 
 
-def _dense_body(flags):
+def _dense_body(flags, bits=8):
     # QuantizedDense1D.build_subgraph: casts, [Flatten], Gemm(transB=1), [ReLU], scale out
     # (int8) or a plain Cast to int32 when not Scaled.
     nodes, (x, w, bias) = _casts(["X", "W", "bias" if flags.get("Biased") else ""])
@@ -188,11 +188,11 @@ def _dense_body(flags):
     nodes.append(_node("Gemm", [x, w, bias], ["Yi"], transB=1))
     if flags.get("ReLU") or flags.get("ReLUClipped"):
         _activation(nodes, flags.get("ReLUClipped", False))
-    _final_cast(nodes, flags.get("Scaled", False))
+    _final_cast(nodes, flags.get("Scaled", False), bits=bits)
     return nodes
 
 
-def _add_body(flags):
+def _add_body(flags, bits=8):
     # QuantizedAdd.build_subgraph: inputs aligned by multiplying with Xs / Ys (powers of two),
     # summed, then shifted (Div by Shift, no Scale) and saturated, or kept as int32.
     nodes, (x, y, xs, ys) = _casts(["X", "Y", "Xs", "Ys"])
@@ -200,14 +200,14 @@ def _add_body(flags):
               _node("Mul", [y, ys], ["Yshifted"]),
               _node("Add", ["Xshifted", "Yshifted"], ["Zi"])]
     if flags.get("Scaled"):
-        nodes += _scale_out("Zi", "Zscaled", with_scale=False)
+        nodes += _scale_out("Zi", "Zscaled", with_scale=False, bits=bits)
         nodes.append(_node("Cast", ["Zscaled"], ["Z"], to=TensorProto.INT8))
     else:
         nodes.append(_node("Cast", ["Zi"], ["Z"], to=TensorProto.INT32))
     return nodes
 
 
-def _btc_body(base, flags):
+def _btc_body(base, flags, bits=8):
     # QuantizedBufferTempConv / QuantizedDepthwiseBufferTempConv.build_subgraph: the temporal
     # op is itself a com.brainchip function call (BufferTempConv / DepthwiseBufferTempConv).
     # fifo_size is referenced as INTS here although the node attribute is an INT: a quirk of
@@ -221,12 +221,13 @@ def _btc_body(base, flags):
         _ref("model_id", "model_id", AttributeProto.STRING)]))
     if flags.get("ReLU") or flags.get("ReLUClipped"):
         _activation(nodes, flags.get("ReLUClipped", False))
-    _final_cast(nodes, True)
+    _final_cast(nodes, True, bits=bits)
     return nodes
 
 
-def body_of(op_type):
-    """The node list of the function that defines `op_type`."""
+def body_of(op_type, bits=8):
+    """The node list of the function that defines `op_type`; scale-outs saturate to `bits`
+    signed bits (QuantizeML: 8; this project's quantizer also writes 4)."""
     base, flags = split_op_type(op_type)
     if base == "InputQuantizer":
         # Transpose(perm) then per-channel QuantizeLinear (round half to even, saturate).
@@ -237,14 +238,14 @@ def body_of(op_type):
     if base == "QuantizedConcat":
         return [_node("Concat", ["X", "Y"], ["Zi"], axis=1)]
     if base in ("QuantizedConv2D", "QuantizedInputConv2D"):
-        return _conv_body(base, flags)
+        return _conv_body(base, flags, bits)
     if base == "QuantizedDepthwise2D":
-        return _depthwise_body(flags)
+        return _depthwise_body(flags, bits)
     if base == "QuantizedDense1D":
-        return _dense_body(flags)
+        return _dense_body(flags, bits)
     if base == "QuantizedAdd":
-        return _add_body(flags)
-    return _btc_body(base, flags)
+        return _add_body(flags, bits)
+    return _btc_body(base, flags, bits)
 
 
 def _io_of(nodes):
@@ -276,9 +277,9 @@ def _uses_brainchip_ops(nodes):
     return any(n.domain == BRAINCHIP for n in nodes)
 
 
-def make_function(op_type):
+def make_function(op_type, bits=8):
     """The FunctionProto that defines `op_type` in domain com.brainchip."""
-    nodes = body_of(op_type)
+    nodes = body_of(op_type, bits)
     inputs, outputs = _io_of(nodes)
     opsets = [helper.make_opsetid("", ONNX_OPSET)]
     if _uses_brainchip_ops(nodes):

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "akida/model.h"
+#include "cnn2snn/converter.h"
 #include "cnn2snn/quantized_graph.h"
 
 namespace cnn2snn::convert_detail {
@@ -39,6 +41,15 @@ PaddingKind akida_padding(const Block& block);
 // The `output_shift` Akida stores: BrainChip clips the recorded shift to >= 1 - buffer_bits
 // (cnn2snn outputs.py), buffer_bits being the Akida layer's.
 int32_t stored_output_shift(int32_t shift, BlockKind kind);
+
+// How channel n of a bias (is_signed, int8 value) or ReLU bound (uint8 value) is stored: with
+// the source quantizer's own shift when the block records one (`shifts`: Keras, as BrainChip's
+// Keras converter does, value = x >> shift), else with the smallest shift (ONNX, to_value_shift).
+// nullopt when value << shift cannot equal x exactly or the value does not fit. `values` and
+// `shifts` hold one value or one per channel.
+std::optional<ValueShift> stored_value_shift(const std::vector<int64_t>& values,
+                                             const std::vector<int32_t>& shifts, size_t n,
+                                             bool is_signed);
 
 // The converted model's layers with kinds, parameters and inbound names but no variables: enough
 // for akida::infer_output_shapes. Preconditions: the structure rules hold.

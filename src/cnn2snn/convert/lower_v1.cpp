@@ -422,6 +422,19 @@ V1NeuronVariables v1_neuron_variables(const QuantizedGraph& graph, size_t index)
   return v;
 }
 
+std::vector<V1ExactCount> v1_exact_counts(const QuantizedGraph& graph) {
+  std::vector<V1ExactCount> counts;
+  for (size_t i = 0; i < graph.blocks.size(); ++i) {
+    if (graph.blocks[i].kind == BlockKind::Dequantizer) continue;
+    const V1NeuronVariables neuron = v1_neuron_variables(graph, i);
+    if (!neuron.activation) continue;
+    counts.push_back({graph.blocks[i].name,
+                      std::count(neuron.exact.begin(), neuron.exact.end(), true),
+                      static_cast<int64_t>(neuron.exact.size())});
+  }
+  return counts;
+}
+
 std::map<std::string, akida::Shape> v1_output_shapes(const QuantizedGraph& graph) {
   akida::Model skeleton;
   skeleton.layers = layers_without_variables(graph);

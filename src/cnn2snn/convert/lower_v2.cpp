@@ -79,6 +79,23 @@ std::string to_string(const Incompatibility& incompatibility) {
 
 namespace convert_detail {
 
+std::optional<ValueShift> stored_value_shift(const std::vector<int64_t>& values,
+                                             const std::vector<int32_t>& shifts, size_t n,
+                                             bool is_signed) {
+  constexpr int32_t kMaxShift = 31;  // what Akida reads in bias_shift / max_value_shift
+  const int64_t x = channel_value(values, n);
+  if (shifts.empty()) {
+    const auto split = to_value_shift(x, is_signed);
+    return split && split->shift <= kMaxShift ? split : std::nullopt;
+  }
+  const int32_t shift = channel_value(shifts, n);
+  if (shift < 0 || shift > kMaxShift) return std::nullopt;
+  const int64_t value = x >> shift;  // arithmetic: floor, exact when x is a multiple of 2^shift
+  const int64_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+  if (value < lo || value > hi || value * (int64_t{1} << shift) != x) return std::nullopt;
+  return ValueShift{value, shift};
+}
+
 bool needs_input_data(const QuantizedGraph& graph) {
   return graph.blocks.empty() || graph.blocks.front().kind != BlockKind::InputConv2D;
 }
@@ -332,9 +349,8 @@ Variable weights_variable(const Block& block) {
 void add_bias(const Block& block, size_t filters, std::vector<Variable>& vars) {
   std::vector<int64_t> bias(filters, 0), shift(filters, 0);  // no bias: 0 << 0 (VWW's depthwise)
   if (!block.bias.empty()) {
-    const auto aligned = per_channel(block.bias, filters, int64_t{0});
     for (size_t f = 0; f < filters; ++f) {
-      const ValueShift vs = *to_value_shift(aligned[f], true);
+      const ValueShift vs = *stored_value_shift(block.bias, block.bias_shift, f, true);
       bias[f] = vs.value;
       shift[f] = vs.shift;
     }
@@ -348,9 +364,8 @@ void add_relu_bound(const Block& block, size_t filters, std::vector<Variable>& v
   // Unbounded: akida's default bound 127 << 31, what BrainChip leaves in tennst's layers.
   std::vector<int64_t> value(filters, 127), shift(filters, 31);
   if (!block.relu_max.empty()) {
-    const auto bound = per_channel(block.relu_max, filters, int64_t{0});
     for (size_t f = 0; f < filters; ++f) {
-      const ValueShift vs = *to_value_shift(bound[f], false);
+      const ValueShift vs = *stored_value_shift(block.relu_max, block.relu_max_shift, f, false);
       value[f] = vs.value;
       shift[f] = vs.shift;
     }

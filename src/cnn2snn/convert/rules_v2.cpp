@@ -147,6 +147,8 @@ void check_channel_vectors(const RuleInput& in, Findings& out) {
   const int64_t filters = output_channels(b), channels = input_channels(b);
   check_length(out, b, "bias", b.bias, filters, true);
   check_length(out, b, "relu_max", b.relu_max, filters, true);
+  check_length(out, b, "bias_shift", b.bias_shift, filters, true);
+  check_length(out, b, "relu_max_shift", b.relu_max_shift, filters, true);
   check_length(out, b, "input_shift", b.input_shift, channels, true);
   check_length(out, b, "padding_value", b.padding_value, channels, true);
   if (b.output) {
@@ -302,18 +304,33 @@ void check_max_pool_padding(const RuleInput& in, Findings& out) {
                ": Akida pools with the convolution's padding");
 }
 
+// Every channel of `values` can be stored as an 8-bit value << shift the way the lowering will
+// store it (stored_value_shift: the source's own shift when the block has one).
+void check_value_shift(Findings& out, const Block& b, const std::string& field,
+                       const std::vector<int64_t>& values, const std::vector<int32_t>& shifts,
+                       bool is_signed) {
+  const size_t n = shifts.size() > values.size() && !values.empty() ? shifts.size() : values.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (stored_value_shift(values, shifts, i, is_signed)) continue;
+    std::string why = is_signed ? "is not an int8 value shifted left (value << shift with value in "
+                                  "-128..127, shift in 0..31)"
+                                : "is not a uint8 value shifted left (value << shift with value in "
+                                  "0..255, shift in 0..31)";
+    if (!shifts.empty())
+      why += " with the quantizer's shift " + str(static_cast<int64_t>(channel_value(shifts, i)));
+    report(out, b, field + "[" + str(static_cast<int64_t>(i)) + "]",
+           str(static_cast<int64_t>(channel_value(values, i))) + " " + why);
+  }
+}
+
 void check_bias(const RuleInput& in, Findings& out) {
-  check_each(out, in.block, "bias", in.block.bias,
-             [](int64_t v) { return to_value_shift(v, true).has_value(); },
-             "is not an int8 value shifted left (value << shift with value in -128..127)");
+  check_value_shift(out, in.block, "bias", in.block.bias, in.block.bias_shift, true);
 }
 
 void check_relu_max(const RuleInput& in, Findings& out) {
   const Block& b = in.block;
   if (!b.relu_max.empty() && !b.relu) report(out, b, "relu_max", "set on a block without ReLU");
-  check_each(out, b, "relu_max", b.relu_max,
-             [](int64_t v) { return to_value_shift(v, false).has_value(); },
-             "is not a uint8 value shifted left (value << shift with value in 0..255)");
+  check_value_shift(out, b, "relu_max", b.relu_max, b.relu_max_shift, false);
 }
 
 // LUT (akida-spec §1.3 step 6, §4.1): Akida reads its 2048 lut_values (int32) with a signed
@@ -581,11 +598,13 @@ const std::vector<Rule>& v2_rules() {
        "A max pooling has the padding of its convolution (a 1x1 convolution counts as Same), "
        "the only one Akida pools with.",
        S::Block, kSpatial, check_max_pool_padding},
-      {"bias", "Each bias is exactly an int8 value shifted left (bias << bias_shift).", S::Block,
-       kNeural, check_bias},
+      {"bias",
+       "Each bias is exactly an int8 value shifted left (bias << bias_shift, shift 0..31), by "
+       "the bias quantizer's own shift when the source records one (Keras).",
+       S::Block, kNeural, check_bias},
       {"relu-max",
-       "Each ReLU bound is exactly a uint8 value shifted left (max_value << max_value_shift), "
-       "and only a ReLU has one.",
+       "Each ReLU bound is exactly a uint8 value shifted left (max_value << max_value_shift, "
+       "shift 0..31; the quantizer's own shift when recorded), and only a ReLU has one.",
        S::Block, kNeural, check_relu_max},
       {"no-activation", "Add, Concatenate and Dequantizer have no ReLU, LUT or pooling.",
        S::Block, kNonNeural, check_activation},

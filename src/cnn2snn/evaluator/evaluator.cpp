@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "akida/errors.h"
+#include "akida/progress.h"
 #include "cnn2snn/evaluator/evaluator_internal.h"
 
 namespace cnn2snn {
@@ -16,6 +17,7 @@ struct Evaluator::Impl {
   QuantizedGraph graph;
   std::vector<PreparedBlock> blocks;
   int last_integer = -1;  // index of the last block that is not a Dequantizer
+  akida::Progress* progress = nullptr;  // advanced once per sample run
 
   std::string input_context() const {
     return (graph.source.empty() ? "" : graph.source + ": ") + "input batch: ";
@@ -84,6 +86,7 @@ void Evaluator::Impl::run_samples(const akida::Batch& inputs, std::vector<akida:
       // Every integer output is saturated to at most 32 bits (checked in prepare.cpp).
       for (int64_t v : outputs[b]) ints[b].values.push_back(static_cast<int32_t>(v));
     }
+    if (progress) progress->advance();
   }
   if (floats && last.block->kind != BlockKind::Dequantizer) {
     const akida::Batch& out = ints.back();
@@ -128,10 +131,11 @@ akida::Batch Evaluator::run(const akida::Batch& inputs) {
   return std::move(ints[static_cast<size_t>(impl_->last_integer)]);
 }
 
-akida::FloatBatch Evaluator::predict(const akida::Batch& inputs) {
+akida::FloatBatch Evaluator::predict(const akida::Batch& inputs, akida::Batch* integers) {
   std::vector<akida::Batch> ints;
   akida::FloatBatch floats;
   impl_->run_samples(inputs, ints, &floats);
+  if (integers) *integers = std::move(ints[static_cast<size_t>(impl_->last_integer)]);
   return floats;
 }
 
@@ -179,6 +183,8 @@ akida::Batch Evaluator::quantize_input(const akida::FloatBatch& inputs,
         }
   return out;
 }
+
+void Evaluator::set_progress(akida::Progress* progress) { impl_->progress = progress; }
 
 void Evaluator::reset() {
   for (PreparedBlock& block : impl_->blocks)

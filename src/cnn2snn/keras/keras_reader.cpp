@@ -45,6 +45,13 @@ std::vector<int64_t> to_ints(const Floats& v) {
   return out;
 }
 
+// Shifts QuantizeML records as integer-valued floats.
+std::vector<int32_t> to_int32s(const Floats& v) {
+  std::vector<int32_t> out;
+  for (float x : v) out.push_back(static_cast<int32_t>(x));
+  return out;
+}
+
 bool uniform(const Floats& v) {
   return std::all_of(v.begin(), v.end(), [&](float x) { return x == v[0]; });
 }
@@ -442,9 +449,10 @@ class Lowering {
     const json bq = quant_config(layer).value("bias_quantizer", json::object());
     const int bits = int_field(layer, bq, "bitwidth", 8, 2, 16, "quant_config.bias_quantizer.");
     const bool is_signed = bool_field(layer, bq, "signed", true, "quant_config.bias_quantizer.");
-    block.bias = quantize_aligned(b.values, is_signed ? bits - 1 : bits, bits <= 4, acc.scales,
-                                  acc.frac, acc.value_bits)
-                     .values;
+    const AlignedValues aligned = quantize_aligned(b.values, is_signed ? bits - 1 : bits, bits <= 4,
+                                                   acc.scales, acc.frac, acc.value_bits);
+    block.bias = aligned.values;
+    block.bias_shift = to_int32s(aligned.shift);
   }
 
   // pooling.py QuantizedMaxPool2D: TF max pooling with the pool's own padding. Whether Akida
@@ -480,10 +488,11 @@ class Lowering {
     const json mq = quant_config(layer).value("max_value_quantizer", json::object());
     const int bits = int_field(layer, mq, "bitwidth", 8, 2, 16, "quant_config.max_value_quantizer.");
     const bool is_signed = bool_field(layer, mq, "signed", false, "quant_config.max_value_quantizer.");
-    block.relu_max = quantize_aligned({static_cast<float>(max_value.get<double>())},
-                                      is_signed ? bits - 1 : bits, bits <= 4, in.scales, in.frac,
-                                      in.value_bits)
-                         .values;
+    const AlignedValues aligned =
+        quantize_aligned({static_cast<float>(max_value.get<double>())}, is_signed ? bits - 1 : bits,
+                         bits <= 4, in.scales, in.frac, in.value_bits);
+    block.relu_max = aligned.values;
+    block.relu_max_shift = to_int32s(aligned.shift);
     return in;
   }
 

@@ -152,6 +152,18 @@ IntTensor int8_weights(const NodeInputs& in, size_t rank) {
   return w;
 }
 
+// The weights' bit width: QuantizeML's ONNX export has 8-bit weights only; this project's
+// quantizer marks 4-bit layers (-w 4) with an INT attribute "weights_bits" (the kernel is still
+// stored int8, within -8..7). The values alone cannot tell: real QuantizeML exports have 8-bit
+// layers whose weights all lie within -8..7 (tennst).
+int32_t weight_bits(const NodeInputs& in) {
+  const int64_t bits = in.int_attr("weights_bits").value_or(8);
+  if (bits != 4 && bits != 8)
+    in.where().fail<UnsupportedError>("attribute 'weights_bits' " + std::to_string(bits) +
+                                      ": expected 4 or 8");
+  return static_cast<int32_t>(bits);
+}
+
 // ---- padding ----
 struct AxisPads {
   int64_t lo, hi;  // TensorFlow "SAME": the odd pad goes after (hi)
@@ -244,6 +256,7 @@ Block convert_conv(Block b, const OpType& op, const NodeInputs& in, Shape& out_s
   const Shape x = in.shape("X");
   const bool depthwise = op.base == Base::Depthwise2D;
   IntTensor w = int8_weights(in, 4);
+  b.weights_bits = weight_bits(in);
   const int64_t filters = w.shape[0];
   const int64_t in_channels = depthwise ? filters : w.shape[1];
   if (in_channels != x.c || (depthwise && w.shape[1] != 1))
@@ -286,6 +299,7 @@ Block convert_conv(Block b, const OpType& op, const NodeInputs& in, Shape& out_s
 Block convert_dense(Block b, const OpType& op, const NodeInputs& in, Shape& out_shape) {
   const Shape x = in.shape("X");
   IntTensor w = int8_weights(in, 2);
+  b.weights_bits = weight_bits(in);
   const int64_t f = w.shape[0], n = w.shape[1];
   if (n != x.size() || (!op.flatten && (x.x != 1 || x.y != 1)))
     in.where().fail<akida::ShapeError>(in.field("W") + ": shape " + str(w.shape) +
@@ -316,6 +330,7 @@ Block convert_temporal(Block b, const OpType& op, const NodeInputs& in, Shape& o
                                       ": expected 1..1024");
   b.fifo_size = static_cast<int32_t>(t);
   IntTensor w = int8_weights(in, 4);
+  b.weights_bits = weight_bits(in);
   if (w.shape[2] != 1 || w.shape[3] != 1)
     in.where().fail<UnsupportedError>(in.field("W") + ": shape " + str(w.shape) +
                                       ": only 1x1 temporal kernels are supported");

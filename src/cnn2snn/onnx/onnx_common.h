@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,15 @@ class Where {
   const std::string& source_;
   const onnx::NodeProto* node_;
 };
+
+// ---- files ----
+// Protobuf cannot parse messages of 2 GiB or more; QuantizeML models are far smaller.
+inline constexpr size_t kMaxModelBytes = size_t{1} << 30;
+// An ONNX model from a file or from serialized bytes (`source` names them in errors). Throws
+// akida::FormatError naming the file: unreadable, over 1 GiB (checked before reading), not a
+// protobuf ModelProto, or without a graph of nodes.
+onnx::ModelProto parse_model_file(const std::string& path);
+onnx::ModelProto parse_model_bytes(std::span<const uint8_t> bytes, const std::string& source);
 
 // ---- initializers ----
 // Largest element count accepted for one initializer (far above any Akida layer).

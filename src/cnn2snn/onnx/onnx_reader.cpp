@@ -17,21 +17,6 @@ using akida::FormatError;
 using akida::UnsupportedError;
 
 constexpr const char* kDomain = "com.brainchip";
-// Protobuf cannot parse messages of 2 GiB or more; QuantizeML models are far smaller.
-constexpr uint64_t kMaxFileBytes = uint64_t{1} << 30;
-
-onnx::ModelProto parse(std::span<const uint8_t> bytes, const std::string& source) {
-  if (bytes.size() > kMaxFileBytes)
-    throw FormatError(source + ": " + std::to_string(bytes.size()) +
-                      " bytes, more than the 1 GiB accepted");
-  onnx::ModelProto model;
-  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    throw FormatError(source +
-                      ": not an ONNX model (protobuf parsing failed: truncated or corrupt)");
-  if (!model.has_graph() || model.graph().node_size() == 0)
-    throw FormatError(source + ": not an ONNX model with a graph of nodes (empty, or not ONNX)");
-  return model;
-}
 
 void index_graph(const onnx::ModelProto& model, GraphState& state) {
   const Where where(state.source, nullptr);
@@ -109,12 +94,32 @@ void check_node(const onnx::NodeProto& node, const GraphState& state,
 
 }  // namespace
 
+namespace onnx_reader {
+
+onnx::ModelProto parse_model_bytes(std::span<const uint8_t> bytes, const std::string& source) {
+  onnx::ModelProto model;
+  if (bytes.size() > kMaxModelBytes)
+    throw FormatError(source + ": " + std::to_string(bytes.size()) +
+                      " bytes, more than the 1 GiB accepted");
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw FormatError(source + ": not an ONNX model (protobuf parsing failed: truncated or corrupt)");
+  if (!model.has_graph() || model.graph().node_size() == 0)
+    throw FormatError(source + ": not an ONNX model with a graph of nodes (empty, or not ONNX)");
+  return model;
+}
+
+onnx::ModelProto parse_model_file(const std::string& path) {
+  return parse_model_bytes(akida::read_file(path, kMaxModelBytes, "an ONNX model"), path);
+}
+
+}  // namespace onnx_reader
+
 QuantizedGraph load_onnx(const std::string& path) {
-  return load_onnx(akida::read_file(path, kMaxFileBytes, "an ONNX model"), path);
+  return load_onnx(akida::read_file(path, kMaxModelBytes, "an ONNX model"), path);
 }
 
 QuantizedGraph load_onnx(std::span<const uint8_t> bytes, const std::string& path) {
-  const onnx::ModelProto model = parse(bytes, path);
+  const onnx::ModelProto model = onnx_reader::parse_model_bytes(bytes, path);
   GraphState state;
   state.source = path;
   index_graph(model, state);
