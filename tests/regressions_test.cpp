@@ -61,6 +61,17 @@ std::string first_line(const fs::path& path) {
   return line;
 }
 
+// The parts of the message an input may give: one per line. An input that trips libhdf5 gives
+// one message when a sanitizer catches the library's overflow in the child (a crash) and another
+// when an uninstrumented library reads past the buffer unnoticed.
+std::vector<std::string> expected_parts(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> parts;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) parts.push_back(line);
+  return parts;
+}
+
 fs::path regressions_dir() { return fs::path(CNN2SNN_SOURCE_DIR) / "tests" / "regressions"; }
 
 // Every kept input of `format`, sorted.
@@ -95,19 +106,20 @@ TEST(Regressions, ReadersRefuseEachKeptInputAsExpected) {
   for (const auto& [format, reader] : formats())
     for (const fs::path& input : inputs_of(format)) {
       SCOPED_TRACE(input.string());
-      const std::string expected = first_line(input.string() + ".expect");
+      const std::vector<std::string> expected = expected_parts(input.string() + ".expect");
       const Bytes bytes = test_support::file_bytes(input);
       const std::string source = format + "/" + input.filename().string();
       ++count;
       try {
         reader.read(bytes, source);
-        EXPECT_EQ(expected, "loads") << "the input loads";
+        EXPECT_EQ(expected, std::vector<std::string>{"loads"}) << "the input loads";
       } catch (const akida::Error& e) {
         const std::string message = e.what();
         EXPECT_EQ(message.rfind(source + ": ", 0), 0u) << "the error does not name the input: "
                                                        << message;
-        EXPECT_NE(message.find(expected), std::string::npos)
-            << "expected '" << expected << "' in: " << message;
+        EXPECT_TRUE(std::any_of(expected.begin(), expected.end(), [&](const std::string& part) {
+          return message.find(part) != std::string::npos;
+        })) << "expected a line of the .expect file in: " << message;
       }
     }
   EXPECT_GT(count, 0u) << "no kept input under " << regressions_dir();

@@ -85,7 +85,13 @@ QuantizedKernel quantize_kernel(const std::string& source, const KerasLayer& lay
     if (!(r > 0.0f) || !std::isfinite(r))
       unsupported(source, layer, "field '" + key + "': the weights' range is " +
                                      std::to_string(r) + " (all-zero or invalid weights)");
-    out.scale_factor.push_back(kmax / r);  // float32, as TensorFlow
+    // A range so small that kmax / r overflows would make 0 × inf = NaN below, which no
+    // integer represents (found by fuzz_keras_h5: UBSan, NaN converted to int64_t).
+    const float scale_factor = kmax / r;  // float32, as TensorFlow
+    if (!std::isfinite(scale_factor))
+      unsupported(source, layer, "field '" + key + "': the weights' range " + std::to_string(r) +
+                                     " is too small (invalid weights)");
+    out.scale_factor.push_back(scale_factor);
   }
   out.values.reserve(w.values.size());
   for (size_t i = 0; i < w.values.size(); ++i) {
