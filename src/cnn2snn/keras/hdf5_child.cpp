@@ -251,6 +251,7 @@ Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes,
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
     throw akida::FormatError(source + ": cannot start the HDF5 reader process: " +
                              std::strerror(errno));
+  initialize_hdf5_library();
   const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {

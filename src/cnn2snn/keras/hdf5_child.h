@@ -3,7 +3,8 @@
 // corrupt files; in the child those take only the child down, and the parent turns them into an
 // akida::FormatError naming the file and the object being read. The child is forked without
 // exec (nothing to find on disk, works from the Python package too) and calls only libhdf5 and
-// plain C++ (hdf5_direct.h).
+// plain C++ (hdf5_direct.h). The parent only initializes the library once (no file is read), so
+// that each child starts with that done.
 #pragma once
 
 #include <sys/types.h>

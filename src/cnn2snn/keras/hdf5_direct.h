@@ -40,6 +40,10 @@ class H5Handle {
 // The reads of Hdf5File (same meaning, same errors), made with libhdf5 in this process. The
 // caller has checked the raw bytes first (hdf5_precheck.h). Every read allocates from an
 // Hdf5Budget of the file's size.
+// Initializes libhdf5 and silences its error printing, once per process; the parent calls it
+// before forking (hdf5_child.cpp). Reads no file.
+void initialize_hdf5_library();
+
 class DirectHdf5File {
  public:
   // Opens `path` read-only; `file_bytes` is its size. Throws akida::FormatError when libhdf5
