@@ -318,11 +318,13 @@ Hdf5Answer Hdf5Child::read_answer() {
   read_bytes(&first, 1);
   const auto answer = static_cast<Hdf5Answer>(first);
   if (answer == Hdf5Answer::kValue || answer == Hdf5Answer::kAbsent) return answer;
-  const uint64_t size = read_u64();
-  if (answer != Hdf5Answer::kError || size > kMaxMessage) {
+  const auto malformed = [this] {
     stop();
     fail("sent a malformed answer");
-  }
+  };
+  if (answer != Hdf5Answer::kError) malformed();
+  const uint64_t size = read_u64();
+  if (size > kMaxMessage) malformed();
   std::string message(size, '\0');
   read_bytes(message.data(), size);
   throw akida::FormatError(message);
