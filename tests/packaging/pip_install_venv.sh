@@ -11,6 +11,11 @@ trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 VENV=$WORK/venv
 clean_env=(env -u PYTHONPATH -u PIP_FIND_LINKS -u CNN2SNN_EXAMPLES_DIR -u CNN2SNN_TARGET_AKIDA_VERSION)
+# Under `scripts/test.sh --sanitize` the venv's interpreter imports an instrumented module: it
+# preloads the sanitizer runtime (CMakeLists.txt, CNN2SNN_ASAN_PRELOAD) without leak checks.
+if [[ -n ${CNN2SNN_ASAN_PRELOAD:-} ]]; then
+  clean_env+=("LD_PRELOAD=$CNN2SNN_ASAN_PRELOAD" "ASAN_OPTIONS=detect_leaks=0")
+fi
 
 /usr/bin/python3 -m venv --system-site-packages "$VENV" || fail "python3 -m venv (Debian: python3-venv)"
 "${clean_env[@]}" "$VENV/bin/python" -m pip install --no-index --no-cache-dir "$SOURCE_DIR" \

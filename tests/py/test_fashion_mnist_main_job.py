@@ -30,6 +30,12 @@ import fashion_mnist  # noqa: E402
 def job_env():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(PYTHON_DIR)
+    if os.environ.get("CNN2SNN_ASAN_PRELOAD"):
+        # scripts/test.sh --sanitize: the job imports the instrumented native module into an
+        # uninstrumented interpreter, which must preload the sanitizer runtime (no leak checks
+        # for the interpreter's own allocations).
+        env["LD_PRELOAD"] = os.environ["CNN2SNN_ASAN_PRELOAD"]
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
     return env
 
 
