@@ -60,7 +60,7 @@ grep -qE "^dense_5 \(Dense1D\)" out.txt || fail "akida summary: $(cat out.txt)"
 "${clean_env[@]}" cnn2snn verify -m "$examples/ds_cnn_kws_i8_w8_a8.h5" \
   -i "$examples/ds_cnn_kws_samples.npy" > out.txt || fail "cnn2snn verify: $(cat out.txt)"
 grep -qx "all layers equal" out.txt || fail "verify: $(cat out.txt)"
-[[ $(cnn2snn --version) == "cnn2snn $("$VENV/bin/python" -c 'import akida; print(akida.__version__)') "* ]] ||
+[[ $(cnn2snn --version) == "cnn2snn $("${clean_env[@]}" "$VENV/bin/python" -c 'import akida; print(akida.__version__)') "* ]] ||
   fail "versions: $(cnn2snn --version)"
 
 # Uninstalling removes the commands too.
