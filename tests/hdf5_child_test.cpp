@@ -33,17 +33,6 @@ bool reaped(pid_t pid) {
   return waitpid(pid, &status, WNOHANG) < 0 && errno == ECHILD;
 }
 
-// The message of the FormatError `make` throws ("" when it throws none).
-template <class Make>
-std::string format_error_of(Make make) {
-  try {
-    make();
-  } catch (const akida::FormatError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(Hdf5Child, ReadsInAChildThatIsReapedWithTheFile) {
   pid_t pid = -1;
   {
@@ -61,14 +50,14 @@ TEST(Hdf5Child, ReadsInAChildThatIsReapedWithTheFile) {
 // A kept input on which Debian's libhdf5 1.10.8 dereferences a wild pointer (fuzz_keras_h5).
 TEST(Hdf5Child, ALibraryCrashIsAnErrorNamingTheFileAndTheObject) {
   const std::string path = source_file("tests/regressions/keras_h5/libhdf5_segv.h5").string();
-  const std::string message = format_error_of([&] { cnn2snn::load_keras_h5(path); });
+  const std::string message = test_support::error_of([&] { cnn2snn::load_keras_h5(path); });
   EXPECT_EQ(message, path + ": the HDF5 library crashed (SIGSEGV) reading attribute "
                             "'model_config' of '/': the file is corrupt");
 }
 
 TEST(Hdf5Child, ACrashWhileOpeningIsAnError) {
   pid_t pid = -1;
-  const std::string message = format_error_of([&] {
+  const std::string message = test_support::error_of([&] {
     const Hdf5Child child("crash.h5", 100, []() -> DirectHdf5File {
       std::raise(SIGABRT);
       std::_Exit(0);
@@ -82,7 +71,7 @@ TEST(Hdf5Child, ACrashWhileOpeningIsAnError) {
 
 TEST(Hdf5Child, AChildThatDoesNotAnswerIsStoppedAfterTheTimeLimit) {
   setenv("CNN2SNN_HDF5_TIMEOUT", "1", 1);
-  const std::string message = format_error_of([&] {
+  const std::string message = test_support::error_of([&] {
     const Hdf5Child child("hang.h5", 100, []() -> DirectHdf5File {
       for (;;) pause();
     });
@@ -97,9 +86,9 @@ TEST(Hdf5Child, AChildThatDoesNotAnswerIsStoppedAfterTheTimeLimit) {
 TEST(Hdf5Child, ReadsAfterACrashRepeatTheError) {
   const std::string path = source_file("tests/regressions/keras_h5/libhdf5_segv.h5").string();
   const Hdf5File file(path);
-  const std::string first = format_error_of([&] { file.string_attribute("/", "model_config"); });
+  const std::string first = test_support::error_of([&] { file.string_attribute("/", "model_config"); });
   EXPECT_NE(first.find("crashed (SIGSEGV)"), std::string::npos) << first;
-  EXPECT_EQ(format_error_of([&] { file.exists("/model_weights"); }), first);
+  EXPECT_EQ(test_support::error_of([&] { file.exists("/model_weights"); }), first);
   EXPECT_EQ(file.child_pid(), -1);
 }
 

@@ -61,4 +61,13 @@ std::filesystem::path bin(const std::string& name) {
   return std::filesystem::path(CNN2SNN_BIN_DIR) / name;
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace test_support

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ std::filesystem::path temp_dir(const std::string& name);
 std::vector<uint8_t> file_bytes(const std::filesystem::path& path);
 // Built executables: bin("akida").
 std::filesystem::path bin(const std::string& name);
+// The message of the exception `f` throws ("" when it throws none).
+std::string error_of(const std::function<void()>& f);
 
 }  // namespace test_support
 

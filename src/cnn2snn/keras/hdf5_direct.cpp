@@ -130,23 +130,7 @@ bool DirectHdf5File::exists(const std::string& object) const {
   return H5Oexists_by_name(file_.get(), object.c_str(), H5P_DEFAULT) > 0;
 }
 
-std::optional<std::string> DirectHdf5File::string_attribute(const std::string& object,
-                                                      const std::string& name) const {
-  if (!exists(object) || H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(),
-                                           H5P_DEFAULT) <= 0)
-    return std::nullopt;
-  H5Handle attr = handle(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT,
-                                         H5P_DEFAULT),
-                         H5Aclose);
-  if (!attr.valid()) fail(object, "attribute '" + name + "' cannot be opened");
-  H5Handle type = handle(H5Aget_type(attr.get()), H5Tclose);
-  H5Handle space = handle(H5Aget_space(attr.get()), H5Sclose);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1)
-    fail(object, "attribute '" + name + "' is not a scalar string");
-  return read_scalar_string(attr.get(), type.get(), object, name);
-}
-
-std::optional<std::vector<std::string>> DirectHdf5File::string_list_attribute(
+std::optional<DirectHdf5File::Attribute> DirectHdf5File::open_attribute(
     const std::string& object, const std::string& name) const {
   if (!exists(object) || H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(),
                                            H5P_DEFAULT) <= 0)
@@ -157,6 +141,28 @@ std::optional<std::vector<std::string>> DirectHdf5File::string_list_attribute(
   if (!attr.valid()) fail(object, "attribute '" + name + "' cannot be opened");
   H5Handle type = handle(H5Aget_type(attr.get()), H5Tclose);
   H5Handle space = handle(H5Aget_space(attr.get()), H5Sclose);
+  return Attribute{std::move(attr), std::move(type), std::move(space)};
+}
+
+std::optional<std::string> DirectHdf5File::string_attribute(const std::string& object,
+                                                      const std::string& name) const {
+  auto attribute = open_attribute(object, name);
+  if (!attribute) return std::nullopt;
+  const H5Handle& attr = attribute->attr;
+  const H5Handle& type = attribute->type;
+  const H5Handle& space = attribute->space;
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1)
+    fail(object, "attribute '" + name + "' is not a scalar string");
+  return read_scalar_string(attr.get(), type.get(), object, name);
+}
+
+std::optional<std::vector<std::string>> DirectHdf5File::string_list_attribute(
+    const std::string& object, const std::string& name) const {
+  auto attribute = open_attribute(object, name);
+  if (!attribute) return std::nullopt;
+  const H5Handle& attr = attribute->attr;
+  const H5Handle& type = attribute->type;
+  const H5Handle& space = attribute->space;
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
   if (count < 0 || count > kMaxHdf5ListSize) fail(object, "attribute '" + name + "' has a bad size");
   if (count == 0) return std::vector<std::string>{};  // Keras writes np.asarray([]) for "none"

@@ -61,6 +61,12 @@ class DirectHdf5File {
   FloatArray float_dataset(const std::string& object) const;
 
  private:
+  struct Attribute {
+    H5Handle attr, type, space;
+  };
+  // `name` of `object` opened with its type and dataspace; nullopt when either is absent.
+  std::optional<Attribute> open_attribute(const std::string& object,
+                                          const std::string& name) const;
   [[noreturn]] void fail(const std::string& object, const std::string& message) const;
   void refuse_unopened() const;
   std::string read_scalar_string(int64_t attribute, int64_t type, const std::string& object,
