@@ -18,11 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
-Bytes read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 std::vector<std::string> entries(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename());
@@ -34,7 +29,7 @@ TEST(AtomicFile, WritesANewFileWithNothingElseBesideIt) {
   const fs::path dir = test_support::temp_dir("atomic_new");
   const Bytes bytes = {1, 2, 3, 0, 255};
   akida::write_file_atomically((dir / "out.bin").string(), bytes);
-  EXPECT_EQ(read_bytes(dir / "out.bin"), bytes);
+  EXPECT_EQ(test_support::file_bytes(dir / "out.bin"), bytes);
   EXPECT_EQ(entries(dir), std::vector<std::string>{"out.bin"});
 }
 
@@ -45,7 +40,7 @@ TEST(AtomicFile, ReplacesAnExistingFileKeepingItsPermissions) {
   ASSERT_EQ(::chmod(target.c_str(), 0640), 0);
   const Bytes shorter = {9, 9};
   akida::write_file_atomically(target.string(), shorter);
-  EXPECT_EQ(read_bytes(target), shorter);
+  EXPECT_EQ(test_support::file_bytes(target), shorter);
   struct stat info {};
   ASSERT_EQ(::stat(target.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 07777, 0640u);
@@ -95,7 +90,7 @@ TEST(AtomicFile, ARelativePathWritesInTheWorkingDirectory) {
   fs::current_path(dir);
   akida::write_file_atomically("plain.bin", Bytes{4, 5});
   fs::current_path(previous);
-  EXPECT_EQ(read_bytes(dir / "plain.bin"), (Bytes{4, 5}));
+  EXPECT_EQ(test_support::file_bytes(dir / "plain.bin"), (Bytes{4, 5}));
   EXPECT_EQ(entries(dir), std::vector<std::string>{"plain.bin"});
 }
 

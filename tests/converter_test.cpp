@@ -492,6 +492,24 @@ TEST(ConvertChecks, BiasNotRepresentableNamesTheLayer) {
   }
 }
 
+// Akida 2.0 saturates outputs to the signed range of output_bits: an unsigned 4-bit QuantizeML
+// output (0..15, an Akida 1.0 quantization) would clip at 7 (found by fuzz_keras_h5's verify of
+// the v1 pattern model v1_input_conv_relu.h5 converted to Akida 2.0: evaluator 8, akida 7).
+TEST(ConvertChecks, UnsignedOutputsAreRefused) {
+  QuantizedGraph g = conv_graph();
+  g.blocks[0].output->output_bits = 4;
+  EXPECT_TRUE(cnn2snn::check_v2(g).empty()) << all_findings(cnn2snn::check_v2(g));
+  g.blocks[0].output->output_signed = false;
+  const auto found = cnn2snn::check_v2(g);
+  ASSERT_EQ(found.size(), 1u) << all_findings(found);
+  EXPECT_EQ(found[0].layer, "conv");
+  EXPECT_EQ(found[0].field, "output.output_signed");
+  EXPECT_NE(found[0].problem.find("unsigned 4-bit outputs (0..15): Akida 2.0 saturates outputs to "
+                                  "the signed range (at most 7)"),
+            std::string::npos)
+      << found[0].problem;
+}
+
 // A Keras block records its quantizer's own shifts (AlignedWeightQuantizer): the converter stores
 // bias >> bias_shift with that shift, as BrainChip's Keras converter does, not the smallest split.
 TEST(ConvertLowering, KerasSourceShiftsAreKept) {

@@ -17,10 +17,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using test_support::file_bytes;
 
 // Runs the reader; returns the error message, or "" when the bytes load. Fails the test on any
 // exception that is not an akida::Error, and when the message does not name `source`.
@@ -319,6 +316,38 @@ TEST(FbzBadInput, ShapeWhoseProductOverflows) {
   const std::string error = read_error<akida::FormatError>(container(raw_payload(layers)));
   EXPECT_TRUE(contains(error, "layer 'dense': variable 'weights': shape [4294967295, "))
       << error;
+}
+
+// Layers look their variables up by name: a second variable of a name is refused, not ignored
+// (the writer sorts variables by name, so which one came first would not even survive a rewrite).
+TEST(FbzBadInput, TwoVariablesOfOneName) {
+  auto layers = valid_layers();
+  layers[1].variables.push_back({"bias", {2}, {7, 7}, 3});
+  const std::string error = read_error<akida::FormatError>(container(raw_payload(layers)));
+  EXPECT_TRUE(contains(error, "bad.fbz: layer 'dense': variable 'bias' appears twice")) << error;
+}
+
+// Names go to JSON dumps and Python strings: bytes that are not UTF-8 are refused where they are
+// read, shown escaped (found by fuzz_fbz: `akida dump` threw nlohmann's type_error).
+TEST(FbzBadInput, NamesThatAreNotUtf8) {
+  auto layers = valid_layers();
+  layers[1].name = "dense\xff";
+  layers[1].inbound = {"input"};
+  std::string error = read_error<akida::FormatError>(container(raw_payload(layers)));
+  EXPECT_TRUE(contains(error, "bad.fbz: layer #1 name 'dense\\xff' is not valid UTF-8")) << error;
+  layers = valid_layers();
+  layers[1].variables[0].name = "bias\xc0\x80";  // an overlong NUL
+  error = read_error<akida::FormatError>(container(raw_payload(layers)));
+  EXPECT_TRUE(contains(error, "layer 'dense': variable name 'bias\\xc0\\x80' is not valid UTF-8"))
+      << error;
+  layers = valid_layers();
+  layers[1].inbound = {"inp\xed\xa0\x80"};  // a UTF-16 surrogate
+  error = read_error<akida::FormatError>(container(raw_payload(layers)));
+  EXPECT_TRUE(contains(error, "inbound layer name 'inp\\xed\\xa0\\x80' is not valid UTF-8"))
+      << error;
+  layers = valid_layers();
+  layers[1].name = "d\xc3\xa9nse";  // é: valid
+  EXPECT_EQ(read_error(container(raw_payload(layers))), "");
 }
 
 TEST(FbzBadInput, UnknownLayerTypeAndDtype) {

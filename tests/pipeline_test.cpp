@@ -46,14 +46,6 @@ std::string write_file(const std::string& name, const std::string& bytes) {
   return path.string();
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(PipelineLoad, DetectsFormatsByContent) {
   EXPECT_EQ(cnn2snn::detect_model_format(kDsCnn), ModelFormat::KerasH5);
@@ -71,12 +63,12 @@ TEST(PipelineLoad, DetectsFormatsByContent) {
 
 TEST(PipelineLoad, RefusesFbzAndUnknownFilesClearly) {
   const std::string garbage = write_file("garbage.bin", "definitely not a model");
-  const std::string message = message_of([&] { cnn2snn::load_quantized_model(garbage); });
+  const std::string message = test_support::error_of([&] { cnn2snn::load_quantized_model(garbage); });
   EXPECT_EQ(message.rfind(garbage + ": not a quantized model", 0), 0u) << message;
   const auto fbz = test_support::fixture("fbz/tennst_int8_v2_2.17.fbz");
   SKIP_WITHOUT_FIXTURE(fbz);
   EXPECT_THROW(cnn2snn::load_quantized_model(fbz.string()), akida::UnsupportedError);
-  EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(fbz.string()); })
+  EXPECT_NE(test_support::error_of([&] { cnn2snn::load_quantized_model(fbz.string()); })
                 .find("is already an Akida model"),
             std::string::npos);
 }
@@ -88,7 +80,7 @@ TEST_F(TargetEnvironment, ReadsTheVariableAsBrainChipDoes) {
   setenv(cnn2snn::kTargetVersionVariable, "v2", 1);
   EXPECT_EQ(cnn2snn::target_akida_version(), AkidaVersion::v2);
   setenv(cnn2snn::kTargetVersionVariable, "v3", 1);
-  EXPECT_EQ(message_of([] { cnn2snn::target_akida_version(); }),
+  EXPECT_EQ(test_support::error_of([] { cnn2snn::target_akida_version(); }),
             "CNN2SNN_TARGET_AKIDA_VERSION=v3 must be one of ['v1', 'v2']");
 }
 
@@ -119,7 +111,7 @@ TEST_F(TargetEnvironment, ConvertV1RunsTheV1RulesOnTheGraph) {
   const cnn2snn::QuantizedGraph graph = cnn2snn::load_quantized_model(kDsCnn);
   cnn2snn::ScopedAkidaVersion v1(AkidaVersion::v1);
   EXPECT_THROW(cnn2snn::convert(graph), akida::UnsupportedError);
-  const std::string message = message_of([&] { cnn2snn::convert(graph); });
+  const std::string message = test_support::error_of([&] { cnn2snn::convert(graph); });
   EXPECT_NE(message.find(kDsCnn + ": cannot convert to Akida 1.0:"), std::string::npos) << message;
   EXPECT_NE(message.find("weights_bits: 8 bits"), std::string::npos) << message;
 }
@@ -129,7 +121,7 @@ TEST_F(TargetEnvironment, ConvertV1RunsTheV1RulesOnTheGraph) {
 // the target.
 TEST_F(TargetEnvironment, LoadingForV1) {
   cnn2snn::ScopedAkidaVersion v1(AkidaVersion::v1);
-  EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(kDsCnn); })
+  EXPECT_NE(test_support::error_of([&] { cnn2snn::load_quantized_model(kDsCnn); })
                 .find(kDsCnn + ": Model incompatible with akida v1 version."),
             std::string::npos);
   const std::string legacy =
@@ -142,7 +134,7 @@ TEST_F(TargetEnvironment, LoadingForV1) {
   }
   const auto onnx = test_support::fixture("onnx/tennst_int8_quantizeml.onnx");
   SKIP_WITHOUT_FIXTURE(onnx);
-  EXPECT_NE(message_of([&] { cnn2snn::load_quantized_model(onnx.string()); })
+  EXPECT_NE(test_support::error_of([&] { cnn2snn::load_quantized_model(onnx.string()); })
                 .find(onnx.string() + ": Akida v1 does not support ONNX models. Use Akida v2 "
                                       "instead."),
             std::string::npos);
@@ -174,7 +166,7 @@ TEST(PipelineInputs, ChecksDtypes) {
                          std::vector<uint8_t>(49 * 10 * 4)};
   EXPECT_THROW(cnn2snn::model_input_batch(graph, floats, "in.npy"), akida::ShapeError);
   akida::NpyArray int8s{akida::NpyDType::Int8, {1, 49, 10, 1}, std::vector<uint8_t>(49 * 10)};
-  const std::string message = message_of([&] { cnn2snn::model_input_batch(graph, int8s, "in.npy"); });
+  const std::string message = test_support::error_of([&] { cnn2snn::model_input_batch(graph, int8s, "in.npy"); });
   EXPECT_EQ(message, "in.npy: input dtype is int8, the model expects uint8");
 }
 

@@ -12,6 +12,7 @@
 #include "cnn2snn/quantize/float_reader.h"
 #include "cnn2snn/quantize/qmath.h"
 #include "cnn2snn/quantizer.h"
+#include "test_support.h"
 
 namespace {
 
@@ -33,15 +34,7 @@ FloatArray images(int64_t count, uint32_t seed = 1) {
   return a;
 }
 
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using test_support::error_of;
 
 // ---- QuantizeML's formulas, worked by hand ---------------------------------------------------
 

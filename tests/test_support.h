@@ -1,7 +1,9 @@
 // Shared helpers for the test suite.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,8 +19,12 @@ std::vector<std::filesystem::path> fixtures_with_extension(const std::string& su
                                                            const std::string& extension);
 // A fresh, empty temporary directory for one test process, removed when the process exits.
 std::filesystem::path temp_dir(const std::string& name);
+// The bytes of a file (empty when it cannot be read).
+std::vector<uint8_t> file_bytes(const std::filesystem::path& path);
 // Built executables: bin("akida").
 std::filesystem::path bin(const std::string& name);
+// The message of the exception `f` throws ("" when it throws none).
+std::string error_of(const std::function<void()>& f);
 
 }  // namespace test_support
 

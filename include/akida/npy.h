@@ -46,6 +46,9 @@ struct NpyArray {
 // default; simple dtypes need under 200).
 inline constexpr size_t kMaxNpyHeaderBytes = 65536;
 
+// Largest .npy file read (4 GiB): inputs are batches of small samples.
+inline constexpr uint64_t kMaxNpyFileBytes = uint64_t{1} << 32;
+
 // Parses .npy bytes; `source` names them in error messages. Throws FormatError (bad magic,
 // truncated, malformed header, size mismatch) or UnsupportedError (other dtypes, big-endian,
 // fortran_order True, unknown version); every message starts with `source`.

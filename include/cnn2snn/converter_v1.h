@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ namespace cnn2snn {
 // OutputQuantizer that is not a QuantizedReLU followed by another layer gives
 // akida::UnsupportedError "Model incompatible with akida v1 version. ...".
 QuantizedGraph load_keras_h5_v1(const std::string& path);
+// The same from the bytes of an .h5 file in memory (see load_keras_h5).
+QuantizedGraph load_keras_h5_v1(std::span<const uint8_t> image, const std::string& source);
 
 // Every Akida 1.0 rule, in the order they run (a table of named rules, as v2_rules()).
 const std::vector<Rule>& v1_rules();

@@ -14,6 +14,8 @@
 // skipped layers (Dropout, Rescaling, size-1 Reshape) included.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "cnn2snn/quantized_graph.h"
@@ -26,5 +28,8 @@ namespace cnn2snn {
 // message lists every faulty block at once, as "Invalid block found during conversion: ...").
 // Messages start with `path`, then name the layer and the field.
 QuantizedGraph load_keras_h5(const std::string& path);
+// The same from the bytes of an .h5 file in memory (HDF5's file-image API); `source` names them
+// in errors as `path` does.
+QuantizedGraph load_keras_h5(std::span<const uint8_t> image, const std::string& source);
 
 }  // namespace cnn2snn

@@ -10,7 +10,9 @@
 // the accumulator (Block::levels). See docs/akida-v1.md "Legacy CNN2SNN models".
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "cnn2snn/quantized_graph.h"
@@ -28,6 +30,8 @@ struct InputScaling {
 // `quantizer` object (MaxQuantizer, MaxPerAxisQuantizer, StdWeightQuantizer). QuantizeML models
 // hold a `quant_config` instead. Throws akida::FormatError when the file cannot be read.
 bool is_legacy_cnn2snn_h5(const std::string& path);
+// The same for the bytes of an .h5 file in memory; `source` names them in errors.
+bool is_legacy_cnn2snn_h5(std::span<const uint8_t> image, const std::string& source);
 
 // Reads `path` into a graph for Akida 1.0 (graph.legacy_cnn2snn is set). `input_scaling` is
 // cnn2snn.convert's argument (the CLI's deprecated -sc/-sh); it must be absent when the model
@@ -36,6 +40,9 @@ bool is_legacy_cnn2snn_h5(const std::string& path);
 // first one, since every later layer of these sequential models depends on it), naming the file,
 // the layer and the field. check_v1() then lists every rule violation of a graph that loads.
 QuantizedGraph load_legacy_cnn2snn_h5(const std::string& path,
+                                      std::optional<InputScaling> input_scaling = std::nullopt);
+// The same from the bytes of an .h5 file in memory; `source` names them in errors.
+QuantizedGraph load_legacy_cnn2snn_h5(std::span<const uint8_t> image, const std::string& source,
                                       std::optional<InputScaling> input_scaling = std::nullopt);
 
 }  // namespace cnn2snn

@@ -11,6 +11,8 @@
 // QuantizedGraph::input_quantizer; the first Dequantizer ends the model.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "cnn2snn/quantized_graph.h"
@@ -24,5 +26,7 @@ namespace cnn2snn {
 // UnsupportedError, one per line after a "N nodes cannot be converted:" header (nodes fed only by
 // refused nodes are not reported again). Files larger than 1 GiB are refused before being read.
 QuantizedGraph load_onnx(const std::string& path);
+// The same from the bytes of an ONNX file in memory; `source` names them in errors as `path` does.
+QuantizedGraph load_onnx(std::span<const uint8_t> bytes, const std::string& source);
 
 }  // namespace cnn2snn

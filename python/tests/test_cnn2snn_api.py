@@ -14,7 +14,7 @@ import akida
 import akida_models
 import cnn2snn
 from cnn2snn import AkidaVersion, convert, get_akida_version, set_akida_version
-from conftest import EXAMPLES, FIXTURES, cli_error, run_tool, tool
+from conftest import EXAMPLES, FIXTURES, SOURCE_DIR, cli_error, run_tool, tool
 
 VARIABLE = "CNN2SNN_TARGET_AKIDA_VERSION"
 DS_CNN = os.path.join(EXAMPLES, "ds_cnn_kws_i8_w8_a8.h5")
@@ -194,6 +194,30 @@ def test_errors_are_the_cli_errors(tmp_path):
         convert(str(not_a_model))
     assert str(e.value) == cli_error(err, "cnn2snn: error: ")
     assert isinstance(e.value, cnn2snn.FormatError) and isinstance(e.value, ValueError)
+
+
+def test_a_crash_of_the_hdf5_library_is_an_error_and_leaves_no_process():
+    """libhdf5 runs in a forked child (docs/robustness.md): from a process with a busy thread
+    too, its crash on a kept corrupt file is one FormatError, and the child is reaped."""
+    import threading
+    crash = os.path.join(SOURCE_DIR, "tests", "regressions", "keras_h5", "libhdf5_segv.h5")
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    busy = threading.Thread(target=spin)
+    busy.start()
+    try:
+        with pytest.raises(cnn2snn.FormatError, match=r"libhdf5_segv\.h5: the HDF5 library "
+                           r"crashed \(SIGSEGV\) reading attribute 'model_config' of '/'"):
+            convert(crash)
+    finally:
+        stop.set()
+        busy.join()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
 
 
 def test_v1_conversion_surfaces_the_library_error(tmp_path):

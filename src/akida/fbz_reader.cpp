@@ -1,17 +1,16 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <string_view>
-#include <system_error>
 
 #include "akida/errors.h"
 #include "akida/fbz.h"
 #include "akida/fbz_common.h"
 #include "akida/fbz_container.h"
 #include "akida/fbz_legacy_parameters.h"
+#include "akida/read_file.h"
+#include "akida/utf8.h"
 #include "akida_model_generated.h"
 
 namespace akida {
@@ -69,9 +68,16 @@ const fbs::Model& verified_root(const std::vector<uint8_t>& payload, const std::
   return *flatbuffers::GetRoot<fbs::Model>(payload.data());
 }
 
+// A FlatBuffers string holds UTF-8 by definition; names go on to JSON dumps and Python strings.
+std::string utf8_text(const flatbuffers::String& stored, const std::string& what) {
+  std::string text = stored.str();
+  if (!is_utf8(text)) throw FormatError(what + " '" + escaped(text) + "' is not valid UTF-8");
+  return text;
+}
+
 Variable read_variable(const fbs::Variable& stored) {
   Variable variable;
-  variable.name = stored.name()->str();
+  variable.name = stored.name()->str();  // checked by read_layer
   try {
     if (!stored.shape()) throw FormatError("missing field 'shape'");
     if (!stored.data()) throw FormatError("missing field 'data'");
@@ -97,7 +103,7 @@ fbz::KindAndParameters read_current_parameters(const fbs::ParameterMap& map) {
   std::optional<int32_t> layer_type;
   for (const auto* entry : *map.entries()) {
     if (!entry->key()) throw FormatError("parameters: an entry has no key");
-    const std::string key = entry->key()->str();
+    const std::string key = utf8_text(*entry->key(), "parameters: key");
     if (key == "layer_type") {
       if (layer_type) throw FormatError("parameters: key 'layer_type' appears twice");
       layer_type = entry->value();
@@ -120,27 +126,33 @@ fbz::KindAndParameters read_parameters(const fbs::LayerParameters* stored) {
 
 Layer read_layer(const fbs::Layer& stored, const std::set<std::string>& earlier_layers) {
   Layer layer;
-  layer.name = stored.name()->str();
+  layer.name = stored.name()->str();  // checked by read_model
   auto [kind, parameters] = read_parameters(stored.parameters());
   layer.kind = kind;
   layer.parameters = std::move(parameters);
-  if (stored.variables())
+  if (stored.variables()) {
+    std::set<std::string> names;
     for (const auto* variable : *stored.variables()) {
       if (!variable->name()) throw FormatError("a variable has no name");
+      // Layers look variables up by name: a second one of a name would be silently ignored.
+      const std::string name = utf8_text(*variable->name(), "variable name");
+      if (!names.insert(name).second) throw FormatError("variable '" + name + "' appears twice");
       layer.variables.push_back(read_variable(*variable));
     }
+  }
   if (stored.inbound())
     for (const auto* name : *stored.inbound()) {
-      if (!earlier_layers.count(name->str()))
-        throw FormatError("inbound layer '" + name->str() + "' is not an earlier layer");
-      layer.inbound.push_back(name->str());
+      const std::string inbound = utf8_text(*name, "inbound layer name");
+      if (!earlier_layers.count(inbound))
+        throw FormatError("inbound layer '" + inbound + "' is not an earlier layer");
+      layer.inbound.push_back(inbound);
     }
   return layer;
 }
 
 Model read_model(const fbs::Model& root, const std::string& source) {
   Model model;
-  if (root.version()) model.version = root.version()->str();
+  if (root.version()) model.version = utf8_text(*root.version(), source + ": version string");
   if (!root.layers() || root.layers()->size() == 0)
     throw FormatError(source + ": the model has no layers");
   std::set<std::string> earlier_layers;
@@ -148,7 +160,8 @@ Model read_model(const fbs::Model& root, const std::string& source) {
     const auto& stored = *root.layers()->Get(i);
     if (!stored.name())
       throw FormatError(source + ": layer #" + std::to_string(i) + " has no name");
-    const std::string name = stored.name()->str();
+    const std::string name =
+        utf8_text(*stored.name(), source + ": layer #" + std::to_string(i) + " name");
     try {
       if (earlier_layers.count(name)) throw FormatError("a second layer has this name");
       model.layers.push_back(read_layer(stored, earlier_layers));
@@ -160,28 +173,6 @@ Model read_model(const fbs::Model& root, const std::string& source) {
   return model;
 }
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  if (error || !std::filesystem::exists(status))
-    throw Error(path + ": cannot open: " +
-                (error ? error.message() : std::string("no such file")));
-  if (!std::filesystem::is_regular_file(status)) throw Error(path + ": not a regular file");
-  const auto size = std::filesystem::file_size(path, error);
-  if (error) throw Error(path + ": cannot read its size: " + error.message());
-  // A valid file is at most the padded size of the largest accepted payload.
-  const size_t max_file = 32 + fbz::kMaxPayloadBytes + fbz::kMaxPayloadBytes / 6;
-  if (size > max_file)
-    throw FormatError(path + ": file of " + std::to_string(size) +
-                      " bytes is larger than any accepted .fbz model (" +
-                      std::to_string(max_file) + " bytes)");
-  std::ifstream in(path, std::ios::binary);
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  if (!in || !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
-    throw Error(path + ": cannot read the file");
-  return bytes;
-}
-
 }  // namespace
 
 Model read_fbz_bytes(std::span<const uint8_t> bytes, const std::string& source) {
@@ -189,6 +180,10 @@ Model read_fbz_bytes(std::span<const uint8_t> bytes, const std::string& source) 
   return read_model(verified_root(payload, source), source);
 }
 
-Model read_fbz(const std::string& path) { return read_fbz_bytes(read_file_bytes(path), path); }
+Model read_fbz(const std::string& path) {
+  // A valid file is at most the padded size of the largest accepted payload.
+  constexpr uint64_t kMaxFileBytes = 32 + fbz::kMaxPayloadBytes + fbz::kMaxPayloadBytes / 6;
+  return read_fbz_bytes(read_file(path, kMaxFileBytes, "an Akida .fbz model"), path);
+}
 
 }  // namespace akida

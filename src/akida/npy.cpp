@@ -3,13 +3,12 @@
 #include <bit>
 #include <cctype>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <optional>
 
 #include "akida/atomic_file.h"
 #include "akida/errors.h"
+#include "akida/read_file.h"
 
 namespace akida {
 namespace {
@@ -273,14 +272,7 @@ NpyArray parse_npy(std::span<const uint8_t> bytes, const std::string& source) {
 }
 
 NpyArray read_npy(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(path + ": read failed");
-  return parse_npy(bytes, path);
+  return parse_npy(read_file(path, kMaxNpyFileBytes, "a .npy file"), path);
 }
 
 std::vector<uint8_t> to_npy_bytes(const NpyArray& array) {

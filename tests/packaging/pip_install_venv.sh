@@ -11,6 +11,11 @@ trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 VENV=$WORK/venv
 clean_env=(env -u PYTHONPATH -u PIP_FIND_LINKS -u CNN2SNN_EXAMPLES_DIR -u CNN2SNN_TARGET_AKIDA_VERSION)
+# Under `scripts/test.sh --sanitize` the venv's interpreter imports an instrumented module: it
+# preloads the sanitizer runtime (CMakeLists.txt, CNN2SNN_ASAN_PRELOAD) without leak checks.
+if [[ -n ${CNN2SNN_ASAN_PRELOAD:-} ]]; then
+  clean_env+=("LD_PRELOAD=$CNN2SNN_ASAN_PRELOAD" "ASAN_OPTIONS=detect_leaks=0")
+fi
 
 /usr/bin/python3 -m venv --system-site-packages "$VENV" || fail "python3 -m venv (Debian: python3-venv)"
 "${clean_env[@]}" "$VENV/bin/python" -m pip install --no-index --no-cache-dir "$SOURCE_DIR" \
@@ -55,7 +60,7 @@ grep -qE "^dense_5 \(Dense1D\)" out.txt || fail "akida summary: $(cat out.txt)"
 "${clean_env[@]}" cnn2snn verify -m "$examples/ds_cnn_kws_i8_w8_a8.h5" \
   -i "$examples/ds_cnn_kws_samples.npy" > out.txt || fail "cnn2snn verify: $(cat out.txt)"
 grep -qx "all layers equal" out.txt || fail "verify: $(cat out.txt)"
-[[ $(cnn2snn --version) == "cnn2snn $("$VENV/bin/python" -c 'import akida; print(akida.__version__)') "* ]] ||
+[[ $(cnn2snn --version) == "cnn2snn $("${clean_env[@]}" "$VENV/bin/python" -c 'import akida; print(akida.__version__)') "* ]] ||
   fail "versions: $(cnn2snn --version)"
 
 # Uninstalling removes the commands too.

@@ -402,6 +402,16 @@ void check_output_stage(const RuleInput& in, Findings& out) {
              "is out of range (output_shift, clipped to >= " + str(floor) + ", must be <= 31)");
   if (!contains({4, 8}, o.output_bits))
     report(out, b, "output.output_bits", str(o.output_bits) + " bits, expected 4 or 8");
+  // Akida 2.0 saturates every output to the signed range of output_bits (post_ops.h: 8-bit ReLU
+  // outputs clip at 127): an unsigned QuantizeML output (an Akida 1.0 quantization) would lose
+  // its upper half, silently.
+  if (!o.output_signed && o.output_bits >= 1 && o.output_bits <= 31)
+    report(out, b, "output.output_signed",
+           "unsigned " + str(o.output_bits) + "-bit outputs (0.." +
+               str((int64_t{1} << o.output_bits) - 1) +
+               "): Akida 2.0 saturates outputs to the signed range (at most " +
+               str((int64_t{1} << (o.output_bits - 1)) - 1) +
+               "); quantize with signed output quantizers for Akida 2.0");
   if (o.post_op_buffer_bits < 1 || o.post_op_buffer_bits > 32)
     report(out, b, "output.post_op_buffer_bits",
            str(o.post_op_buffer_bits) + " bits, expected 1..32");

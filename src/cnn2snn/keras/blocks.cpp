@@ -19,6 +19,18 @@ namespace cnn2snn::keras {
   throw akida::FormatError(layer_context(source, layer) + ": " + message);
 }
 
+int64_t config_int(const std::string& source, const KerasLayer& layer,
+                   const nlohmann::json& object,
+                   const std::string& key, int64_t fallback, int64_t lo, int64_t hi,
+                   const std::string& where) {
+  if (!object.is_object() || !object.contains(key) || object[key].is_null()) return fallback;
+  const nlohmann::json& v = object[key];
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+    malformed(source, layer, "field '" + where + key + "' " + v.dump() + " is not an integer in [" +
+                                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v.get<int64_t>();
+}
+
 namespace {
 
 using nlohmann::json;
@@ -73,9 +85,11 @@ void check_channels_last(const std::string& source, const KerasLayer& layer) {
                                    "': only channels_last is supported");
 }
 
+// Saturates at INT64_MAX: such sizes fail every later check (Akida shapes are bounded).
 int64_t product(const Dims& dims) {
   int64_t p = 1;
-  for (int64_t d : dims) p *= d;
+  for (int64_t d : dims)
+    if (__builtin_mul_overflow(p, d, &p)) return INT64_MAX;
   return p;
 }
 
@@ -90,6 +104,10 @@ Dims input_dims(const std::string& source, const KerasLayer& layer) {
   const json shape = layer.config.value("batch_input_shape", json());
   if (!shape.is_array() || shape.size() < 2)
     malformed(source, layer, "field 'batch_input_shape' is missing or not [batch, dims...]");
+  // (x, y, c) or (n): a rank above 3 is nothing Akida runs, and would let dims products overflow.
+  if (shape.size() > 4)
+    unsupported(source, layer, "field 'batch_input_shape' " + shape.dump() +
+                                   ": more than 3 dimensions besides the batch");
   Dims dims;
   for (size_t i = 1; i < shape.size(); ++i) {
     if (!shape[i].is_number_integer() || shape[i].get<int64_t>() < 1 ||
@@ -104,6 +122,9 @@ Dims input_dims(const std::string& source, const KerasLayer& layer) {
 Dims reshape_dims(const std::string& source, const KerasLayer& layer, const Dims& in) {
   const json target = layer.config.value("target_shape", json());
   if (!target.is_array()) malformed(source, layer, "field 'target_shape' is not a list");
+  // Some dims, each no larger than the input holds: no product below can overflow.
+  if (target.empty() || target.size() > 3)
+    unsupported(source, layer, "field 'target_shape' " + target.dump() + ": expected 1 to 3 dims");
   Dims out;
   int64_t known = 1, unknown_at = -1;
   for (const json& d : target) {
@@ -114,8 +135,9 @@ Dims reshape_dims(const std::string& source, const KerasLayer& layer, const Dims
       out.push_back(1);
       continue;
     }
-    if (v < 1) malformed(source, layer, "field 'target_shape' " + target.dump() + " is invalid");
-    known *= v;
+    if (v < 1 || __builtin_mul_overflow(known, v, &known) || known > product(in))
+      malformed(source, layer, "field 'target_shape' " + target.dump() + " does not fit input " +
+                                   dims_text(in));
     out.push_back(v);
   }
   if (unknown_at >= 0 && known > 0) out[static_cast<size_t>(unknown_at)] = product(in) / known;
@@ -141,7 +163,7 @@ std::optional<Dims> layer_dims(const std::string& source, const KerasLayer& laye
     spatial();
     const ConvWindow w = conv_window(layer, source);
     const int64_t filters = cls != "QuantizedDepthwiseConv2D" ? positive_int(source, layer, "filters")
-                                                     : x[2] * layer.config.value("depth_multiplier", 1);
+                                                     : x[2] * config_int(source, layer, layer.config, "depth_multiplier", 1, 1, 1 << 20);
     const Dims out = {w.x.out(x[0]), w.y.out(x[1]), filters};
     if (out[0] < 1 || out[1] < 1)
       unsupported(source, layer, "kernel " + std::to_string(w.x.size) + "x" +
@@ -162,6 +184,7 @@ std::optional<Dims> layer_dims(const std::string& source, const KerasLayer& laye
     if (layer.config.value("keepdims", false)) return Dims{1, 1, x[2]};
     return Dims{x[2]};
   }
+  if (x.empty()) unsupported(source, layer, "its input has no dimension");
   if (cls == "QuantizedDense") {
     Dims out = x;
     out.back() = positive_int(source, layer, "units");
@@ -293,7 +316,11 @@ std::string compatible_patterns(const std::vector<Pattern>& patterns,
 bool holds_block_boundary(const KerasLayer& layer) {
   const json* oq = output_quantizer_config(layer);
   // v2: only an OutputQuantizer of fewer than 9 bits ends a block (blocks.py _search_block_v2).
-  return (oq && oq->value("bitwidth", 8) < 9) || layer.inbound.size() > 1 ||
+  // A bitwidth that is no integer is reported when the quantizer is read (as 8 bits here).
+  int64_t bits = 8;
+  if (oq && oq->contains("bitwidth") && (*oq)["bitwidth"].is_number_integer())
+    bits = (*oq)["bitwidth"].get<int64_t>();
+  return (oq && bits < 9) || layer.inbound.size() > 1 ||
          layer.class_name == "InputQuantizer";
 }
 
@@ -349,7 +376,7 @@ ConvWindow conv_window(const KerasLayer& layer, const std::string& source) {
   w.x.stride = w.y.stride = square_field(source, layer, "strides", 1);
   if (square_field(source, layer, "dilation_rate", 1) != 1)
     unsupported(source, layer, "field 'dilation_rate': only 1 is supported");
-  if (layer.config.value("groups", 1) != 1)
+  if (config_int(source, layer, layer.config, "groups", 1, INT64_MIN, INT64_MAX) != 1)
     unsupported(source, layer, "field 'groups': only 1 is supported");
   const json& pad_value = layer.config.contains("padding_value") ? layer.config["padding_value"]
                                                                  : json();
@@ -413,7 +440,8 @@ std::vector<Dims> infer_dims(const KerasModel& model, const std::string& source)
     }
     if (refused[i]) continue;  // fed by a refused layer: reported there
     try {
-      if (auto d = layer_dims(source, layer, in)) dims[i] = *d;
+      if (auto d = with_json_errors(source, layer, [&] { return layer_dims(source, layer, in); }))
+        dims[i] = *d;
     } catch (const akida::UnsupportedError& e) {
       refusals.add(e);
       refused[i] = true;

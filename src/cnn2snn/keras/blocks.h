@@ -42,6 +42,25 @@ std::string layer_context(const std::string& source, const KerasLayer& layer);
 [[noreturn]] void malformed(const std::string& source, const KerasLayer& layer,
                             const std::string& message);
 
+// The integer field `key` of `object` (a layer's config or a part of it), `fallback` when absent
+// or null; FormatError "... field '<where><key>' ... is not an integer in [lo, hi]" for anything
+// else (a float or a string there must not reach a typed json::value(), which would convert a
+// float out of range, undefined behaviour, or throw nlohmann's own type_error).
+int64_t config_int(const std::string& source, const KerasLayer& layer, const nlohmann::json& object,
+                   const std::string& key, int64_t fallback, int64_t lo, int64_t hi,
+                   const std::string& where = "");
+
+// Runs `step` on `layer`'s config: an nlohmann exception (a field of an unexpected JSON type read
+// with a typed default) becomes FormatError naming the layer.
+template <typename Step>
+auto with_json_errors(const std::string& source, const KerasLayer& layer, Step step) {
+  try {
+    return step();
+  } catch (const nlohmann::json::exception& e) {
+    malformed(source, layer, std::string("a config field has an unexpected type: ") + e.what());
+  }
+}
+
 // Float variables of one layer, by role: kernel, depthwise_kernel, pointwise_kernel, bias,
 // range_max, rescaling_rate (the last path components of the names in the layer's weight_names,
 // under /model_weights/<layer>). Throws akida::FormatError naming the layer when the group, its

@@ -15,6 +15,7 @@
 
 #include "akida/errors.h"
 #include "cnn2snn/keras/blocks.h"
+#include "cnn2snn/keras/file_readers.h"
 #include "cnn2snn/keras/hdf5_file.h"
 #include "cnn2snn/keras/model_config.h"
 #include "cnn2snn/keras/quantizeml_math.h"
@@ -40,7 +41,7 @@ struct QState {
 
 std::vector<int64_t> to_ints(const Floats& v) {
   std::vector<int64_t> out;
-  for (float x : v) out.push_back(static_cast<int64_t>(x));
+  for (float x : v) out.push_back(to_int64(x));
   return out;
 }
 
@@ -71,14 +72,19 @@ class Lowering {
         mark_refused(split);  // its inputs are unknown; the cause is reported already
         continue;
       }
+      const size_t main = split.main.empty() ? split.layers.front() : split.main.front();
       try {
-        if (split.skipped)
-          pass_through(split);
-        else
-          graph.blocks.push_back(lower(split));
+        with_json_errors(source_, model_.layers[main], [&] {
+          if (split.skipped)
+            pass_through(split);
+          else
+            graph.blocks.push_back(lower(split));
+        });
       } catch (const akida::UnsupportedError& e) {
         refusals.add(e);
         mark_refused(split);
+      } catch (const NotAnInteger& e) {
+        throw akida::FormatError(layer_context(source_, model_.layers[main]) + ": " + e.what());
       }
     }
     refusals.throw_if_any("layer");
@@ -101,12 +107,7 @@ class Lowering {
   }
   int int_field(const KerasLayer& layer, const json& object, const std::string& key, int fallback,
                 int lo, int hi, const std::string& where) const {
-    if (!object.contains(key) || object[key].is_null()) return fallback;
-    if (!object[key].is_number_integer() || object[key].get<int>() < lo ||
-        object[key].get<int>() > hi)
-      malformed(layer, "field '" + where + key + "' " + object[key].dump() + " is not an integer in [" +
-                           std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return object[key].get<int>();
+    return static_cast<int>(config_int(source_, layer, object, key, fallback, lo, hi, where));
   }
   bool bool_field(const KerasLayer& layer, const json& object, const std::string& key,
                   bool fallback, const std::string& where) const {
@@ -271,7 +272,7 @@ class Lowering {
         if (max_frac - f >= static_cast<float>(value_bits))
           unsupported(layer, "input_shift " + std::to_string(max_frac - f) + " saturates the " +
                                  std::to_string(value_bits) + "-bit buffer");
-        shifts.push_back(static_cast<int32_t>(max_frac - f));
+        shifts.push_back(to_int32(max_frac - f));
       }
       if (input_shift) *input_shift = shifts;
       else if (!std::all_of(shifts.begin(), shifts.end(), [](int32_t s) { return s == 0; }))
@@ -313,7 +314,7 @@ class Lowering {
       const ConvWindow win = conv_window(layer, source_);
       block.stride = win.x.stride;
       block.padding = win.x.same ? PaddingKind::Same : PaddingKind::Valid;
-      if (depthwise && layer.config.value("depth_multiplier", 1) != 1)
+      if (depthwise && int_field(layer, layer.config, "depth_multiplier", 1, INT32_MIN, INT32_MAX, "") != 1)
         unsupported(layer, "field 'depth_multiplier': only 1 is supported");
       expected = {win.x.size, win.y.size, channels, depthwise ? 1 : filters};
     }
@@ -382,7 +383,7 @@ class Lowering {
     if (!in.per_tensor())
       unsupported(layer, "inputs must be quantized per-tensor (QuantizedSeparableConv2D asserts "
                          "it)");
-    if (layer.config.value("depth_multiplier", 1) != 1)
+    if (int_field(layer, layer.config, "depth_multiplier", 1, INT32_MIN, INT32_MAX, "") != 1)
       unsupported(layer, "field 'depth_multiplier': only 1 is supported");
     const int buffer = buffer_bitwidth(layer);
     block.buffer_bits = buffer;
@@ -543,8 +544,8 @@ class Lowering {
     for (size_t c = 0; c < n; ++c) {
       const float frac = std::max(at(a.frac, c), at(b.frac, c));
       out.frac.push_back(frac);
-      block.a_shift.push_back(static_cast<int32_t>(frac - at(a.frac, c)));
-      block.b_shift.push_back(static_cast<int32_t>(frac - at(b.frac, c)));
+      block.a_shift.push_back(to_int32(frac - at(a.frac, c)));
+      block.b_shift.push_back(to_int32(frac - at(b.frac, c)));
     }
     if (bool_field(layer, layer.config, "average", false, ""))
       for (float& f : out.frac) f += 1.0f;
@@ -554,7 +555,7 @@ class Lowering {
 
   // QuantizedConcatenate: FixedPoint inputs, concatenated with their frac_bits.
   QState concatenate(const KerasLayer& layer) const {
-    const int axis = layer.config.value("axis", -1);
+    const int axis = int_field(layer, layer.config, "axis", -1, INT32_MIN, INT32_MAX, "");
     if (layer.inbound.size() != 2 || (axis != -1 && axis != 3))
       unsupported(layer, "only two inputs concatenated on the channel axis are supported");
     QState out;
@@ -577,7 +578,7 @@ class Lowering {
     const size_t n = broadcast_size(in.frac.size(), in.qfloat ? in.scales.size() : 1);
     for (size_t c = 0; c < n; ++c) {
       const float scale = in.qfloat ? at(in.scales, c) : 1.0f;
-      block.scales.push_back(std::ldexp(scale, -static_cast<int>(at(in.frac, c))));
+      block.scales.push_back(std::ldexp(scale, -to_int32(at(in.frac, c))));
     }
     return in;
   }
@@ -635,7 +636,7 @@ class Lowering {
       if (!(shift < static_cast<float>(value_bits)))
         unsupported(layer, "output shift " + std::to_string(shift) + " saturates the " +
                                std::to_string(value_bits) + "-bit output (range_max too small?)");
-      stage.shift.push_back(static_cast<int32_t>(shift));
+      stage.shift.push_back(to_int32(shift));
     }
     // QuantizeML saturates the product to value bits `buffer` (a signed width of buffer + 1);
     // CNN2SNN gives Akida post_op_buffer_bits = buffer_bitwidth: this keeps CNN2SNN's value.
@@ -665,8 +666,8 @@ class Lowering {
 
 namespace keras {
 
-QuantizedGraph load(const std::string& path, PatternSet patterns) {
-  const Hdf5File file(path);
+QuantizedGraph load(const Hdf5File& file, PatternSet patterns) {
+  const std::string& path = file.path();
   const auto config = file.string_attribute("/", "model_config");
   if (!config)
     throw akida::FormatError(path + ": HDF5 file without a 'model_config' attribute: not a Keras "
@@ -680,11 +681,19 @@ QuantizedGraph load(const std::string& path, PatternSet patterns) {
 }  // namespace keras
 
 QuantizedGraph load_keras_h5(const std::string& path) {
-  return keras::load(path, keras::PatternSet::V2);
+  return keras::load(keras::Hdf5File(path), keras::PatternSet::V2);
+}
+
+QuantizedGraph load_keras_h5(std::span<const uint8_t> image, const std::string& source) {
+  return keras::load(keras::Hdf5File(image, source), keras::PatternSet::V2);
 }
 
 QuantizedGraph load_keras_h5_v1(const std::string& path) {
-  return keras::load(path, keras::PatternSet::V1);
+  return keras::load(keras::Hdf5File(path), keras::PatternSet::V1);
+}
+
+QuantizedGraph load_keras_h5_v1(std::span<const uint8_t> image, const std::string& source) {
+  return keras::load(keras::Hdf5File(image, source), keras::PatternSet::V1);
 }
 
 }  // namespace cnn2snn

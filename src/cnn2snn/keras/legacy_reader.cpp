@@ -12,6 +12,7 @@
 
 #include "akida/errors.h"
 #include "cnn2snn/keras/blocks.h"
+#include "cnn2snn/keras/file_readers.h"
 #include "cnn2snn/keras/hdf5_file.h"
 #include "cnn2snn/keras/model_config.h"
 
@@ -84,7 +85,13 @@ QuantizedKernel quantize_kernel(const std::string& source, const KerasLayer& lay
     if (!(r > 0.0f) || !std::isfinite(r))
       unsupported(source, layer, "field '" + key + "': the weights' range is " +
                                      std::to_string(r) + " (all-zero or invalid weights)");
-    out.scale_factor.push_back(kmax / r);  // float32, as TensorFlow
+    // A range so small that kmax / r overflows would make 0 × inf = NaN below, which no
+    // integer represents (found by fuzz_keras_h5: UBSan, NaN converted to int64_t).
+    const float scale_factor = kmax / r;  // float32, as TensorFlow
+    if (!std::isfinite(scale_factor))
+      unsupported(source, layer, "field '" + key + "': the weights' range " + std::to_string(r) +
+                                     " is too small (invalid weights)");
+    out.scale_factor.push_back(scale_factor);
   }
   out.values.reserve(w.values.size());
   for (size_t i = 0; i < w.values.size(); ++i) {
@@ -118,7 +125,8 @@ class LegacyLowering {
     graph_.legacy_cnn2snn = true;
     read_input();
     // The first refusal ends the reading: in a sequential model every later layer depends on it.
-    for (size_t i = next_; i < model_.layers.size();) i = lower_block(i);
+    for (size_t i = next_; i < model_.layers.size();)
+      i = with_json_errors(source_, at(i), [&] { return lower_block(i); });
     if (graph_.blocks.empty())
       throw akida::UnsupportedError(source_ + ": no QuantizedConv2D, QuantizedSeparableConv2D or "
                                               "QuantizedDense layer to convert");
@@ -429,11 +437,12 @@ KerasModel read_model(const Hdf5File& file) {
 }  // namespace
 }  // namespace keras
 
-bool is_legacy_cnn2snn_h5(const std::string& path) {
-  const keras::Hdf5File file(path);
+namespace keras {
+
+bool is_legacy(const Hdf5File& file) {
   const auto config = file.string_attribute("/", "model_config");
   if (!config) return false;
-  for (const keras::KerasLayer& layer : keras::parse_model_config(*config, path).layers) {
+  for (const KerasLayer& layer : parse_model_config(*config, file.path()).layers) {
     const auto quantizer = layer.config.find("quantizer");
     if (quantizer != layer.config.end() && quantizer->is_object() &&
         quantizer->value("class_name", "").ends_with("Quantizer"))
@@ -442,11 +451,29 @@ bool is_legacy_cnn2snn_h5(const std::string& path) {
   return false;
 }
 
+QuantizedGraph load_legacy(const Hdf5File& file, std::optional<InputScaling> scaling) {
+  const KerasModel model = read_model(file);
+  return LegacyLowering(file, model, scaling).run();
+}
+
+}  // namespace keras
+
+bool is_legacy_cnn2snn_h5(const std::string& path) {
+  return keras::is_legacy(keras::Hdf5File(path));
+}
+
+bool is_legacy_cnn2snn_h5(std::span<const uint8_t> image, const std::string& source) {
+  return keras::is_legacy(keras::Hdf5File(image, source));
+}
+
 QuantizedGraph load_legacy_cnn2snn_h5(const std::string& path,
                                       std::optional<InputScaling> input_scaling) {
-  const keras::Hdf5File file(path);
-  const keras::KerasModel model = keras::read_model(file);
-  return keras::LegacyLowering(file, model, input_scaling).run();
+  return keras::load_legacy(keras::Hdf5File(path), input_scaling);
+}
+
+QuantizedGraph load_legacy_cnn2snn_h5(std::span<const uint8_t> image, const std::string& source,
+                                      std::optional<InputScaling> input_scaling) {
+  return keras::load_legacy(keras::Hdf5File(image, source), input_scaling);
 }
 
 }  // namespace cnn2snn

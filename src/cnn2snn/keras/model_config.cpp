@@ -73,7 +73,7 @@ class ConfigParser {
     for (const json& item : nodes[0]) {
       if (!item.is_array() || item.empty() || !item[0].is_string())
         fail("layer '" + name + "': field 'inbound_nodes': expected [name, node, tensor, {}]");
-      if (item.size() > 2 && item[2].is_number() && item[2].get<int>() != 0)
+      if (item.size() > 2 && item[2].is_number() && item[2] != 0)
         unsupported("layer '" + name + "': inbound '" + item[0].get<std::string>() +
                     "': only single-output layers are supported");
       names.push_back(item[0].get<std::string>());
@@ -164,7 +164,12 @@ class ConfigParser {
 }  // namespace
 
 KerasModel parse_model_config(const std::string& json_text, const std::string& source) {
-  return ConfigParser(source).parse(json_text);
+  try {
+    return ConfigParser(source).parse(json_text);
+  } catch (const json::exception& e) {
+    // A field of an unexpected JSON type read with a typed default.
+    throw akida::FormatError(source + ": attribute 'model_config': " + e.what());
+  }
 }
 
 }  // namespace cnn2snn::keras

@@ -4,6 +4,7 @@
 #include <cfenv>
 #include <cmath>
 #include <limits>
+#include <string>
 
 namespace cnn2snn::keras {
 
@@ -13,8 +14,27 @@ size_t broadcast_size(size_t a, size_t b) {
   return 0;
 }
 
+namespace {
+template <typename Int>
+Int to_integer(float value) {
+  // The bounds are powers of two, exact as floats: [min, -min) is what converts.
+  constexpr float lo = static_cast<float>(std::numeric_limits<Int>::min());
+  if (!(value >= lo && value < -lo))
+    throw NotAnInteger("a value derived by QuantizeML's arithmetic is " + std::to_string(value) +
+                       ", not an integer of " + std::to_string(sizeof(Int) * 8) +
+                       " bits (degenerate weights or quantizer ranges?)");
+  return static_cast<Int>(value);
+}
+}  // namespace
+
+int64_t to_int64(float value) { return to_integer<int64_t>(value); }
+int32_t to_int32(float value) { return to_integer<int32_t>(value); }
+
 float pow2(float n) {
-  if (std::isinf(n)) return n > 0 ? std::numeric_limits<float>::infinity() : 0.0f;
+  if (std::isnan(n)) return n;
+  // Beyond +-1000 the result is infinite or 0 anyway; the int conversion needs a bounded value.
+  if (n > 1000.0f) return std::numeric_limits<float>::infinity();
+  if (n < -1000.0f) return 0.0f;
   return std::ldexp(1.0f, static_cast<int>(n));
 }
 
@@ -81,7 +101,7 @@ QuantizedWeights quantize_weights(const Floats& w, const std::vector<int64_t>& s
   q.values.resize(w.size());
   for (size_t i = 0; i < w.size(); ++i) {
     const float scaled = w[i] / q.scales[channel_of(i)];  // QFloat.quantize: x / scales
-    q.values[i] = static_cast<int64_t>(quantize(scaled, value_bits, 0.0f));
+    q.values[i] = to_int64(quantize(scaled, value_bits, 0.0f));
   }
   return q;
 }
@@ -100,8 +120,7 @@ AlignedValues quantize_aligned(const Floats& x, int value_bits, bool per_tensor_
     const float frac = std::min(max_frac_bits(value_bits, range / scale), at(other_frac, c));
     const float q = quantize(at(x, c) / scale, value_bits, frac);
     // QFloat.upscale(other_frac, other_value_bits)
-    out.values.push_back(
-        static_cast<int64_t>(rescale(q, frac, at(other_frac, c), other_value_bits)));
+    out.values.push_back(to_int64(rescale(q, frac, at(other_frac, c), other_value_bits)));
     out.shift.push_back(at(other_frac, c) - frac);
   }
   return out;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 namespace cnn2snn::keras {
@@ -17,6 +18,19 @@ using Floats = std::vector<float>;
 inline float at(const Floats& v, size_t c) { return v.size() == 1 ? v[0] : v[c]; }
 // Length of the broadcast of two vectors (1 or the longer one); 0 when incompatible.
 size_t broadcast_size(size_t a, size_t b);
+
+// QuantizeML's float arithmetic gave a value that is no integer at all where the model needs one
+// (NaN, an infinity, beyond the integer type): degenerate weights or ranges, e.g. a range_max or
+// rescaling_rate of 0. The readers catch it and throw akida::FormatError naming the file and the
+// layer (converting such a float with static_cast is undefined behaviour).
+class NotAnInteger : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// `value` (an integral float) as an int64_t / int32_t; throws NotAnInteger when it is not finite
+// or out of range.
+int64_t to_int64(float value);
+int32_t to_int32(float value);
 
 // qtensor.py pow2: 2.0^n in float32 (n an integer-valued float).
 float pow2(float n);

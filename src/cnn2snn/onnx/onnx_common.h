@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "akida/errors.h"
 #include "akida/shapes.h"
+#include "akida/utf8.h"
 #include "cnn2snn/quantized_graph.h"
 
 namespace cnn2snn::onnx_reader {
@@ -19,9 +21,10 @@ class Where {
  public:
   Where(const std::string& source, const onnx::NodeProto* node) : source_(source), node_(node) {}
   std::string prefix() const;
+  // Names quoted from the file may hold any bytes: a message that is not UTF-8 is escaped.
   template <typename E = akida::FormatError>
   [[noreturn]] void fail(const std::string& message) const {
-    throw E(prefix() + ": " + message);
+    throw E(akida::printable(prefix() + ": " + message));
   }
 
  private:
@@ -36,7 +39,7 @@ inline constexpr size_t kMaxModelBytes = size_t{1} << 30;
 // akida::FormatError naming the file: unreadable, over 1 GiB (checked before reading), not a
 // protobuf ModelProto, or without a graph of nodes.
 onnx::ModelProto parse_model_file(const std::string& path);
-onnx::ModelProto parse_model_bytes(const std::string& bytes, const std::string& source);
+onnx::ModelProto parse_model_bytes(std::span<const uint8_t> bytes, const std::string& source);
 
 // ---- initializers ----
 // Largest element count accepted for one initializer (far above any Akida layer).

@@ -3,10 +3,9 @@
 #include "cnn2snn/onnx_reader.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <set>
 
+#include "akida/read_file.h"
 #include "cnn2snn/onnx/onnx_common.h"
 #include "cnn2snn/refusals.h"
 
@@ -84,6 +83,8 @@ void check_node(const onnx::NodeProto& node, const GraphState& state,
     where.fail<UnsupportedError>("domain '" + node.domain() + "' is not " + kDomain +
                                  " (standard ONNX ops are not converted)");
   if (node.name().empty()) where.fail("node has no name (it names the Akida layer)");
+  // The name becomes the Akida layer's, which JSON dumps and Python strings hold as UTF-8.
+  if (!akida::is_utf8(node.name())) where.fail("node name is not valid UTF-8");
   for (const Block& b : blocks)
     if (b.name == node.name()) where.fail("node name is not unique");
   if (node.output_size() != 1) where.fail("expected exactly one output");
@@ -95,12 +96,12 @@ void check_node(const onnx::NodeProto& node, const GraphState& state,
 
 namespace onnx_reader {
 
-onnx::ModelProto parse_model_bytes(const std::string& bytes, const std::string& source) {
+onnx::ModelProto parse_model_bytes(std::span<const uint8_t> bytes, const std::string& source) {
   onnx::ModelProto model;
   if (bytes.size() > kMaxModelBytes)
     throw FormatError(source + ": " + std::to_string(bytes.size()) +
                       " bytes, more than the 1 GiB accepted");
-  if (!model.ParseFromString(bytes))
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     throw FormatError(source + ": not an ONNX model (protobuf parsing failed: truncated or corrupt)");
   if (!model.has_graph() || model.graph().node_size() == 0)
     throw FormatError(source + ": not an ONNX model with a graph of nodes (empty, or not ONNX)");
@@ -108,22 +109,17 @@ onnx::ModelProto parse_model_bytes(const std::string& bytes, const std::string& 
 }
 
 onnx::ModelProto parse_model_file(const std::string& path) {
-  std::error_code ec;
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw FormatError(path + ": cannot read: " + ec.message());
-  if (size > kMaxModelBytes)
-    throw FormatError(path + ": " + std::to_string(size) + " bytes, more than the 1 GiB accepted");
-  std::ifstream file(path, std::ios::binary);
-  std::string bytes(size, '\0');
-  if (!file.read(bytes.data(), static_cast<std::streamsize>(size)))
-    throw FormatError(path + ": cannot read " + std::to_string(size) + " bytes");
-  return parse_model_bytes(bytes, path);
+  return parse_model_bytes(akida::read_file(path, kMaxModelBytes, "an ONNX model"), path);
 }
 
 }  // namespace onnx_reader
 
 QuantizedGraph load_onnx(const std::string& path) {
-  const onnx::ModelProto model = parse_model_file(path);
+  return load_onnx(akida::read_file(path, kMaxModelBytes, "an ONNX model"), path);
+}
+
+QuantizedGraph load_onnx(std::span<const uint8_t> bytes, const std::string& path) {
+  const onnx::ModelProto model = onnx_reader::parse_model_bytes(bytes, path);
   GraphState state;
   state.source = path;
   index_graph(model, state);

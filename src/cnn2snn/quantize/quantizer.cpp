@@ -213,7 +213,8 @@ FloatModel FloatModel::load(const std::string& path) {
 
 FloatModel FloatModel::from_bytes(const std::string& bytes, const std::string& source) {
   auto impl = std::make_shared<Impl>();
-  impl->graph = quantize::read_float_graph(onnx_reader::parse_model_bytes(bytes, source), source);
+  impl->graph = quantize::read_float_graph(onnx_reader::parse_model_bytes(
+      {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, source), source);
   return FloatModel(std::move(impl));
 }
 

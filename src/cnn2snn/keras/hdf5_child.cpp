@@ -1,0 +1,361 @@
+#include "cnn2snn/keras/hdf5_child.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <type_traits>
+
+#include "akida/errors.h"
+#include "cnn2snn/keras/hdf5_direct.h"
+
+// Set by the sanitizers' runtimes (absent otherwise): libFuzzer registers a callback there that
+// saves the current input as a crash; a crash in the child is not one (the parent handles it).
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+namespace cnn2snn::keras {
+namespace {
+
+// Keeps the child's stderr (libhdf5's or a sanitizer's report of its crash) for debugging; by
+// default it goes to /dev/null, as the parent's error says what happened.
+constexpr const char* kKeepStderrVariable = "CNN2SNN_HDF5_CHILD_STDERR";
+constexpr const char* kTimeoutVariable = "CNN2SNN_HDF5_TIMEOUT";
+constexpr int kDefaultTimeoutSeconds = 60;
+// The child's address space may grow by the file's size (the core driver copies an image), the
+// read budget and this much for libhdf5's own structures (caches of a few MB); anything more is
+// a size field gone wild, and the allocation fails in the child instead of taking the machine.
+constexpr uint64_t kChildMemoryHeadroom = uint64_t{128} << 20;
+// The longest error message the parent takes from the child.
+constexpr uint64_t kMaxMessage = uint64_t{1} << 20;
+
+// ---- both sides ----------------------------------------------------------------------------
+
+// Writes all of `data`; false when the other side is gone. MSG_NOSIGNAL: a dead peer must not
+// kill the writer with SIGPIPE.
+bool write_all(int socket, const void* data, size_t size) {
+  const auto* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = send(socket, bytes, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A message being built: fixed-size integers in the machine's order (both sides are one binary)
+// and length-prefixed strings.
+class Message {
+ public:
+  void u8(uint8_t value) { bytes_.push_back(static_cast<char>(value)); }
+  void u64(uint64_t value) { bytes_.append(reinterpret_cast<const char*>(&value), sizeof value); }
+  void string(const std::string& text) {
+    u64(text.size());
+    bytes_ += text;
+  }
+  bool send_to(int socket) const { return write_all(socket, bytes_.data(), bytes_.size()); }
+
+ private:
+  std::string bytes_;
+};
+
+// ---- the child -----------------------------------------------------------------------------
+
+// The child has nothing to do once the parent is gone or out of step.
+[[noreturn]] void quit() { _exit(0); }
+
+// Reads exactly `size` bytes, blocking (the parent keeps the time); quits at the end of input.
+void child_read(int socket, void* data, size_t size) {
+  auto* bytes = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = read(socket, bytes, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) quit();
+    bytes += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+uint64_t child_read_u64(int socket) {
+  uint64_t value = 0;
+  child_read(socket, &value, sizeof value);
+  return value;
+}
+
+std::string child_read_string(int socket) {
+  const uint64_t size = child_read_u64(socket);
+  if (size > kMaxMessage) quit();
+  std::string text(size, '\0');
+  child_read(socket, text.data(), size);
+  return text;
+}
+
+// Makes the forked copy of the parent a process of its own: it dies with the parent, runs no
+// handler of the parent's (a CLI's cleanup, libFuzzer's crash reporting: a crash here must end
+// the child only), holds no descriptor but its socket, stays quiet, and cannot take much more
+// memory than the file justifies.
+void detach_from_parent(int socket, pid_t parent, uint64_t file_bytes) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) quit();  // the parent died before prctl
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number)
+    if (signal_number != SIGKILL && signal_number != SIGSTOP) std::signal(signal_number, SIG_DFL);
+  if (__sanitizer_set_death_callback != nullptr) __sanitizer_set_death_callback(nullptr);
+  // Other children's sockets would keep them alive past their parent's close.
+  if (socket > 3) close_range(3, static_cast<unsigned>(socket) - 1, 0);
+  close_range(static_cast<unsigned>(socket) + 1, ~0U, 0);
+  const int null = open("/dev/null", O_WRONLY);
+  if (null >= 0) {
+    dup2(null, STDOUT_FILENO);
+    const char* keep = std::getenv(kKeepStderrVariable);
+    if (keep == nullptr || *keep == '\0') dup2(null, STDERR_FILENO);
+    close(null);
+  }
+  uint64_t pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;  // the address space's size now, in pages
+  const uint64_t budget = Hdf5Budget::kPerFileByte * file_bytes + Hdf5Budget::kSlack;
+  const uint64_t limit = pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) + file_bytes +
+                         budget + kChildMemoryHeadroom;
+  rlimit address_space{};
+  if (pages > 0 && getrlimit(RLIMIT_AS, &address_space) == 0 && limit < address_space.rlim_cur) {
+    address_space.rlim_cur = limit;
+    setrlimit(RLIMIT_AS, &address_space);
+  }
+}
+
+void put_value(Message& out, const std::vector<std::string>& list) {
+  out.u64(list.size());
+  for (const std::string& text : list) out.string(text);
+}
+
+// Answers one request into `out`; the float values of a dataset, the only large part, are sent
+// straight from the array after `out`.
+void answer(const DirectHdf5File& file, Hdf5Request request, const std::string& object,
+            const std::string& name, Message& out, std::optional<FloatArray>& dataset) {
+  const auto put_optional = [&out](const auto& value) {
+    if (!value) return out.u8(static_cast<uint8_t>(Hdf5Answer::kAbsent));
+    out.u8(static_cast<uint8_t>(Hdf5Answer::kValue));
+    if constexpr (std::is_same_v<std::decay_t<decltype(*value)>, std::string>)
+      out.string(*value);
+    else
+      put_value(out, *value);
+  };
+  switch (request) {
+    case Hdf5Request::kExists: {
+      const bool exists = file.exists(object);
+      out.u8(static_cast<uint8_t>(Hdf5Answer::kValue));
+      return out.u64(exists ? 1 : 0);
+    }
+    case Hdf5Request::kStringAttribute: return put_optional(file.string_attribute(object, name));
+    case Hdf5Request::kStringListAttribute:
+      return put_optional(file.string_list_attribute(object, name));
+    case Hdf5Request::kFloatDataset: {
+      dataset = file.float_dataset(object);
+      out.u8(static_cast<uint8_t>(Hdf5Answer::kValue));
+      out.u64(dataset->shape.size());
+      for (int64_t dim : dataset->shape) out.u64(static_cast<uint64_t>(dim));
+      return;
+    }
+  }
+  quit();  // not a request: the parent is out of step
+}
+
+void send_error(int socket, const std::string& message) {
+  Message out;
+  out.u8(static_cast<uint8_t>(Hdf5Answer::kError));
+  out.string(message.substr(0, kMaxMessage));
+  if (!out.send_to(socket)) quit();
+}
+
+// Opens the file, says whether that worked, then answers requests until the parent closes the
+// socket (or kills the child).
+void serve(int socket, const std::function<DirectHdf5File()>& open) {
+  std::optional<DirectHdf5File> file;
+  try {
+    file.emplace(open());
+  } catch (const std::exception& e) {
+    send_error(socket, e.what());
+    quit();
+  }
+  Message opened;
+  opened.u8(static_cast<uint8_t>(Hdf5Answer::kValue));
+  if (!opened.send_to(socket)) quit();
+  for (;;) {
+    uint8_t request = 0;
+    child_read(socket, &request, 1);
+    const std::string object = child_read_string(socket);
+    const std::string name = child_read_string(socket);
+    Message out;
+    std::optional<FloatArray> dataset;
+    try {
+      answer(*file, static_cast<Hdf5Request>(request), object, name, out, dataset);
+    } catch (const std::exception& e) {
+      send_error(socket, e.what());
+      continue;
+    }
+    if (!out.send_to(socket)) quit();
+    if (dataset && !write_all(socket, dataset->values.data(),
+                              dataset->values.size() * sizeof(float)))
+      quit();
+  }
+}
+
+// The child's whole life: it never returns into the parent's code (no unwinding through frames
+// that belong to the parent's copy), whatever happens.
+[[noreturn]] void run_child(int socket, pid_t parent, uint64_t file_bytes,
+                            const std::function<DirectHdf5File()>& open) noexcept {
+  try {
+    detach_from_parent(socket, parent, file_bytes);
+    serve(socket, open);
+  } catch (...) {
+  }
+  quit();
+}
+
+// ---- the parent ----------------------------------------------------------------------------
+
+// "SIGSEGV" for a signal, "exit status 1" (e.g. a sanitizer's report) for an exit.
+std::string describe_end(int status) {
+  if (WIFSIGNALED(status)) {
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    return name ? std::string("SIG") + name : "signal " + std::to_string(WTERMSIG(status));
+  }
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  return "an unknown end";
+}
+
+}  // namespace
+
+int hdf5_child_timeout_seconds() {
+  const char* value = std::getenv(kTimeoutVariable);
+  if (value == nullptr) return kDefaultTimeoutSeconds;
+  const long seconds = std::strtol(value, nullptr, 10);
+  return seconds > 0 && seconds <= 86400 ? static_cast<int>(seconds) : kDefaultTimeoutSeconds;
+}
+
+Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes,
+                     const std::function<DirectHdf5File()>& open)
+    : source_(source), timeout_ms_(hdf5_child_timeout_seconds() * 1000) {
+  int sockets[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+    throw akida::FormatError(source + ": cannot start the HDF5 reader process: " +
+                             std::strerror(errno));
+  initialize_hdf5_library();
+  const pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ == 0) {
+    close(sockets[0]);
+    run_child(sockets[1], parent, file_bytes, open);
+  }
+  close(sockets[1]);
+  if (pid_ < 0) {
+    close(sockets[0]);
+    throw akida::FormatError(source + ": cannot start the HDF5 reader process: " +
+                             std::strerror(errno));
+  }
+  socket_ = sockets[0];
+  try {
+    deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+    read_answer();
+  } catch (...) {
+    stop();
+    throw;
+  }
+}
+
+Hdf5Child::~Hdf5Child() { stop(); }
+
+int Hdf5Child::stop() {
+  int status = 0;
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+  if (socket_ >= 0) close(socket_);
+  socket_ = -1;
+  return status;
+}
+
+void Hdf5Child::fail(const std::string& what_happened) {
+  failure_ = source_ + ": the HDF5 library " + what_happened + " " + reading_ +
+             ": the file is corrupt";
+  throw akida::FormatError(failure_);
+}
+
+void Hdf5Child::abandon(const std::string& error) {
+  stop();
+  if (failure_.empty()) failure_ = error;
+}
+
+Hdf5Answer Hdf5Child::ask(Hdf5Request request, const std::string& object,
+                          const std::string& name, const std::string& reading) {
+  if (!failure_.empty()) throw akida::FormatError(failure_);
+  reading_ = reading;
+  deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+  Message out;
+  out.u8(static_cast<uint8_t>(request));
+  out.string(object);
+  out.string(name);
+  if (!out.send_to(socket_)) read_answer();  // the child is gone: says how it ended
+  return read_answer();
+}
+
+Hdf5Answer Hdf5Child::read_answer() {
+  uint8_t first = 0;
+  read_bytes(&first, 1);
+  const auto answer = static_cast<Hdf5Answer>(first);
+  if (answer == Hdf5Answer::kValue || answer == Hdf5Answer::kAbsent) return answer;
+  const auto malformed = [this] {
+    stop();
+    fail("sent a malformed answer");
+  };
+  if (answer != Hdf5Answer::kError) malformed();
+  const uint64_t size = read_u64();
+  if (size > kMaxMessage) malformed();
+  std::string message(size, '\0');
+  read_bytes(message.data(), size);
+  throw akida::FormatError(message);
+}
+
+uint64_t Hdf5Child::read_u64() {
+  uint64_t value = 0;
+  read_bytes(&value, sizeof value);
+  return value;
+}
+
+void Hdf5Child::read_bytes(void* data, size_t size) {
+  if (!failure_.empty()) throw akida::FormatError(failure_);
+  auto* bytes = static_cast<char*>(data);
+  while (size > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ -
+                                                                             Clock::now());
+    pollfd ready{socket_, POLLIN, 0};
+    const int polled = left.count() > 0 ? poll(&ready, 1, static_cast<int>(left.count())) : 0;
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled == 0) {
+      stop();
+      fail("did not answer within " + std::to_string(timeout_ms_ / 1000) + " s (" +
+           kTimeoutVariable + ")");
+    }
+    const ssize_t n = polled > 0 ? read(socket_, bytes, size) : -1;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("crashed (" + describe_end(stop()) + ")");
+    bytes += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace cnn2snn::keras
