@@ -4,6 +4,8 @@
 #
 # Usage: bash scripts/fuzz.sh SECONDS [TARGET...]
 #   FUZZ_RUNS=N   also stop each target after N executions (the documented run: 1000000)
+#   FUZZ_PROCESSES=N  run N fuzzing processes per target at once (FUZZ_RUNS is their total)
+#   FUZZ_NICE=N   the processes' niceness (default 19: other work first)
 #   FUZZ_JOBS=N   build parallelism (default: nproc)
 # Seeds: examples/, ../shared/fixtures/ when present, the test-model generators' pattern models
 # (tools/quantizeml_h5, tools/quantizeml_onnx), their .fbz conversions, and tests/regressions/.
@@ -97,28 +99,50 @@ done
 # like any other. Its time limit is under libFuzzer's, so that a hang in libhdf5 is a refusal
 # too, and one in our code still a finding.
 export CNN2SNN_HDF5_TIMEOUT=10
+processes=${FUZZ_PROCESSES:-1}
+[[ $processes =~ ^[1-9][0-9]*$ ]] || { echo "FUZZ_PROCESSES must be a positive integer" >&2; exit 2; }
 runs_flag=()
-[[ -n ${FUZZ_RUNS:-} ]] && runs_flag=(-runs="$FUZZ_RUNS")
+# FUZZ_RUNS counts the executions of all the processes of a target together.
+[[ -n ${FUZZ_RUNS:-} ]] && runs_flag=(-runs="$(( (FUZZ_RUNS + processes - 1) / processes ))")
+
+# One libFuzzer process: TARGET LOG; its exit status says whether it found anything. (libFuzzer
+# seeds its random generator from the time and its pid: processes started together differ.)
+fuzz_process() {
+  # Allocations above 256 MB are findings (inputs are at most 128 kB); so are leaks, sanitizer
+  # reports, uncaught exceptions, broken invariants (fuzz_support.h) and inputs taking > 30 s.
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    nice -n "${FUZZ_NICE:-19}" "$BUILD/bin/fuzz_$1" -max_total_time="$seconds" "${runs_flag[@]}" \
+    -max_len="${max_len[$1]}" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=256 \
+    -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" "$SEEDS/$1" > "$2" 2>&1
+}
+
 status=0
 summary=()
 for target in "${targets[@]}"; do
   corpus=$BUILD/corpus/$target artifacts=$BUILD/artifacts/$target/ log=$BUILD/logs/$target.log
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
-  echo "== fuzz_$target: up to $seconds s${FUZZ_RUNS:+ or $FUZZ_RUNS runs} (log: $log)"
-  # Allocations above 256 MB are findings (inputs are at most 128 kB); so are leaks, sanitizer
-  # reports, uncaught exceptions, broken invariants (fuzz_support.h) and inputs taking > 30 s.
-  if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1 \
-      nice -n 19 "$BUILD/bin/fuzz_$target" -max_total_time="$seconds" "${runs_flag[@]}" \
-      -max_len="${max_len[$target]}" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=256 \
-      -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" "$SEEDS/$target" > "$log" 2>&1; then
-    result=ok
-  else
-    result="FOUND A PROBLEM"
-  fi
-  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  echo "== fuzz_$target: up to $seconds s${FUZZ_RUNS:+ or $FUZZ_RUNS runs}, $processes process(es) (log: $log)"
+  # FUZZ_PROCESSES > 1: that many processes on the one corpus (each adds what it finds, and
+  # reloads what the others added), with different random seeds; logs TARGET.log, TARGET.2.log...
+  rm -f "${log%.log}".[0-9]*.log
+  pids=()
+  for (( p = 1; p <= processes; ++p )); do
+    process_log=$log
+    (( p == 1 )) || process_log=${log%.log}.$p.log
+    fuzz_process "$target" "$process_log" &
+    pids+=($!)
+  done
+  result=ok
+  for pid in "${pids[@]}"; do wait "$pid" || result="FOUND A PROBLEM"; done
+  executions=0
+  for process_log in "$log" "${log%.log}".[0-9]*.log; do
+    [[ -f $process_log ]] || continue
+    n=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$process_log" | grep -o '[0-9]*$' || true)
+    executions=$(( executions + ${n:-0} ))
+  done
   saved=$(find "$artifacts" -type f | wc -l)
   [[ $saved -eq 0 ]] || { result+=" ($saved inputs saved in $artifacts)"; status=1; }
-  summary+=("fuzz_$target: ${executions:-?} executions, corpus $(ls "$corpus" | wc -l) inputs: $result")
+  summary+=("fuzz_$target: $executions executions, corpus $(ls "$corpus" | wc -l) inputs: $result")
   echo "${summary[-1]}"
 done
 echo "== summary"

@@ -92,4 +92,44 @@ TEST(Hdf5Child, ReadsAfterACrashRepeatTheError) {
   EXPECT_EQ(file.child_pid(), -1);
 }
 
+// The fork server (Hdf5ForkServer) forks the children instead of this process: the same reads,
+// the same errors, and each child is gone (reaped by the server) when its Hdf5Child is.
+bool gone(pid_t pid) { return kill(pid, 0) < 0 && errno == ESRCH; }
+
+TEST(Hdf5ForkServer, ForksChildrenThatReadAndAreReapedWithTheirFile) {
+  using cnn2snn::keras::Hdf5Answer;
+  using cnn2snn::keras::Hdf5Request;
+  using cnn2snn::keras::Hdf5Target;
+  cnn2snn::keras::Hdf5ForkServer server;
+  const std::string path = source_file("examples/ds_cnn_kws_i8_w8_a8.h5").string();
+  for (int round = 0; round < 3; ++round) {
+    pid_t pid = -1;
+    {
+      Hdf5Child child(path, fs::file_size(path), Hdf5Target{path, {}}, &server);
+      pid = child.pid();
+      ASSERT_GT(pid, 0);
+      EXPECT_NE(pid, server.pid());
+      EXPECT_TRUE(reaped(pid)) << "forked by this process, not by the server";
+      EXPECT_FALSE(gone(pid)) << "the child is not running";
+      EXPECT_EQ(child.ask(Hdf5Request::kStringAttribute, "/", "model_config", "reading"),
+                Hdf5Answer::kValue);
+    }
+    EXPECT_TRUE(gone(pid)) << "the child outlived its Hdf5Child";
+  }
+}
+
+TEST(Hdf5ForkServer, ALibraryCrashInAServedChildIsTheSameError) {
+  cnn2snn::keras::Hdf5ForkServer server;
+  const std::string path = source_file("tests/regressions/keras_h5/libhdf5_segv.h5").string();
+  const auto bytes = test_support::file_bytes(path);
+  Hdf5Child child(path, bytes.size(), cnn2snn::keras::Hdf5Target{"", bytes}, &server);
+  const std::string message = test_support::error_of([&] {
+    child.ask(cnn2snn::keras::Hdf5Request::kStringAttribute, "/", "model_config",
+              "reading attribute 'model_config' of '/'");
+  });
+  EXPECT_EQ(message, path + ": the HDF5 library crashed (SIGSEGV) reading attribute "
+                            "'model_config' of '/': the file is corrupt");
+  EXPECT_EQ(child.pid(), -1);
+}
+
 }  // namespace

@@ -133,8 +133,14 @@ std::vector<int16_t> pack_levels16(const std::vector<int16_t>& relative, int64_t
 }
 
 #ifdef AKIDA_HAVE_AVX512_CODE
+// Every function below is built for AVX-512 VNNI (called only where the CPU has it). GCC takes
+// a target pragma; clang (the fuzzing and sanitizer builds) takes the same as a pushed attribute.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
 // GCC 12 reports the intrinsics' own undefined pass-through operands (_mm512_undefined_*).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -659,7 +665,11 @@ void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t
 }  // namespace
 
 #pragma GCC diagnostic pop
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 bool can_pool(int64_t window) {
   return std::find(std::begin(kTileWidths), std::end(kTileWidths), window) != std::end(kTileWidths);

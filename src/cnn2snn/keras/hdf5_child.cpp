@@ -14,8 +14,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <type_traits>
+#include <vector>
 
 #include "akida/errors.h"
 #include "cnn2snn/keras/hdf5_direct.h"
@@ -104,9 +106,8 @@ std::string child_read_string(int socket) {
 
 // Makes the forked copy of the parent a process of its own: it dies with the parent, runs no
 // handler of the parent's (a CLI's cleanup, libFuzzer's crash reporting: a crash here must end
-// the child only), holds no descriptor but its socket, stays quiet, and cannot take much more
-// memory than the file justifies.
-void detach_from_parent(int socket, pid_t parent, uint64_t file_bytes) {
+// the child only), holds no descriptor but its socket and stays quiet.
+void become_own_process(int socket, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) quit();  // the parent died before prctl
   for (int signal_number = 1; signal_number < NSIG; ++signal_number)
@@ -122,6 +123,11 @@ void detach_from_parent(int socket, pid_t parent, uint64_t file_bytes) {
     if (keep == nullptr || *keep == '\0') dup2(null, STDERR_FILENO);
     close(null);
   }
+}
+
+// The child cannot take much more memory than the file justifies: a size field gone wild makes
+// an allocation fail there instead of taking the machine.
+void limit_memory(uint64_t file_bytes) {
   uint64_t pages = 0;
   std::ifstream("/proc/self/statm") >> pages;  // the address space's size now, in pages
   const uint64_t budget = Hdf5Budget::kPerFileByte * file_bytes + Hdf5Budget::kSlack;
@@ -132,6 +138,12 @@ void detach_from_parent(int socket, pid_t parent, uint64_t file_bytes) {
     address_space.rlim_cur = limit;
     setrlimit(RLIMIT_AS, &address_space);
   }
+}
+
+DirectHdf5File open_target(const Hdf5Target& target, const std::string& source,
+                           uint64_t file_bytes) {
+  return target.path.empty() ? DirectHdf5File(target.image, source)
+                             : DirectHdf5File(target.path, file_bytes);
 }
 
 void put_value(Message& out, const std::vector<std::string>& list) {
@@ -216,8 +228,106 @@ void serve(int socket, const std::function<DirectHdf5File()>& open) {
 [[noreturn]] void run_child(int socket, pid_t parent, uint64_t file_bytes,
                             const std::function<DirectHdf5File()>& open) noexcept {
   try {
-    detach_from_parent(socket, parent, file_bytes);
+    become_own_process(socket, parent);
+    limit_memory(file_bytes);
     serve(socket, open);
+  } catch (...) {
+  }
+  quit();
+}
+
+// ---- the fork server -----------------------------------------------------------------------
+
+// What the caller asks the server (the first byte of a request).
+enum class ServerRequest : uint8_t { kSpawn = 1, kReap = 2 };
+
+// Sends one byte with a descriptor attached (SCM_RIGHTS: the receiver gets its own copy).
+bool send_with_descriptor(int socket, uint8_t byte, int descriptor) {
+  iovec part{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &descriptor, sizeof(int));
+  ssize_t n;
+  do n = sendmsg(socket, &message, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == 1;
+}
+
+// Reads one byte and the descriptor sent with it (-1 when none came); quits at the end of input.
+int receive_with_descriptor(int socket, uint8_t& byte) {
+  iovec part{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) quit();
+  const cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) return -1;
+  int descriptor = -1;
+  std::memcpy(&descriptor, CMSG_DATA(header), sizeof(int));
+  return descriptor;
+}
+
+// A spawn request after its first byte: the file's size, its source, the path and the image.
+// The image comes from the same program, so its size is not bounded like a message.
+void spawn_child(int control, int child_socket) {
+  const uint64_t file_bytes = child_read_u64(control);
+  const std::string source = child_read_string(control);
+  Hdf5Target target;
+  target.path = child_read_string(control);
+  std::vector<uint8_t> image(child_read_u64(control));
+  child_read(control, image.data(), image.size());
+  target.image = image;
+  const pid_t server = getpid();
+  const pid_t child = child_socket >= 0 ? fork() : -1;
+  if (child == 0) {
+    close(control);
+    run_child(child_socket, server, file_bytes,
+              [&] { return open_target(target, source, file_bytes); });
+  }
+  if (child_socket >= 0) close(child_socket);
+  Message answer;
+  answer.u64(static_cast<uint64_t>(static_cast<int64_t>(child)));
+  if (!answer.send_to(control)) quit();
+}
+
+void reap_child(int control) {
+  const auto child = static_cast<pid_t>(child_read_u64(control));
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  Message answer;
+  answer.u64(static_cast<uint64_t>(status));
+  if (!answer.send_to(control)) quit();
+}
+
+// The server's whole life: requests until its creator closes the socket (or dies).
+[[noreturn]] void run_server(int control, pid_t parent) noexcept {
+  try {
+    become_own_process(control, parent);
+    for (;;) {
+      uint8_t request = 0;
+      const int descriptor = receive_with_descriptor(control, request);
+      if (request == static_cast<uint8_t>(ServerRequest::kSpawn))
+        spawn_child(control, descriptor);
+      else if (request == static_cast<uint8_t>(ServerRequest::kReap))
+        reap_child(control);
+      else
+        quit();  // out of step
+    }
   } catch (...) {
   }
   quit();
@@ -244,13 +354,130 @@ int hdf5_child_timeout_seconds() {
   return seconds > 0 && seconds <= 86400 ? static_cast<int>(seconds) : kDefaultTimeoutSeconds;
 }
 
+// ---- Hdf5ForkServer ------------------------------------------------------------------------
+
+namespace {
+
+[[noreturn]] void server_failed(const std::string& source, const std::string& why) {
+  throw akida::FormatError(source + ": cannot start the HDF5 reader process: " + why);
+}
+
+// Reads exactly `size` bytes of the server's answer; false when the server is gone.
+bool read_from_server(int socket, void* data, size_t size) {
+  auto* bytes = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = read(socket, bytes, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::unique_ptr<Hdf5ForkServer>& process_server() {
+  static std::unique_ptr<Hdf5ForkServer> server;
+  return server;
+}
+
+}  // namespace
+
+Hdf5ForkServer::Hdf5ForkServer() {
+  int sockets[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+    server_failed("the HDF5 fork server", std::strerror(errno));
+  initialize_hdf5_library();
+  const pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ == 0) {
+    close(sockets[0]);
+    run_server(sockets[1], parent);
+  }
+  close(sockets[1]);
+  if (pid_ < 0) {
+    close(sockets[0]);
+    server_failed("the HDF5 fork server", std::strerror(errno));
+  }
+  socket_ = sockets[0];
+}
+
+Hdf5ForkServer::~Hdf5ForkServer() {
+  close(socket_);  // the server quits at the end of its input
+  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+void Hdf5ForkServer::start_for_process() {
+  if (!process_server()) process_server() = std::make_unique<Hdf5ForkServer>();
+}
+
+Hdf5ForkServer* Hdf5ForkServer::for_process() { return process_server().get(); }
+
+pid_t Hdf5ForkServer::spawn(int child_socket, uint64_t file_bytes, const std::string& source,
+                            const Hdf5Target& target) {
+  const std::lock_guard lock(mutex_);
+  Message request;
+  request.u64(file_bytes);
+  request.string(source);
+  request.string(target.path);
+  request.u64(target.image.size());
+  int64_t child = -1;
+  const bool sent =
+      send_with_descriptor(socket_, static_cast<uint8_t>(ServerRequest::kSpawn), child_socket) &&
+      request.send_to(socket_) &&
+      write_all(socket_, target.image.data(), target.image.size());
+  if (!sent || !read_from_server(socket_, &child, sizeof child))
+    server_failed(source, "the HDF5 fork server is gone");
+  if (child <= 0) server_failed(source, "the HDF5 fork server could not fork");
+  return static_cast<pid_t>(child);
+}
+
+int Hdf5ForkServer::reap(pid_t child) {
+  const std::lock_guard lock(mutex_);
+  Message request;
+  request.u8(static_cast<uint8_t>(ServerRequest::kReap));
+  request.u64(static_cast<uint64_t>(child));
+  uint64_t status = 0;
+  if (!request.send_to(socket_) || !read_from_server(socket_, &status, sizeof status)) return 0;
+  return static_cast<int>(status);
+}
+
+// ---- Hdf5Child -----------------------------------------------------------------------------
+
 Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes,
                      const std::function<DirectHdf5File()>& open)
     : source_(source), timeout_ms_(hdf5_child_timeout_seconds() * 1000) {
+  socket_ = fork_here(file_bytes, open);
+  await_opened();
+}
+
+Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes, const Hdf5Target& target,
+                     Hdf5ForkServer* server)
+    : source_(source), timeout_ms_(hdf5_child_timeout_seconds() * 1000) {
+  if (server == nullptr) {
+    socket_ = fork_here(file_bytes, [&] { return open_target(target, source, file_bytes); });
+  } else {
+    int sockets[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+      server_failed(source, std::strerror(errno));
+    try {
+      pid_ = server->spawn(sockets[1], file_bytes, source, target);
+    } catch (...) {
+      close(sockets[0]);
+      close(sockets[1]);
+      throw;
+    }
+    close(sockets[1]);
+    socket_ = sockets[0];
+    server_ = server;
+  }
+  await_opened();
+}
+
+int Hdf5Child::fork_here(uint64_t file_bytes, const std::function<DirectHdf5File()>& open) {
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-    throw akida::FormatError(source + ": cannot start the HDF5 reader process: " +
-                             std::strerror(errno));
+    server_failed(source_, std::strerror(errno));
   initialize_hdf5_library();
   const pid_t parent = getpid();
   pid_ = fork();
@@ -261,10 +488,12 @@ Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes,
   close(sockets[1]);
   if (pid_ < 0) {
     close(sockets[0]);
-    throw akida::FormatError(source + ": cannot start the HDF5 reader process: " +
-                             std::strerror(errno));
+    server_failed(source_, std::strerror(errno));
   }
-  socket_ = sockets[0];
+  return sockets[0];
+}
+
+void Hdf5Child::await_opened() {
   try {
     deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms_);
     read_answer();
@@ -280,8 +509,11 @@ int Hdf5Child::stop() {
   int status = 0;
   if (pid_ > 0) {
     kill(pid_, SIGKILL);
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
+    if (server_ != nullptr)
+      status = server_->reap(pid_);
+    else
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
     pid_ = -1;
   }
   if (socket_ >= 0) close(socket_);

@@ -7,16 +7,63 @@
 // that each child starts with that done.
 #pragma once
 
+//
+// A fork server (Hdf5ForkServer) may fork the children instead: a process forked once, early,
+// while the caller is still small. Forking a large process (a fuzzer with its ASan shadow and
+// corpus) costs tens of milliseconds of page-table copying and page faults per file; forking
+// the small server costs a fraction of that. What the child does is the same either way.
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <span>
 #include <string>
 
 namespace cnn2snn::keras {
 
 class DirectHdf5File;
+
+// What a child opens: the file at `path`, or, when `path` is empty, the file image `image`.
+struct Hdf5Target {
+  std::string path;
+  std::span<const uint8_t> image;
+};
+
+// A process that forks HDF5 children on request (spawn) and reaps them (reap), so that they
+// are forked from its small address space rather than the caller's. It dies with its creator.
+class Hdf5ForkServer {
+ public:
+  // Forks the server now (libhdf5 initialized first, so every child starts with that done).
+  // Throws akida::Error when it cannot.
+  Hdf5ForkServer();
+  // Ends the server (its children must have been reaped) and reaps it.
+  ~Hdf5ForkServer();
+  Hdf5ForkServer(const Hdf5ForkServer&) = delete;
+  Hdf5ForkServer& operator=(const Hdf5ForkServer&) = delete;
+
+  // Starts the process-wide server that Hdf5File's children are then forked by (later calls do
+  // nothing). For long-lived large processes that open many files: the fuzzer calls it first.
+  static void start_for_process();
+  // The process-wide server, or nullptr when none was started.
+  static Hdf5ForkServer* for_process();
+
+  // Forks a child that opens `target` and answers on `child_socket` (the server gets its own
+  // copy of the descriptor). Returns the child's pid; throws akida::Error naming `source` when
+  // the server cannot.
+  pid_t spawn(int child_socket, uint64_t file_bytes, const std::string& source,
+              const Hdf5Target& target);
+  // Waits for `child` (already killed) to end and returns its wait status (0 when unknown).
+  int reap(pid_t child);
+
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::mutex mutex_;  // one request at a time on the socket
+  pid_t pid_ = -1;
+  int socket_ = -1;
+};
 
 // What the parent asks (the first byte of a request).
 enum class Hdf5Request : uint8_t { kExists = 1, kStringAttribute, kStringListAttribute, kFloatDataset };
@@ -32,6 +79,9 @@ class Hdf5Child {
   // `file_bytes` (the file's size) bounds the memory the child may take.
   Hdf5Child(const std::string& source, uint64_t file_bytes,
             const std::function<DirectHdf5File()>& open);
+  // The same for a child that opens `target`, forked by `server` when it is not null.
+  Hdf5Child(const std::string& source, uint64_t file_bytes, const Hdf5Target& target,
+            Hdf5ForkServer* server);
   // Kills and reaps the child: no process, zombie or descriptor is left behind.
   ~Hdf5Child();
   Hdf5Child(const Hdf5Child&) = delete;
@@ -59,6 +109,10 @@ class Hdf5Child {
   // every later request.
   [[noreturn]] void fail(const std::string& what_happened);
   Hdf5Answer read_answer();
+  // Forks the child here, calling `open` in it; returns the parent's end of the socket.
+  int fork_here(uint64_t file_bytes, const std::function<DirectHdf5File()>& open);
+  // Waits for the child's first answer (the file opened), stopping it on failure.
+  void await_opened();
   // Kills and reaps the child, closes the socket; returns the child's wait status.
   int stop();
 
@@ -67,6 +121,7 @@ class Hdf5Child {
   std::string failure_;  // once the child is dead: the error every request throws again
   pid_t pid_ = -1;
   int socket_ = -1;
+  Hdf5ForkServer* server_ = nullptr;  // reaps the child when it forked it
   int timeout_ms_;
   Clock::time_point deadline_;  // when the current answer must be complete
 };

@@ -5,7 +5,6 @@
 
 #include "akida/errors.h"
 #include "cnn2snn/keras/hdf5_child.h"
-#include "cnn2snn/keras/hdf5_direct.h"
 #include "cnn2snn/keras/hdf5_precheck.h"
 
 namespace cnn2snn::keras {
@@ -51,16 +50,15 @@ auto read_value(Hdf5Child& child, Read read) -> decltype(read()) {
 
 Hdf5File::Hdf5File(const std::string& path) : path_(path), budget_(path, checked_file_size(path)) {
   precheck(RawBytes(path), path);
-  child_ = std::make_unique<Hdf5Child>(path, budget_.file_bytes(), [&path, this] {
-    return DirectHdf5File(path, budget_.file_bytes());
-  });
+  child_ = std::make_unique<Hdf5Child>(path, budget_.file_bytes(), Hdf5Target{path, {}},
+                                       Hdf5ForkServer::for_process());
 }
 
 Hdf5File::Hdf5File(std::span<const uint8_t> image, const std::string& source)
     : path_(source), budget_(source, image.size()) {
   precheck(RawBytes(image), source);
-  child_ = std::make_unique<Hdf5Child>(source, image.size(),
-                                       [image, &source] { return DirectHdf5File(image, source); });
+  child_ = std::make_unique<Hdf5Child>(source, image.size(), Hdf5Target{"", image},
+                                       Hdf5ForkServer::for_process());
 }
 
 Hdf5File::~Hdf5File() = default;
