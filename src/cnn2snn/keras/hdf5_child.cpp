@@ -241,40 +241,43 @@ void serve(int socket, const std::function<DirectHdf5File()>& open) {
 // What the caller asks the server (the first byte of a request).
 enum class ServerRequest : uint8_t { kSpawn = 1, kReap = 2 };
 
-// Sends one byte with a descriptor attached (SCM_RIGHTS: the receiver gets its own copy).
-bool send_with_descriptor(int socket, uint8_t byte, int descriptor) {
-  iovec part{&byte, 1};
+// A one-byte message with room for one descriptor (SCM_RIGHTS: the receiver gets its own copy).
+struct ByteWithDescriptor {
+  explicit ByteWithDescriptor(uint8_t& byte) : part{&byte, 1} {
+    message.msg_iov = &part;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+  }
+  ByteWithDescriptor(const ByteWithDescriptor&) = delete;
+  ByteWithDescriptor& operator=(const ByteWithDescriptor&) = delete;
+
+  iovec part;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
+};
+
+bool send_with_descriptor(int socket, uint8_t byte, int descriptor) {
+  ByteWithDescriptor out(byte);
+  cmsghdr* header = CMSG_FIRSTHDR(&out.message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(header), &descriptor, sizeof(int));
   ssize_t n;
-  do n = sendmsg(socket, &message, MSG_NOSIGNAL);
+  do n = sendmsg(socket, &out.message, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   return n == 1;
 }
 
 // Reads one byte and the descriptor sent with it (-1 when none came); quits at the end of input.
 int receive_with_descriptor(int socket, uint8_t& byte) {
-  iovec part{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  ByteWithDescriptor in(byte);
   ssize_t n;
-  do n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  do n = recvmsg(socket, &in.message, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n <= 0) quit();
-  const cmsghdr* header = CMSG_FIRSTHDR(&message);
+  const cmsghdr* header = CMSG_FIRSTHDR(&in.message);
   if (header == nullptr || header->cmsg_type != SCM_RIGHTS) return -1;
   int descriptor = -1;
   std::memcpy(&descriptor, CMSG_DATA(header), sizeof(int));
