@@ -93,43 +93,77 @@ TEST(Hdf5Child, ReadsAfterACrashRepeatTheError) {
 }
 
 // The fork server (Hdf5ForkServer) forks the children instead of this process: the same reads,
-// the same errors, and each child is gone (reaped by the server) when its Hdf5Child is.
+// the same errors. A child done with its file in step waits, idle, for the next file; one that
+// crashed is gone, replaced by a new one; all are gone with the server.
 bool gone(pid_t pid) { return kill(pid, 0) < 0 && errno == ESRCH; }
 
-TEST(Hdf5ForkServer, ForksChildrenThatReadAndAreReapedWithTheirFile) {
-  using cnn2snn::keras::Hdf5Answer;
-  using cnn2snn::keras::Hdf5Request;
-  using cnn2snn::keras::Hdf5Target;
-  cnn2snn::keras::Hdf5ForkServer server;
+using cnn2snn::keras::Hdf5Answer;
+using cnn2snn::keras::Hdf5ForkServer;
+using cnn2snn::keras::Hdf5Request;
+using cnn2snn::keras::Hdf5Target;
+
+// Opens `bytes` through `server` and reads the model's config; returns the child's pid.
+pid_t read_config_served(Hdf5ForkServer& server, const std::vector<uint8_t>& bytes) {
+  Hdf5Child child("model.h5", bytes.size(), Hdf5Target{"", bytes}, &server);
+  EXPECT_EQ(child.ask(Hdf5Request::kStringAttribute, "/", "model_config", "reading"),
+            Hdf5Answer::kValue);
+  const uint64_t size = child.read_u64();
+  std::string config(size, '\0');
+  child.read_bytes(config.data(), size);
+  EXPECT_NE(config.find("\"layers\""), std::string::npos);
+  return child.pid();
+}
+
+TEST(Hdf5ForkServer, ForksAChildThatServesFileAfterFileUntilTheServerEnds) {
   const std::string path = source_file("examples/ds_cnn_kws_i8_w8_a8.h5").string();
-  for (int round = 0; round < 3; ++round) {
-    pid_t pid = -1;
+  const auto bytes = test_support::file_bytes(path);
+  pid_t pid = -1;
+  {
+    Hdf5ForkServer server;
     {
-      Hdf5Child child(path, fs::file_size(path), Hdf5Target{path, {}}, &server);
+      Hdf5Child child(path, bytes.size(), Hdf5Target{path, {}}, &server);
       pid = child.pid();
       ASSERT_GT(pid, 0);
       EXPECT_NE(pid, server.pid());
       EXPECT_TRUE(reaped(pid)) << "forked by this process, not by the server";
       EXPECT_FALSE(gone(pid)) << "the child is not running";
-      EXPECT_EQ(child.ask(Hdf5Request::kStringAttribute, "/", "model_config", "reading"),
-                Hdf5Answer::kValue);
     }
-    EXPECT_TRUE(gone(pid)) << "the child outlived its Hdf5Child";
+    EXPECT_FALSE(gone(pid)) << "the idle child was stopped";
+    for (int round = 0; round < 3; ++round)
+      EXPECT_EQ(read_config_served(server, bytes), pid) << "the idle child was not reused";
+    // A file libhdf5 refuses is an error answer: the child stays in step for the next file.
+    const std::vector<uint8_t> truncated(bytes.begin(), bytes.begin() + 4096);
+    const std::string message = test_support::error_of(
+        [&] { Hdf5Child("cut.h5", truncated.size(), Hdf5Target{"", truncated}, &server); });
+    EXPECT_NE(message.find("cut.h5"), std::string::npos) << message;
+    EXPECT_EQ(read_config_served(server, bytes), pid);
   }
+  EXPECT_TRUE(gone(pid)) << "the idle child outlived the server";
 }
 
-TEST(Hdf5ForkServer, ALibraryCrashInAServedChildIsTheSameError) {
-  cnn2snn::keras::Hdf5ForkServer server;
+TEST(Hdf5ForkServer, ALibraryCrashInAServedChildIsTheSameErrorAndANewChildServesNext) {
+  Hdf5ForkServer server;
   const std::string path = source_file("tests/regressions/keras_h5/libhdf5_segv.h5").string();
-  const auto bytes = test_support::file_bytes(path);
-  Hdf5Child child(path, bytes.size(), cnn2snn::keras::Hdf5Target{"", bytes}, &server);
-  const std::string message = test_support::error_of([&] {
-    child.ask(cnn2snn::keras::Hdf5Request::kStringAttribute, "/", "model_config",
-              "reading attribute 'model_config' of '/'");
-  });
-  EXPECT_EQ(message, path + ": the HDF5 library crashed (SIGSEGV) reading attribute "
-                            "'model_config' of '/': the file is corrupt");
-  EXPECT_EQ(child.pid(), -1);
+  const auto crashing = test_support::file_bytes(path);
+  const auto model = test_support::file_bytes(source_file("examples/ds_cnn_kws_i8_w8_a8.h5"));
+  const pid_t first = read_config_served(server, model);
+  pid_t crashed = -1;
+  {
+    Hdf5Child child(path, crashing.size(), Hdf5Target{"", crashing}, &server);
+    crashed = child.pid();
+    EXPECT_EQ(crashed, first) << "the idle child was not reused";
+    const std::string message = test_support::error_of([&] {
+      child.ask(Hdf5Request::kStringAttribute, "/", "model_config",
+                "reading attribute 'model_config' of '/'");
+    });
+    EXPECT_EQ(message, path + ": the HDF5 library crashed (SIGSEGV) reading attribute "
+                              "'model_config' of '/': the file is corrupt");
+    EXPECT_EQ(child.pid(), -1);
+  }
+  EXPECT_TRUE(gone(crashed));
+  const pid_t next = read_config_served(server, model);
+  EXPECT_NE(next, crashed);
+  EXPECT_FALSE(gone(next));
 }
 
 }  // namespace

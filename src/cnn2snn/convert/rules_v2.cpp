@@ -202,6 +202,18 @@ void check_weights_bits(const RuleInput& in, Findings& out) {
     report(out, in.block, "weights_bits", str(in.block.weights_bits) + " bits, expected 4 or 8");
 }
 
+// A source buffer narrower than Akida's saturates sums that Akida keeps: the outputs would
+// differ wherever a sum reaches the narrower bound. (A wider one, QuantizeML's 32-bit default on
+// the ONNX path, saturates only beyond 2^27, which Akida's own layers accept.)
+void check_buffer_bits(const RuleInput& in, Findings& out) {
+  const int32_t akida = akida_buffer_bits(in.block.kind);
+  if (in.block.buffer_bits < akida)
+    report(out, in.block, "buffer_bits",
+           str(in.block.buffer_bits) + " bits: the quantized model saturates its sums to " +
+               str(in.block.buffer_bits) + " bits, Akida 2.0 to " + str(akida) +
+               ", so their outputs would differ (expected at least " + str(akida) + ")");
+}
+
 void check_weights_range(const RuleInput& in, Findings& out) {
   const int32_t bits = in.block.weights_bits;
   if (bits < 1 || bits > 8) return;  // weights-bits reports it
@@ -541,6 +553,9 @@ const std::vector<BlockKind> kNeural = {K::InputConv2D, K::Conv2D, K::DepthwiseC
                                         K::Dense, K::BufferTempConv, K::DepthwiseBufferTempConv};
 const std::vector<BlockKind> kSpatial = {K::InputConv2D, K::Conv2D, K::DepthwiseConv2D};
 const std::vector<BlockKind> kNonNeural = {K::Add, K::Concatenate, K::Dequantizer};
+// The blocks whose sums saturate to buffer_bits, in the evaluator as on Akida.
+const std::vector<BlockKind> kBuffered = {K::InputConv2D, K::Conv2D, K::DepthwiseConv2D,
+                                          K::Dense, K::Add};
 
 }  // namespace
 
@@ -575,6 +590,10 @@ const std::vector<Rule>& v2_rules() {
       {"input-conv-input", "InputConv2D takes an unsigned 8-bit image of 1 or 3 channels.",
        S::Block, {K::InputConv2D}, check_input_conv_input},
       {"weights-bits", "Weights have 4 or 8 bits.", S::Block, kNeural, check_weights_bits},
+      {"buffer-bits",
+       "The quantized model's accumulator (buffer_bits) is at least as wide as Akida 2.0's "
+       "(28 bits for the neural layers, 32 for Add).",
+       S::Block, kBuffered, check_buffer_bits},
       {"weights-range", "Every weight fits the signed range of weights_bits.", S::Block, kNeural,
        check_weights_range},
       {"square-kernel", "Convolution kernels are square.", S::Block, kSpatial,

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "akida/errors.h"
@@ -134,10 +136,11 @@ void limit_memory(uint64_t file_bytes) {
   const uint64_t limit = pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) + file_bytes +
                          budget + kChildMemoryHeadroom;
   rlimit address_space{};
-  if (pages > 0 && getrlimit(RLIMIT_AS, &address_space) == 0 && limit < address_space.rlim_cur) {
-    address_space.rlim_cur = limit;
-    setrlimit(RLIMIT_AS, &address_space);
-  }
+  if (pages == 0 || getrlimit(RLIMIT_AS, &address_space) != 0) return;
+  // A reused child sets it again for each file, never above the limit it was forked with.
+  static const rlim_t inherited = address_space.rlim_cur;
+  address_space.rlim_cur = std::min<rlim_t>(limit, inherited);
+  setrlimit(RLIMIT_AS, &address_space);
 }
 
 DirectHdf5File open_target(const Hdf5Target& target, const std::string& source,
@@ -179,6 +182,7 @@ void answer(const DirectHdf5File& file, Hdf5Request request, const std::string& 
       for (int64_t dim : dataset->shape) out.u64(static_cast<uint64_t>(dim));
       return;
     }
+    case Hdf5Request::kOpen: break;  // serve() handles it
   }
   quit();  // not a request: the parent is out of step
 }
@@ -192,22 +196,48 @@ void send_error(int socket, const std::string& message) {
 
 // Opens the file, says whether that worked, then answers requests until the parent closes the
 // socket (or kills the child).
-void serve(int socket, const std::function<DirectHdf5File()>& open) {
-  std::optional<DirectHdf5File> file;
+// Opens the file `open` gives in place of the current one, and says whether that worked (a
+// failure is an error answer; the child stays for the next request).
+void open_file(int socket, std::optional<DirectHdf5File>& file,
+               const std::function<DirectHdf5File()>& open) {
+  file.reset();
   try {
     file.emplace(open());
   } catch (const std::exception& e) {
-    send_error(socket, e.what());
-    quit();
+    return send_error(socket, e.what());
   }
   Message opened;
   opened.u8(static_cast<uint8_t>(Hdf5Answer::kValue));
   if (!opened.send_to(socket)) quit();
+}
+
+// A kOpen request after its object (the path) and name (the source): the file's size and image.
+// The image comes from the same program, so its size is not bounded like a message.
+void open_requested(int socket, const std::string& path, const std::string& source,
+                    std::optional<DirectHdf5File>& file) {
+  const uint64_t file_bytes = child_read_u64(socket);
+  std::vector<uint8_t> image(child_read_u64(socket));
+  child_read(socket, image.data(), image.size());
+  file.reset();  // its memory first
+  limit_memory(file_bytes);
+  open_file(socket, file, [&] { return open_target({path, image}, source, file_bytes); });
+}
+
+// Opens the file, says whether that worked, then answers requests until the parent closes the
+// socket (or kills the child). A kOpen request (a reused child) opens another file.
+void serve(int socket, const std::function<DirectHdf5File()>& open) {
+  std::optional<DirectHdf5File> file;
+  open_file(socket, file, open);
   for (;;) {
     uint8_t request = 0;
     child_read(socket, &request, 1);
     const std::string object = child_read_string(socket);
     const std::string name = child_read_string(socket);
+    if (request == static_cast<uint8_t>(Hdf5Request::kOpen)) {
+      open_requested(socket, object, name, file);
+      continue;
+    }
+    if (!file) quit();  // the parent asks of a file that did not open: out of step
     Message out;
     std::optional<FloatArray> dataset;
     try {
@@ -405,6 +435,7 @@ Hdf5ForkServer::Hdf5ForkServer() {
 }
 
 Hdf5ForkServer::~Hdf5ForkServer() {
+  if (idle_.pid > 0) stop(idle_);
   close(socket_);  // the server quits at the end of its input
   while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
@@ -445,6 +476,26 @@ int Hdf5ForkServer::reap(pid_t child) {
   return static_cast<int>(status);
 }
 
+Hdf5ForkServer::Child Hdf5ForkServer::take_idle() {
+  const std::lock_guard lock(mutex_);
+  return std::exchange(idle_, Child{});
+}
+
+void Hdf5ForkServer::keep_idle(Child child) {
+  Child before;
+  {
+    const std::lock_guard lock(mutex_);
+    before = std::exchange(idle_, child);
+  }
+  if (before.pid > 0) stop(before);
+}
+
+void Hdf5ForkServer::stop(Child child) {
+  kill(child.pid, SIGKILL);
+  reap(child.pid);
+  close(child.socket);
+}
+
 // ---- Hdf5Child -----------------------------------------------------------------------------
 
 Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes,
@@ -459,7 +510,7 @@ Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes, const Hdf5T
     : source_(source), timeout_ms_(hdf5_child_timeout_seconds() * 1000) {
   if (server == nullptr) {
     socket_ = fork_here(file_bytes, [&] { return open_target(target, source, file_bytes); });
-  } else {
+  } else if (!reuse_idle_child(*server, file_bytes, source, target)) {
     int sockets[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
       server_failed(source, std::strerror(errno));
@@ -496,17 +547,46 @@ int Hdf5Child::fork_here(uint64_t file_bytes, const std::function<DirectHdf5File
   return sockets[0];
 }
 
+bool Hdf5Child::reuse_idle_child(Hdf5ForkServer& server, uint64_t file_bytes,
+                                 const std::string& source, const Hdf5Target& target) {
+  const Hdf5ForkServer::Child idle = server.take_idle();
+  if (idle.pid <= 0) return false;
+  pid_ = idle.pid;
+  socket_ = idle.socket;
+  server_ = &server;
+  Message request;
+  request.u8(static_cast<uint8_t>(Hdf5Request::kOpen));
+  request.string(target.path);
+  request.string(source);
+  request.u64(file_bytes);
+  request.u64(target.image.size());
+  if (request.send_to(socket_) && write_all(socket_, target.image.data(), target.image.size()))
+    return true;
+  stop();  // it died while idle
+  return false;
+}
+
 void Hdf5Child::await_opened() {
   try {
     deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms_);
     read_answer();
   } catch (...) {
-    stop();
+    release();
     throw;
   }
 }
 
-Hdf5Child::~Hdf5Child() { stop(); }
+void Hdf5Child::release() {
+  if (server_ != nullptr && pid_ > 0 && failure_.empty()) {
+    server_->keep_idle({pid_, socket_});
+    pid_ = -1;
+    socket_ = -1;
+    return;
+  }
+  stop();
+}
+
+Hdf5Child::~Hdf5Child() { release(); }
 
 int Hdf5Child::stop() {
   int status = 0;

@@ -33,12 +33,16 @@ struct Hdf5Target {
 
 // A process that forks HDF5 children on request (spawn) and reaps them (reap), so that they
 // are forked from its small address space rather than the caller's. It dies with its creator.
+// It also keeps one child that finished a file in step (an idle child): the next file is opened
+// in that child (Hdf5Request::kOpen) instead of a new one, until a child crashes, hangs or is
+// abandoned midway; those are stopped and replaced.
 class Hdf5ForkServer {
  public:
   // Forks the server now (libhdf5 initialized first, so every child starts with that done).
   // Throws akida::Error when it cannot.
   Hdf5ForkServer();
-  // Ends the server (its children must have been reaped) and reaps it.
+  // Stops the idle child, ends the server (its other children must have been reaped) and reaps
+  // it.
   ~Hdf5ForkServer();
   Hdf5ForkServer(const Hdf5ForkServer&) = delete;
   Hdf5ForkServer& operator=(const Hdf5ForkServer&) = delete;
@@ -57,16 +61,39 @@ class Hdf5ForkServer {
   // Waits for `child` (already killed) to end and returns its wait status (0 when unknown).
   int reap(pid_t child);
 
+  // A child and the parent's end of its socket.
+  struct Child {
+    pid_t pid = -1;
+    int socket = -1;
+  };
+  // The idle child, which the caller then owns (pid -1 when there is none).
+  Child take_idle();
+  // Keeps `child`, in step and done with its file, as the idle child (stopping the one kept
+  // before, if any).
+  void keep_idle(Child child);
+
   pid_t pid() const { return pid_; }
 
  private:
-  std::mutex mutex_;  // one request at a time on the socket
+  // Kills and reaps `child`, closes its socket.
+  void stop(Child child);
+
+  std::mutex mutex_;  // one request at a time on the socket; the idle child
   pid_t pid_ = -1;
   int socket_ = -1;
+  Child idle_;
 };
 
 // What the parent asks (the first byte of a request).
-enum class Hdf5Request : uint8_t { kExists = 1, kStringAttribute, kStringListAttribute, kFloatDataset };
+// kOpen (a child the fork server reuses): open another file in place of the current one; its
+// object is the path, its name the source, then the file's size and image follow.
+enum class Hdf5Request : uint8_t {
+  kExists = 1,
+  kStringAttribute,
+  kStringListAttribute,
+  kFloatDataset,
+  kOpen
+};
 // How the child answers (the first byte of an answer); an error answer carries the message of
 // the akida::FormatError the child's reader threw.
 enum class Hdf5Answer : uint8_t { kValue = 0, kAbsent = 1, kError = 2 };
@@ -115,6 +142,13 @@ class Hdf5Child {
   void await_opened();
   // Kills and reaps the child, closes the socket; returns the child's wait status.
   int stop();
+  // Done with the file: a child the fork server forked goes back to it as its idle child when
+  // it is alive and in step (every answer read whole: the reads throw only after an error
+  // answer read whole, or after stopping the child); any other is stopped.
+  void release();
+  // Opens `target` in the server's idle child; false when there is none or it is gone.
+  bool reuse_idle_child(Hdf5ForkServer& server, uint64_t file_bytes, const std::string& source,
+                        const Hdf5Target& target);
 
   std::string source_;
   std::string reading_ = "opening the file";  // what the current request reads, for errors
