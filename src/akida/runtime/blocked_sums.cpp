@@ -237,6 +237,15 @@ inline void store(int32_t* out, __m512i v, int64_t f, int64_t channels) {
     _mm512_mask_storeu_epi32(out + f, channel_mask(f, channels), v);
 }
 
+// The low bytes of the 16 values (ConvTask::out_bytes).
+inline void store(uint8_t* out, __m512i v, int64_t f, int64_t channels) {
+  const __m128i bytes = _mm512_cvtepi32_epi8(v);
+  if (f + kLanes <= channels)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + f), bytes);
+  else
+    _mm_mask_storeu_epi8(out + f, channel_mask(f, channels), bytes);
+}
+
 // The dot product instruction of each input type: four u8 × s8 or two s16 × s16 products per lane.
 inline __m512i dot(__m512i acc, __m512i x, __m512i w, uint8_t) { return _mm512_dpbusd_epi32(acc, x, w); }
 inline __m512i dot(__m512i acc, __m512i x, __m512i w, int16_t) { return _mm512_dpwssd_epi32(acc, x, w); }
@@ -280,9 +289,9 @@ __attribute__((always_inline)) inline void levels16(const Epilogue& e, __m512i a
 // The epilogue of a tile's items (the pixels p with item[p]; item q goes to out + q·filters):
 // vector by vector, or for Levels16 two vectors at a time (two channel vectors of one item, or
 // two consecutive unpooled pixels when the tile has one channel vector).
-template <int P, int NB>
+template <int P, int NB, typename O>
 __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
-                 int32_t* out, int64_t f0, int64_t filters) {
+                 O* out, int64_t f0, int64_t filters) {
   // A copy the stores cannot alias: its fields stay in registers instead of being reloaded
   // after every store.
   const Epilogue e = epilogue;
@@ -301,17 +310,19 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
     }
     return;
   }
-  if (e.kind == Epilogue::Kind::ClampSum) {  // every item adds to the same sums
+  if (e.kind == Epilogue::Kind::ClampSum) {  // every item adds to the same sums (int32 only)
+    if constexpr (std::is_same_v<O, int32_t>) {
 #pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) {
-      if (!item[p]) continue;
+      for (int p = 0; p < P; ++p) {
+        if (!item[p]) continue;
 #pragma GCC unroll 4
-      for (int b = 0; b < NB; ++b) {
-        const int64_t f = f0 + b * kLanes;
-        const __m512i v = _mm512_max_epi32(_mm512_min_epi32(acc[p][b], load(e.high + f)), load(e.low + f));
-        const __mmask16 lanes = channel_mask(f, filters);
-        _mm512_mask_storeu_epi32(out + f, lanes,
-                                 _mm512_add_epi32(_mm512_maskz_loadu_epi32(lanes, out + f), v));
+        for (int b = 0; b < NB; ++b) {
+          const int64_t f = f0 + b * kLanes;
+          const __m512i v = _mm512_max_epi32(_mm512_min_epi32(acc[p][b], load(e.high + f)), load(e.low + f));
+          const __mmask16 lanes = channel_mask(f, filters);
+          _mm512_mask_storeu_epi32(out + f, lanes,
+                                   _mm512_add_epi32(_mm512_maskz_loadu_epi32(lanes, out + f), v));
+        }
       }
     }
     return;
@@ -417,6 +428,9 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
     item[p] = ++in_window == window;
     if (item[p]) in_window = 0;
   }
+  if (t.out_bytes)
+    return store_items<P, NB>(t.epilogue, acc, item, window, t.out_bytes + item0 * w.filters, f0,
+                              w.filters);
   const bool global_sum = t.epilogue.kind == Epilogue::Kind::ClampSum;
   store_items<P, NB>(t.epilogue, acc, item, window, t.out + (global_sum ? 0 : item0 * w.filters),
                      f0, w.filters);
@@ -647,6 +661,29 @@ void stage_bytes_rows(const int32_t* in, int64_t rows, int64_t n, int64_t in_row
   hi = _mm512_reduce_max_epi32(high);
 }
 
+void copy_bytes_impl(const uint8_t* in, int64_t rows, int64_t n, int64_t in_row_stride,
+                     uint8_t* out, int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  __m512i low = _mm512_set1_epi8(-1), high = _mm512_setzero_si512();
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = in + r * in_row_stride;
+    uint8_t* dst = out + r * out_row_stride;
+    for (int64_t k = 0; k < n; k += 64) {
+      const __mmask64 lanes = n - k >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - k)) - 1;
+      const __m512i x = _mm512_maskz_loadu_epi8(lanes, src + k);
+      low = _mm512_mask_min_epu8(low, lanes, low, x);
+      high = _mm512_max_epu8(high, x);  // masked-off lanes load as 0
+      _mm512_mask_storeu_epi8(dst + k, lanes, x);
+    }
+  }
+  alignas(64) uint8_t lows[64], highs[64];
+  _mm512_store_si512(lows, low);
+  _mm512_store_si512(highs, high);
+  if (rows > 0 && n > 0) {
+    lo = std::min<int32_t>(lo, *std::min_element(lows, lows + 64));
+    hi = std::max<int32_t>(hi, *std::max_element(highs, highs + 64));
+  }
+}
+
 void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t channels,
                  int32_t* out) {
   for (int64_t p = 0; p < pixels; ++p)
@@ -679,6 +716,11 @@ void stage_bytes(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stri
   stage_bytes_rows<false>(in, rows, n, in_row_stride, shifts, offset, out, out_row_stride, lo, hi);
 }
 
+void copy_bytes(const uint8_t* in, int64_t rows, int64_t n, int64_t in_row_stride, uint8_t* out,
+                int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  copy_bytes_impl(in, rows, n, in_row_stride, out, out_row_stride, lo, hi);
+}
+
 void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void depthwise(const DepthwiseTask<uint8_t>& task, int64_t begin, int64_t end) {
@@ -698,6 +740,7 @@ void stage_permuted(const int32_t*, int64_t, int64_t, int64_t, const Permutation
                     uint8_t*, int64_t, int32_t&, int32_t&) {}
 void stage_bytes(const int32_t*, int64_t, int64_t, int64_t, const int32_t*, int32_t, uint8_t*,
                  int64_t, int32_t&, int32_t&) {}
+void copy_bytes(const uint8_t*, int64_t, int64_t, int64_t, uint8_t*, int64_t, int32_t&, int32_t&) {}
 void conv(const ConvTask<uint8_t>&, int64_t, int64_t) {}
 void conv(const ConvTask<int16_t>&, int64_t, int64_t) {}
 void depthwise(const DepthwiseTask<uint8_t>&, int64_t, int64_t) {}

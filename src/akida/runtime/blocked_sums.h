@@ -109,7 +109,9 @@ std::vector<int16_t> pack_levels16(const std::vector<int16_t>& relative, int64_t
 // the buffer's end). `init` (padded_filters values) is added to every sum. Output item q's `filters`
 // values go to out[q · filters ...]: with pool_window = W > 1, item q is the maximum of the sums
 // of pixels q·W .. q·W + W − 1 (a max-pooling window; windows[] lists each window's pixels),
-// taken before the epilogue.
+// taken before the epilogue. With out_bytes set, the epilogue's values go there as bytes instead
+// (their low 8 bits: for epilogues whose values lie within 0..255, Akida 1.0 levels), at the same
+// indices.
 template <typename T>
 struct ConvTask {
   const T* input = nullptr;
@@ -119,6 +121,7 @@ struct ConvTask {
   const int32_t* init = nullptr;
   Epilogue epilogue;
   int32_t* out = nullptr;
+  uint8_t* out_bytes = nullptr;
 };
 
 // Staging in a channel order of our choosing (the inputs grouped by input_shift, see InputRun):
@@ -148,6 +151,12 @@ void stage_permuted(const int32_t* in, int64_t rows, int64_t row_pixels, int64_t
 void stage_bytes(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stride,
                  const int32_t* shifts, int32_t offset, uint8_t* out, int64_t out_row_stride,
                  int32_t& lo, int32_t& hi);
+
+// Copies `rows` rows of n bytes (row r at in + r·in_row_stride) to out + r·out_row_stride;
+// updates lo / hi with their minimum and maximum. The staging of inputs that arrive as bytes.
+// Precondition: available().
+void copy_bytes(const uint8_t* in, int64_t rows, int64_t n, int64_t in_row_stride, uint8_t* out,
+                int64_t out_row_stride, int32_t& lo, int32_t& hi);
 
 // Whether conv() can pool windows of `window` pixels (the tiles hold whole windows).
 bool can_pool(int64_t window);

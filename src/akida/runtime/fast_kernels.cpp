@@ -28,6 +28,7 @@
 #include "akida/runtime/blocked_sums.h"
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
+#include "akida/runtime/level_handoff.h"
 #include "akida/runtime/madd_sums.h"
 #include "akida/runtime/post_ops.h"
 #include "akida/runtime/v1_activation.h"
@@ -515,12 +516,29 @@ class ConvSums {
       choice = best_staging();
       stage_as(in, choice);
     }
-    current_ = choice;
-    last_ = best_staging();  // the next sample's guess
-    const int64_t max_input = std::max(std::abs(lo_), std::abs(hi_));
-    if (!sums_fit_int32(max_l1_, max_input)) return std::nullopt;
-    return max_l1_ * max_input;
+    return staged(choice);
   }
+
+  // stage() for an input that arrives as bytes (the levels of the layer before, level_handoff.h):
+  // copied as they are where this layer stages bytes unshifted with zero padding, else widened
+  // and staged as above.
+  std::optional<int64_t> stage(const std::vector<uint8_t>& in) {
+    if (!copies_bytes_) {
+      widened_.assign(in.begin(), in.end());
+      return stage(widened_);
+    }
+    const int64_t c = g_.in.c;
+    prepare_buffer(bytes8_, 0, border8_);
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    blocked::copy_bytes(in.data(), covered_x_, covered_y_ * c, g_.in.y * c,
+                        bytes8_.data() + interior_offset(c), py_ * c, lo, hi);
+    shifted_range(lo, hi);
+    return staged({Staging::Bytes, 0});
+  }
+
+  // Whether compute_all() runs the blocked kernels on whole outputs (pooled in the tiles where
+  // the layer pools) for the staged sample: then it can write bytes.
+  bool blocked_tiles() const { return blocked() && (!pooling_ || layout().pool_window > 0); }
 
   // Whether compute() runs the blocked kernels for the staged sample: only they apply
   // epilogues and biases.
@@ -544,6 +562,10 @@ class ConvSums {
                                       static_cast<uint32_t>(bias ? bias[f] : 0));
   }
 
+  // compute_all() writing the low byte of each value (values within 0..255: levels).
+  // Precondition: blocked_tiles(), not depthwise().
+  void compute_all(const blocked::Epilogue& epilogue, uint8_t* out) { tiles(epilogue, out); }
+
   // Lets compute_all() split the rows over `pool` (nullptr: the calling thread only).
   void use_threads(ThreadPool* pool) { pool_ = pool; }
 
@@ -552,16 +574,7 @@ class ConvSums {
   // must be kPlainSums and no bias started). The blocked kernels' outputs are split in parts
   // over the pool's threads (not for a global sum, to which every output adds).
   void compute_all(const blocked::Epilogue& epilogue, int32_t* out) {
-    if (blocked() && (!pooling_ || layout().pool_window > 0)) {
-      const int64_t items = outputs() / g_.out.c;
-      if (!pool_ || items < 2 || epilogue.kind == blocked::Epilogue::Kind::ClampSum)
-        return blocked_items(epilogue, out, 0, items);
-      const int64_t parts = std::min<int64_t>(items, 4 * pool_->size());
-      pool_->run(parts, [&](int64_t i) {
-        blocked_items(epilogue, out, items * i / parts, items * (i + 1) / parts);
-      });
-      return;
-    }
+    if (blocked_tiles()) return tiles(epilogue, out);
     if (!pooling_) return plain_sums(out);
     // The whole conv output, then its pooling.
     unpooled_.resize(static_cast<size_t>(g_.out.size()));
@@ -574,8 +587,32 @@ class ConvSums {
   }
 
  private:
+  // Every blocked output, split in parts over the pool's threads (not for a global sum, to
+  // which every output adds).
+  template <typename O>
+  void tiles(const blocked::Epilogue& epilogue, O* out) {
+    const int64_t items = outputs() / g_.out.c;
+    if (!pool_ || items < 2 || epilogue.kind == blocked::Epilogue::Kind::ClampSum)
+      return blocked_items(epilogue, out, 0, items);
+    const int64_t parts = std::min<int64_t>(items, 4 * pool_->size());
+    pool_->run(parts, [&](int64_t i) {
+      blocked_items(epilogue, out, items * i / parts, items * (i + 1) / parts);
+    });
+  }
+
+  // The bound of a staged sample (see stage()) and its staging, remembered with the next
+  // sample's guess.
+  std::optional<int64_t> staged(const StagingChoice& choice) {
+    current_ = choice;
+    last_ = best_staging();
+    const int64_t max_input = std::max(std::abs(lo_), std::abs(hi_));
+    if (!sums_fit_int32(max_l1_, max_input)) return std::nullopt;
+    return max_l1_ * max_input;
+  }
+
   // Blocked outputs [begin, end) (pooled ones when the kernel pools).
-  void blocked_items(const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
+  template <typename O>
+  void blocked_items(const blocked::Epilogue& epilogue, O* out, int64_t begin,
                      int64_t end) const {
     if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, epilogue, out, begin, end);
     if (current_.kind == Staging::GroupedBytes)
@@ -631,16 +668,21 @@ class ConvSums {
         pairs_fit_ = std::all_of(weights_.begin(), weights_.end(), [](int32_t v) {
           return v >= INT16_MIN && v <= INT16_MAX;
         });
-        const bool zero_padding = std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v == 0; });
-        if (max_shift_ > 0 && zero_padding && c <= blocked::kMaxPermutedChannels &&
+        if (max_shift_ > 0 && zero_padding() && c <= blocked::kMaxPermutedChannels &&
             blocked::can_permute())
           group_by_shift();
       }
       plain_.channels = c;
       make_windows(plain_);
+      // Bytes are staged as they come when they need neither a shift nor an offset.
+      copies_bytes_ = max_shift_ == 0 && zero_padding() && (depthwise_ || !bytes_.empty());
     }
     if (!depthwise_ && f % 8 == 0 && !blocked_ready() && madd_available())
       madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
+  }
+
+  bool zero_padding() const {
+    return std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v == 0; });
   }
 
   // The element offset of output pixel (ox, oy)'s window in a staged buffer of `channels`
@@ -792,19 +834,30 @@ class ConvSums {
     hi_ = std::max(pad_hi_, int64_t{raw_hi} << (raw_hi > 0 ? max_shift_ : min_shift_));
   }
 
+  // Allocates a staging buffer on first use and fills its border for `offset`.
+  template <typename T>
+  void prepare_buffer(std::vector<T>& buffer, int32_t offset,
+                      std::optional<int32_t>& border_offset) const {
+    if (buffer.empty()) buffer.assign(static_cast<size_t>(px_ * py_ * g_.in.c + kStagingSlack), 0);
+    if (border_offset != offset) fill_border(buffer, offset), border_offset = offset;
+  }
+
+  // Where input pixel (0, 0) goes in a staged buffer of `channels` elements per pixel.
+  int64_t interior_offset(int64_t channels) const {
+    return (g_.x.pad_before * py_ + g_.y.pad_before) * channels;
+  }
+
   template <typename T>
   void stage_into(const std::vector<int32_t>& in, std::vector<T>& buffer, int32_t offset,
                   std::optional<int32_t>& border_offset) {
     const int64_t c = g_.in.c;
-    if (buffer.empty()) buffer.assign(static_cast<size_t>(px_ * py_ * c + kStagingSlack), 0);
-    if (border_offset != offset) fill_border(buffer, offset), border_offset = offset;
+    prepare_buffer(buffer, offset, border_offset);
     int32_t lo = INT32_MAX, hi = INT32_MIN;
     if constexpr (std::is_same_v<T, uint8_t>) {
       if (blocked::available()) {  // a staged byte buffer is what the blocked kernels read
         blocked::stage_bytes(in.data(), covered_x_, covered_y_ * c, g_.in.y * c,
                              max_shift_ > 0 ? row_shifts_.data() : nullptr, offset,
-                             buffer.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * c, py_ * c,
-                             lo, hi);
+                             buffer.data() + interior_offset(c), py_ * c, lo, hi);
         return shifted_range(lo, hi);
       }
     }
@@ -834,7 +887,7 @@ class ConvSums {
     }
     int32_t lo = INT32_MAX, hi = INT32_MIN;
     blocked::stage_permuted(in.data(), covered_x_, covered_y_, g_.in.y * c, permutation_, offset,
-                            grouped8_.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * slots,
+                            grouped8_.data() + interior_offset(slots),
                             py_ * slots, lo, hi);
     shifted_range(lo, hi);
   }
@@ -851,22 +904,28 @@ class ConvSums {
     }
   }
 
-  template <typename T, typename W>
+  template <typename T, typename W, typename O>
   void run_blocked(const std::vector<T>& input, const blocked::PackedWeights<W>& weights,
-                   const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
+                   const blocked::Epilogue& epilogue, O* out, int64_t begin,
                    int64_t end) const {
-    if (depthwise_) {
-      blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
-                                  tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
-                                  dw_weights_.data(),
-                                  dw_pairs_.empty() ? nullptr : dw_pairs_.data(),
-                                  init_.data(), epilogue, out};
-      return blocked::depthwise(t, begin, end);
+    if constexpr (std::is_same_v<O, int32_t>) {
+      if (depthwise_) {
+        blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
+                                    tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
+                                    dw_weights_.data(),
+                                    dw_pairs_.empty() ? nullptr : dw_pairs_.data(),
+                                    init_.data(), epilogue, out};
+        return blocked::depthwise(t, begin, end);
+      }
     }
     // Only the pooled (or unpooled) windows are listed, depending on the layer.
     const BlockedLayout& l = layout();
     blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
-                           &weights, init_.data(), epilogue, out};
+                           &weights, init_.data(), epilogue};
+    if constexpr (std::is_same_v<O, uint8_t>)
+      t.out_bytes = out;  // not for depthwise layers (compute_all's precondition)
+    else
+      t.out = out;
     blocked::conv(t, begin, end);
   }
 
@@ -899,6 +958,8 @@ class ConvSums {
   std::vector<uint8_t> bytes8_, grouped8_;
   std::vector<int16_t> pairs16_;
   std::vector<int32_t> ints32_;
+  bool copies_bytes_ = false;      // stage(bytes) copies them into bytes8_
+  std::vector<int32_t> widened_;   // otherwise they are widened here first
   std::optional<int32_t> border8_, grouped_border_, border16_, border32_;  // the offset each border was filled for
   int64_t lo_ = 0, hi_ = 0;          // the shifted inputs' range (padding included)
   int32_t raw_lo_ = 0, raw_hi_ = 0;  // the inputs' own range
@@ -1158,23 +1219,57 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
   apply_v1_output(stage, wide, output);
 }
 
+// Levels (0..255) as bytes.
+AKIDA_VECTOR_CLONES
+void narrow_levels(const int32_t* levels, int64_t n, uint8_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(levels[i]);
+}
+
+// Hands a layer output computed as int32 (in `computed`, out.ints or scratch) to `out`: narrowed
+// when it goes as bytes.
+void hand_over(const std::vector<int32_t>& computed, const LevelsOut& out) {
+  if (!out.bytes) return;
+  out.bytes->resize(computed.size());
+  narrow_levels(computed.data(), static_cast<int64_t>(computed.size()), out.bytes->data());
+}
+
 // The output stage of an Akida 1.0 layer from its staged (and max-pooled) potentials: the level
-// count in the blocked kernels' epilogue where it applies, else the plain potentials then the
-// activation (or the global sum, then the activation).
+// count in the blocked kernels' epilogue where it applies (writing bytes directly when the output
+// goes as bytes), else the plain potentials then the activation (or the global sum, then the
+// activation).
 class V1Stage {
  public:
   explicit V1Stage(V1Output output)
       : output_(std::move(output)), levels_(output_.activation, output_.pooling.out_shape.c) {}
   const V1Output& output() const { return output_; }
 
-  void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
+  void run(ConvSums& sums, int64_t sum_bound, const LevelsOut& out) {
     if (sums.blocked()) sums.start(nullptr);
+    if (out.bytes && in_tiles(sums) && sums.blocked_tiles() && !sums.depthwise()) {
+      out.bytes->resize(static_cast<size_t>(output_.pooling.out_shape.size()));
+      return sums.compute_all(tile_epilogue(sum_bound), out.bytes->data());
+    }
+    std::vector<int32_t>& ints = out.ints ? *out.ints : ints_;
+    run_int32(sums, sum_bound, ints);
+    hand_over(ints, out);
+  }
+
+ private:
+  // Whether the blocked kernels' epilogue gives the output (the levels, or potentials without
+  // an activation).
+  bool in_tiles(const ConvSums& sums) const {
+    return output_.pooling.pool != PoolType::GlobalAverage && sums.blocked() &&
+           (levels_.usable() || !output_.activation.enabled());
+  }
+  blocked::Epilogue tile_epilogue(int64_t sum_bound) const {
+    return levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums;
+  }
+
+  void run_int32(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
     const PostOps& ops = output_.pooling;
-    if (ops.pool != PoolType::GlobalAverage && sums.blocked() &&
-        (levels_.usable() || !output_.activation.enabled())) {
+    if (in_tiles(sums)) {
       output.resize(static_cast<size_t>(ops.out_shape.size()));
-      return sums.compute_all(levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums,
-                              output.data());
+      return sums.compute_all(tile_epilogue(sum_bound), output.data());
     }
     acc32_.resize(static_cast<size_t>(sums.outputs()));
     sums.compute_all(kPlainSums, acc32_.data());
@@ -1182,31 +1277,72 @@ class V1Stage {
     output_.activation.outputs(acc32_, output);
   }
 
- private:
   V1Output output_;
   V1Levels levels_;
-  std::vector<int32_t> acc32_, pooled32_;
+  std::vector<int32_t> ints_, acc32_, pooled32_;
   std::vector<int64_t> acc64_;
+};
+
+// What the optimized Akida 1.0 kernels share: eval() on int32 tensors through eval_levels(), the
+// byte hand-off (level_handoff.h) and the reference kernel for samples whose sums could leave
+// int32.
+template <typename Derived>
+class FastV1Kernel : public CloneableKernel<Derived>, public LevelHandoff {
+ public:
+  FastV1Kernel(std::unique_ptr<LayerKernel> reference, V1Output output)
+      : reference_(std::move(reference)), output_(std::move(output)) {}
+
+  Shape output_shape() const override { return output_.output().pooling.out_shape; }
+  bool outputs_levels() const override {
+    const V1Activation& a = output_.output().activation;
+    return a.enabled() && a.max_level() <= 255;
+  }
+
+  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
+            std::vector<int32_t>& output) override {
+    eval_levels(LevelsIn{inputs.front(), nullptr}, LevelsOut{&output, nullptr});
+  }
+
+ protected:
+  static std::optional<int64_t> stage(ConvSums& sums, const LevelsIn& in) {
+    return in.bytes ? sums.stage(*in.bytes) : sums.stage(*in.ints);
+  }
+
+  // The reference kernel's output for the sample (an input that came as bytes widened first).
+  void run_reference(const LevelsIn& in, const LevelsOut& out) {
+    const std::vector<int32_t>* ints = in.ints;
+    if (!ints) {
+      widened_.assign(in.bytes->begin(), in.bytes->end());
+      ints = &widened_;
+    }
+    std::vector<int32_t>& result = out.ints ? *out.ints : reference_output_;
+    reference_->eval({ints}, result);
+    hand_over(result, out);
+  }
+
+  OwnedKernel reference_;
+  V1Stage output_;
+
+ private:
+  std::vector<int32_t> widened_, reference_output_;
 };
 
 // Akida 1.0 InputConvolutional / Convolutional: the sums of FastConvKernel (inputs are 1- to
 // 8-bit levels or pixels), then the v1 output stage on the potentials.
-class FastV1ConvKernel final : public CloneableKernel<FastV1ConvKernel> {
+class FastV1ConvKernel final : public FastV1Kernel<FastV1ConvKernel> {
  public:
   FastV1ConvKernel(const Layer& layer, const Shape& in, bool rotate, int32_t padding_value,
                    std::unique_ptr<LayerKernel> reference)
-      : reference_(std::move(reference)),
-        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
+      : FastV1Kernel(std::move(reference),
+                     prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
         sums_(make_sums(layer, in, rotate, padding_value, output_.output().pooling)) {}
 
-  Shape output_shape() const override { return output_.output().pooling.out_shape; }
   void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
 
-  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
-            std::vector<int32_t>& output) override {
-    const std::optional<int64_t> bound = sums_.stage(*inputs.front());
-    if (!bound) return reference_->eval(inputs, output);
-    output_.run(sums_, *bound, output);
+  void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
+    const std::optional<int64_t> bound = stage(sums_, in);
+    if (!bound) return run_reference(in, out);
+    output_.run(sums_, *bound, out);
   }
 
  private:
@@ -1225,37 +1361,33 @@ class FastV1ConvKernel final : public CloneableKernel<FastV1ConvKernel> {
                     std::vector<int64_t>(in.c, padding_value), &pooling);
   }
 
-  OwnedKernel reference_;
-  V1Stage output_;
   ConvSums sums_;
 };
 
 // Akida 1.0 SeparableConvolutional: the depthwise sums, then the pointwise sums over them as a
 // 1x1 convolution (each checked against int32 on its own inputs), then the v1 output stage.
-class FastV1SeparableKernel final : public CloneableKernel<FastV1SeparableKernel> {
+class FastV1SeparableKernel final : public FastV1Kernel<FastV1SeparableKernel> {
  public:
   FastV1SeparableKernel(const Layer& layer, const Shape& in,
                         std::unique_ptr<LayerKernel> reference)
-      : reference_(std::move(reference)),
-        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
+      : FastV1Kernel(std::move(reference),
+                     prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
         depthwise_(make_depthwise(layer, in)),
         pointwise_(make_pointwise(layer, in, output_.output().pooling)) {}
 
-  Shape output_shape() const override { return output_.output().pooling.out_shape; }
   void use_threads(ThreadPool* pool) override {
     depthwise_.use_threads(pool);
     pointwise_.use_threads(pool);
   }
 
-  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
-            std::vector<int32_t>& output) override {
-    if (!depthwise_.stage(*inputs.front())) return reference_->eval(inputs, output);
+  void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
+    if (!stage(depthwise_, in)) return run_reference(in, out);
     if (depthwise_.blocked()) depthwise_.start(nullptr);
     depthwise32_.resize(static_cast<size_t>(depthwise_.outputs()));
     depthwise_.compute_all(kPlainSums, depthwise32_.data());
     const std::optional<int64_t> bound = pointwise_.stage(depthwise32_);
-    if (!bound) return reference_->eval(inputs, output);
-    output_.run(pointwise_, *bound, output);
+    if (!bound) return run_reference(in, out);
+    output_.run(pointwise_, *bound, out);
   }
 
  private:
@@ -1281,8 +1413,6 @@ class FastV1SeparableKernel final : public CloneableKernel<FastV1SeparableKernel
                     false, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0), &pooling);
   }
 
-  OwnedKernel reference_;
-  V1Stage output_;
   ConvSums depthwise_, pointwise_;
   std::vector<int32_t> depthwise32_;
 };

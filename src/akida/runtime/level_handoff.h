@@ -1,0 +1,39 @@
+// The hand-off of Akida 1.0 activation levels from one layer to the next as bytes: a memory plan
+// of the Engine (engine.cpp). A v1 layer with an activation outputs levels 0 .. 2^act_bits − 1
+// (at most 255); when such a layer's output only feeds optimized v1 layers and is not one the
+// Engine returns, its kernel writes the levels as bytes, (x, y, C) row-major like the int32
+// tensor, and the next kernel stages them from there: a quarter of the memory traffic of writing
+// an int32 tensor and reading it back to narrow it. Results are the same integers either way.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace akida::runtime {
+
+// One sample's input of a layer: int32 values or bytes (exactly one is set).
+struct LevelsIn {
+  const std::vector<int32_t>* ints = nullptr;
+  const std::vector<uint8_t>* bytes = nullptr;
+};
+
+// Where a layer's output for one sample goes: int32 values or bytes (exactly one is set; bytes
+// only when outputs_levels()).
+struct LevelsOut {
+  std::vector<int32_t>* ints = nullptr;
+  std::vector<uint8_t>* bytes = nullptr;
+};
+
+// Implemented by the optimized kernels of InputConvolutional, Convolutional and
+// SeparableConvolutional (fast_kernels.cpp), besides LayerKernel.
+class LevelHandoff {
+ public:
+  virtual ~LevelHandoff() = default;
+  // Whether every output value is an activation level within 0..255 (the layer has an
+  // activation): then eval_levels() may write bytes.
+  virtual bool outputs_levels() const = 0;
+  // LayerKernel::eval() of a single-input layer, either side in int32 or in bytes.
+  virtual void eval_levels(const LevelsIn& in, const LevelsOut& out) = 0;
+};
+
+}  // namespace akida::runtime
