@@ -161,27 +161,43 @@ __attribute__((always_inline)) inline __m512i count_levels(const int32_t* level,
   return reached;
 }
 
-// count_levels<15> by binary search: 4 comparisons and 11 blends instead of 15 comparisons and
-// additions. The boundaries B_1 <= ... <= B_15 of each lane are non-decreasing, so the level
-// (the number of B_k <= s) has the bits s >= B_8, s >= B_{4 + 8·bit3}, ...
-__attribute__((always_inline)) inline __m512i search_16_levels(const int32_t* levels, int64_t stride, __m512i s) {
-  auto boundary = [&](int k) { return load(levels + (k - 1) * stride); };  // B_k
-  const __mmask16 bit3 = _mm512_cmpge_epi32_mask(s, boundary(8));
-  const __mmask16 bit2 =
-      _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, boundary(4), boundary(12)));
-  const __m512i low2 = _mm512_mask_blend_epi32(bit2, boundary(2), boundary(6));
-  const __m512i high2 = _mm512_mask_blend_epi32(bit2, boundary(10), boundary(14));
-  const __mmask16 bit1 = _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, low2, high2));
-  auto odd = [&](int k0) {  // B_k0 or B_{k0 + 2} by bit1
-    return _mm512_mask_blend_epi32(bit1, boundary(k0), boundary(k0 + 2));
-  };
-  const __m512i low1 = _mm512_mask_blend_epi32(bit2, odd(1), odd(5));
-  const __m512i high1 = _mm512_mask_blend_epi32(bit2, odd(9), odd(13));
-  const __mmask16 bit0 = _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, low1, high1));
-  __m512i level = _mm512_maskz_mov_epi32(bit3, _mm512_set1_epi32(8));
-  level = _mm512_mask_add_epi32(level, bit2, level, _mm512_set1_epi32(4));
-  level = _mm512_mask_add_epi32(level, bit1, level, _mm512_set1_epi32(2));
-  return _mm512_mask_add_epi32(level, bit0, level, _mm512_set1_epi32(1));
+// The lanes of the binary search below: 16 int32 ones (Levels) or 32 int16 ones (Levels16).
+struct Int32Lanes {
+  using Mask = __mmask16;
+  static Mask ge(__m512i a, __m512i b) { return _mm512_cmpge_epi32_mask(a, b); }
+  static __m512i blend(Mask m, __m512i a, __m512i b) { return _mm512_mask_blend_epi32(m, a, b); }
+  static __m512i add_where(Mask m, __m512i v, int value) {
+    return _mm512_mask_add_epi32(v, m, v, _mm512_set1_epi32(value));
+  }
+};
+struct Int16Lanes {
+  using Mask = __mmask32;
+  static Mask ge(__m512i a, __m512i b) { return _mm512_cmpge_epi16_mask(a, b); }
+  static __m512i blend(Mask m, __m512i a, __m512i b) { return _mm512_mask_blend_epi16(m, a, b); }
+  static __m512i add_where(Mask m, __m512i v, int value) {
+    return _mm512_mask_add_epi16(v, m, v, _mm512_set1_epi16(static_cast<int16_t>(value)));
+  }
+};
+
+// The count of 15 level boundaries each lane of s reaches, by binary search: 4 comparisons and
+// 11 blends instead of 15 comparisons and additions. The boundaries B_1 <= ... <= B_15 of each
+// lane (boundary(k) = B_k) are non-decreasing, so the level (the number of B_k <= s) has the
+// bits s >= B_8, s >= B_{4 + 8·bit3}, ...
+template <typename Lanes, typename Boundary>
+__attribute__((always_inline)) inline __m512i search_16_levels(Boundary boundary, __m512i s) {
+  const auto bit3 = Lanes::ge(s, boundary(8));
+  const auto bit2 = Lanes::ge(s, Lanes::blend(bit3, boundary(4), boundary(12)));
+  const __m512i low2 = Lanes::blend(bit2, boundary(2), boundary(6));
+  const __m512i high2 = Lanes::blend(bit2, boundary(10), boundary(14));
+  const auto bit1 = Lanes::ge(s, Lanes::blend(bit3, low2, high2));
+  auto odd = [&](int k0) { return Lanes::blend(bit1, boundary(k0), boundary(k0 + 2)); };
+  const __m512i low1 = Lanes::blend(bit2, odd(1), odd(5));
+  const __m512i high1 = Lanes::blend(bit2, odd(9), odd(13));
+  const auto bit0 = Lanes::ge(s, Lanes::blend(bit3, low1, high1));
+  __m512i level = Lanes::add_where(bit3, _mm512_setzero_si512(), 8);
+  level = Lanes::add_where(bit2, level, 4);
+  level = Lanes::add_where(bit1, level, 2);
+  return Lanes::add_where(bit0, level, 1);
 }
 
 // The Requantize parameters of channels f .. f + 15, loaded once for every pixel of a tile.
@@ -223,7 +239,9 @@ __attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e,
       switch (e.level_count) {
         case 1: return count_levels<1>(e.levels + f, e.level_stride, s);
         case 3: return count_levels<3>(e.levels + f, e.level_stride, s);
-        case 15: return search_16_levels(e.levels + f, e.level_stride, s);
+        case 15:
+          return search_16_levels<Int32Lanes>(
+              [&](int k) { return load(e.levels + f + (k - 1) * e.level_stride); }, s);
         default: return count_levels<0>(e.levels + f, e.level_stride, s, e.level_count);
       }
   }
@@ -265,12 +283,15 @@ __attribute__((always_inline)) inline void count_levels16(const Epilogue& e, __m
   const __m512i d = _mm512_packs_epi32(_mm512_sub_epi32(a, load(e.thresholds + fa)),
                                        _mm512_sub_epi32(b, load(e.thresholds + fa + pairing * kLanes)));
   const int16_t* table = e.levels16 + ((fa / kLanes * 2 + pairing) * levels) * 32;
-  const __m512i one = _mm512_set1_epi16(1);
   __m512i reached = _mm512_setzero_si512();
+  if constexpr (kCount == 15) {
+    reached = search_16_levels<Int16Lanes>(
+        [&](int k) { return _mm512_loadu_si512(table + (k - 1) * 32); }, d);
+  } else {
 #pragma GCC unroll 16
-  for (int64_t k = 0; k < levels; ++k, table += 32)
-    reached = _mm512_mask_add_epi16(
-        reached, _mm512_cmpge_epi16_mask(d, _mm512_loadu_si512(table)), reached, one);
+    for (int64_t k = 0; k < levels; ++k, table += 32)
+      reached = Int16Lanes::add_where(Int16Lanes::ge(d, _mm512_loadu_si512(table)), reached, 1);
+  }
   count_a = _mm512_unpacklo_epi16(reached, _mm512_setzero_si512());
   count_b = _mm512_unpackhi_epi16(reached, _mm512_setzero_si512());
 }
