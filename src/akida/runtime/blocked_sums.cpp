@@ -255,6 +255,15 @@ inline void store(int32_t* out, __m512i v, int64_t f, int64_t channels) {
     _mm512_mask_storeu_epi32(out + f, channel_mask(f, channels), v);
 }
 
+// The low 16 bits of the 16 values (DepthwiseTask::out16).
+inline void store(int16_t* out, __m512i v, int64_t f, int64_t channels) {
+  const __m256i halves = _mm512_cvtepi32_epi16(v);
+  if (f + kLanes <= channels)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + f), halves);
+  else
+    _mm256_mask_storeu_epi16(out + f, channel_mask(f, channels), halves);
+}
+
 // The low bytes of the 16 values (ConvTask::out_bytes).
 inline void store(uint8_t* out, __m512i v, int64_t f, int64_t channels) {
   const __m128i bytes = _mm512_cvtepi32_epi8(v);
@@ -555,6 +564,12 @@ void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_
     for (int p = 0; p < P; ++p)
       acc[p] = kPairs ? _mm512_dpwssd_epi32(acc[p], widen(pixels[p] + offset), w)
                       : _mm512_add_epi32(acc[p], _mm512_mullo_epi32(widen(pixels[p] + offset), w));
+  }
+  if (t.out16) {  // plain sums
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+      if (p < count) store(t.out16 + (p0 + p) * t.channels, acc[p], c0, t.channels);
+    return;
   }
   const Epilogue e = t.epilogue;  // not aliased by the stores (see store_items)
   if (e.kind == Epilogue::Kind::Requantize) {

@@ -185,6 +185,9 @@ struct DepthwiseTask {
   const int32_t* init = nullptr;
   Epilogue epilogue;
   int32_t* out = nullptr;
+  // With the Sums epilogue: the sums as int16 here instead of out (their low 16 bits: for sums
+  // within int16).
+  int16_t* out16 = nullptr;
 };
 // Depthwise weights for DepthwiseTask::pair_weights: each int32 weight as the pair (w, 0) of
 // int16 (low half w, high half 0), so that the pair dot product of an input widened to int32

@@ -247,6 +247,41 @@ void fused_post_ops(const FusedPostOps& f, const int32_t* sums, int64_t pixels, 
     }
 }
 
+// The minimum and maximum of n int16 values, into lo / hi.
+AKIDA_VECTOR_CLONES
+void int16_range(const int16_t* in, int64_t n, int32_t& lo, int32_t& hi) {
+  int16_t low = INT16_MAX, high = INT16_MIN;
+  for (int64_t i = 0; i < n; ++i) {
+    low = std::min(low, in[i]);
+    high = std::max(high, in[i]);
+  }
+  lo = std::min<int32_t>(lo, low);
+  hi = std::max<int32_t>(hi, high);
+}
+
+// `rows` rows of n int16 values (row r at in + r·in_stride) as T, x − offset modulo 2^bits
+// (exact once the range is known to fit), into out + r·out_stride.
+template <typename T>
+__attribute__((always_inline)) inline void narrow_rows_impl(const int16_t* in, int64_t rows,
+                                                            int64_t n, int64_t in_stride,
+                                                            int32_t offset, T* out,
+                                                            int64_t out_stride) {
+  const auto o = static_cast<uint16_t>(offset);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < n; ++k)
+      out[r * out_stride + k] = static_cast<T>(static_cast<uint16_t>(in[r * in_stride + k]) - o);
+}
+
+#define AKIDA_NARROW_ROWS(T)                                                                 \
+  AKIDA_VECTOR_CLONES                                                                       \
+  void narrow_rows(const int16_t* in, int64_t rows, int64_t n, int64_t in_stride,          \
+                   int32_t offset, T* out, int64_t out_stride) {                            \
+    narrow_rows_impl(in, rows, n, in_stride, offset, out, out_stride);                      \
+  }
+AKIDA_NARROW_ROWS(uint8_t)
+AKIDA_NARROW_ROWS(int16_t)
+#undef AKIDA_NARROW_ROWS
+
 // Widens int32 sums for the post-ops.
 AKIDA_VECTOR_CLONES
 void widen(const int32_t* in, int64_t n, int64_t* out) {
@@ -536,6 +571,27 @@ class ConvSums {
     return staged({Staging::Bytes, 0});
   }
 
+  // stage() for the int16 sums of the depthwise half of a SeparableConvolutional layer: narrowed
+  // (or copied) straight into the byte or 16-bit staging their range takes when it needs no
+  // shift nor padding, else widened and staged as above.
+  std::optional<int64_t> stage(const std::vector<int16_t>& in) {
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    int16_range(in.data(), static_cast<int64_t>(in.size()), lo, hi);
+    shifted_range(lo, hi);
+    const StagingChoice choice = best_staging();
+    const bool plain = max_shift_ == 0 && zero_padding();
+    if (plain && choice.kind == Staging::Bytes) {
+      stage_int16(in, bytes8_, choice.offset, border8_);
+    } else if (plain && choice.kind == Staging::Pairs && choice.offset == 0) {
+      pack_pairs_once();
+      stage_int16(in, pairs16_, 0, border16_);
+    } else {
+      widened_.assign(in.begin(), in.end());
+      return stage(widened_);
+    }
+    return staged(choice);
+  }
+
   // Whether compute_all() runs the blocked kernels on whole outputs (pooled in the tiles where
   // the layer pools) for the staged sample: then it can write bytes.
   bool blocked_tiles() const { return blocked() && (!pooling_ || layout().pool_window > 0); }
@@ -565,6 +621,8 @@ class ConvSums {
   // compute_all() writing the low byte of each value (values within 0..255: levels).
   // Precondition: blocked_tiles(), not depthwise().
   void compute_all(const blocked::Epilogue& epilogue, uint8_t* out) { tiles(epilogue, out); }
+  // The plain sums as int16 (sums within int16). Precondition: blocked_tiles(), depthwise().
+  void compute_sums(int16_t* out) { tiles(kPlainSums, out); }
 
   // Lets compute_all() split the rows over `pool` (nullptr: the calling thread only).
   void use_threads(ThreadPool* pool) { pool_ = pool; }
@@ -892,41 +950,64 @@ class ConvSums {
     shifted_range(lo, hi);
   }
 
+  // Int16 inputs as T (x − offset, modulo 2^bits) into a staging buffer.
+  template <typename T>
+  void stage_int16(const std::vector<int16_t>& in, std::vector<T>& buffer, int32_t offset,
+                   std::optional<int32_t>& border_offset) {
+    const int64_t c = g_.in.c;
+    prepare_buffer(buffer, offset, border_offset);
+    narrow_rows(in.data(), covered_x_, covered_y_ * c, g_.in.y * c, offset,
+                buffer.data() + interior_offset(c), py_ * c);
+  }
+
+  // The pairs are packed on the first sample that needs them (most layers never do).
+  void pack_pairs_once() {
+    if (!depthwise_ && pairs_fit_ && pairs_.empty())
+      pairs_ = blocked::pack_pairs(weights_, g_.out.c, plain_runs());
+  }
+
   void stage_as(const std::vector<int32_t>& in, const StagingChoice& choice) {
     switch (choice.kind) {
       case Staging::Bytes: return stage_into(in, bytes8_, choice.offset, border8_);
       case Staging::GroupedBytes: return stage_grouped(in, choice.offset);
       case Staging::Pairs:
-        if (!depthwise_ && pairs_fit_ && pairs_.empty())
-          pairs_ = blocked::pack_pairs(weights_, g_.out.c, plain_runs());
+        pack_pairs_once();
         return stage_into(in, pairs16_, choice.offset, border16_);
       default: return stage_into(in, ints32_, 0, border32_);
     }
   }
 
+  // O: int32 for every layer; bytes for convolutions only, int16 for depthwise ones only
+  // (compute_all's preconditions).
   template <typename T, typename W, typename O>
   void run_blocked(const std::vector<T>& input, const blocked::PackedWeights<W>& weights,
                    const blocked::Epilogue& epilogue, O* out, int64_t begin,
                    int64_t end) const {
-    if constexpr (std::is_same_v<O, int32_t>) {
+    if constexpr (!std::is_same_v<O, uint8_t>) {
       if (depthwise_) {
         blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
                                     tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
                                     dw_weights_.data(),
                                     dw_pairs_.empty() ? nullptr : dw_pairs_.data(),
-                                    init_.data(), epilogue, out};
+                                    init_.data(), epilogue};
+        if constexpr (std::is_same_v<O, int16_t>)
+          t.out16 = out;
+        else
+          t.out = out;
         return blocked::depthwise(t, begin, end);
       }
     }
-    // Only the pooled (or unpooled) windows are listed, depending on the layer.
-    const BlockedLayout& l = layout();
-    blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
-                           &weights, init_.data(), epilogue};
-    if constexpr (std::is_same_v<O, uint8_t>)
-      t.out_bytes = out;  // not for depthwise layers (compute_all's precondition)
-    else
-      t.out = out;
-    blocked::conv(t, begin, end);
+    if constexpr (!std::is_same_v<O, int16_t>) {
+      // Only the pooled (or unpooled) windows are listed, depending on the layer.
+      const BlockedLayout& l = layout();
+      blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
+                             &weights, init_.data(), epilogue};
+      if constexpr (std::is_same_v<O, uint8_t>)
+        t.out_bytes = out;
+      else
+        t.out = out;
+      blocked::conv(t, begin, end);
+    }
   }
 
   Geometry g_;
@@ -1381,16 +1462,30 @@ class FastV1SeparableKernel final : public FastV1Kernel<FastV1SeparableKernel> {
   }
 
   void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
-    if (!stage(depthwise_, in)) return run_reference(in, out);
+    const std::optional<int64_t> depthwise_bound = stage(depthwise_, in);
+    if (!depthwise_bound) return run_reference(in, out);
     if (depthwise_.blocked()) depthwise_.start(nullptr);
-    depthwise32_.resize(static_cast<size_t>(depthwise_.outputs()));
-    depthwise_.compute_all(kPlainSums, depthwise32_.data());
-    const std::optional<int64_t> bound = pointwise_.stage(depthwise32_);
+    const std::optional<int64_t> bound = stage_pointwise(*depthwise_bound);
     if (!bound) return run_reference(in, out);
     output_.run(pointwise_, *bound, out);
   }
 
  private:
+  // The depthwise sums (|sum| <= depthwise_bound), staged as the pointwise layer's input: as
+  // int16 where the blocked kernel computes them and they fit (half the memory traffic of
+  // int32 ones), else as int32.
+  std::optional<int64_t> stage_pointwise(int64_t depthwise_bound) {
+    const auto size = static_cast<size_t>(depthwise_.outputs());
+    if (depthwise_.blocked_tiles() && depthwise_bound <= INT16_MAX) {
+      depthwise16_.resize(size);
+      depthwise_.compute_sums(depthwise16_.data());
+      return pointwise_.stage(depthwise16_);
+    }
+    depthwise32_.resize(size);
+    depthwise_.compute_all(kPlainSums, depthwise32_.data());
+    return pointwise_.stage(depthwise32_);
+  }
+
   static ConvPlan plan(const Layer& layer, const Shape& in) {
     return plan_conv(layer, read_conv_params(layer), in, required_param(layer, "filters", 1, 1 << 24));
   }
@@ -1415,6 +1510,7 @@ class FastV1SeparableKernel final : public FastV1Kernel<FastV1SeparableKernel> {
 
   ConvSums depthwise_, pointwise_;
   std::vector<int32_t> depthwise32_;
+  std::vector<int16_t> depthwise16_;
 };
 
 }  // namespace
