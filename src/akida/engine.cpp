@@ -31,6 +31,7 @@ struct SampleContext {
   std::vector<std::vector<int32_t>> outputs;          // per layer
   std::vector<std::vector<uint8_t>> levels;           // per layer handing its levels as bytes
   std::vector<int32_t> sample;                        // the sample being run
+  std::vector<uint8_t> sample_bytes;                  // the same as bytes (sample_as_bytes)
   std::vector<const std::vector<int32_t>*> inputs;    // scratch for one layer's inputs
   std::vector<float> floats;                          // scratch for predict()
 };
@@ -41,6 +42,7 @@ struct Engine::Impl {
   std::vector<std::vector<size_t>> inbound;     // per layer: indices of its inbound layers
   // Per layer: whether forward() and predict() take its output as bytes (level_handoff.h).
   std::vector<bool> hands_bytes;
+  bool sample_as_bytes = false;  // the input layer takes its uint8 image as bytes there
   std::vector<SampleContext> contexts;          // one per thread running samples
   Shape input_shape;
   bool input_signed = false;
@@ -57,7 +59,11 @@ struct Engine::Impl {
   void prepare_kernels(Kernels choice);
   void plan_level_handoffs();
   bool takes_bytes(size_t layer) const {
+    if (inbound[layer].empty()) return sample_as_bytes;
     return inbound[layer].size() == 1 && hands_bytes[inbound[layer].front()];
+  }
+  const std::vector<uint8_t>& bytes_input(const SampleContext& context, size_t layer) const {
+    return inbound[layer].empty() ? context.sample_bytes : context.levels[inbound[layer].front()];
   }
   void read_input_range();
   void check_batch(const Batch& batch) const;
@@ -105,7 +111,8 @@ void Engine::Impl::prepare_kernels(Kernels choice) {
 }
 
 // A layer hands its levels as bytes when its kernel can, every layer it feeds takes them (a
-// single-input optimized v1 kernel) and the Engine does not return its output.
+// single-input optimized v1 kernel) and the Engine does not return its output. An input layer
+// with such a kernel (InputConvolutional) takes its image as bytes.
 void Engine::Impl::plan_level_handoffs() {
   const size_t layers = kernels().size();
   auto handoff = [&](size_t i) { return dynamic_cast<runtime::LevelHandoff*>(kernels()[i].get()); };
@@ -113,6 +120,7 @@ void Engine::Impl::plan_level_handoffs() {
   for (size_t j = 0; j < layers; ++j)
     for (size_t i : inbound[j]) consumers[i].push_back(j);
   hands_bytes.assign(layers, false);
+  sample_as_bytes = handoff(0) && inbound[0].empty() && input_min >= 0 && input_max <= 255;
   for (size_t i = 0; i + 1 < layers; ++i) {
     const bool levels = handoff(i) && handoff(i)->outputs_levels();
     hands_bytes[i] = levels && i != last_int && !consumers[i].empty() &&
@@ -170,7 +178,12 @@ const std::vector<const std::vector<int32_t>*>& Engine::Impl::inputs_of(SampleCo
 void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_t s,
                               bool handoffs) {
   const int64_t size = batch.shape.size();
-  context.sample.assign(batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size);
+  if (handoffs && sample_as_bytes) {
+    context.sample_bytes.resize(static_cast<size_t>(size));
+    runtime::narrow_to_bytes(batch.values.data() + s * size, size, context.sample_bytes.data());
+  } else {
+    context.sample.assign(batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size);
+  }
   context.outputs.resize(context.kernels.size());
   context.levels.resize(context.kernels.size());
   for (size_t i = 0; i < context.kernels.size(); ++i) {
@@ -186,7 +199,7 @@ void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_
 void Engine::Impl::run_layer_with_bytes(SampleContext& context, size_t layer) const {
   runtime::LevelsIn in;
   if (takes_bytes(layer))
-    in.bytes = &context.levels[inbound[layer].front()];
+    in.bytes = &bytes_input(context, layer);
   else
     in.ints = inputs_of(context, layer).front();
   runtime::LevelsOut out;

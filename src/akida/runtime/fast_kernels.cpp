@@ -554,9 +554,9 @@ class ConvSums {
     return staged(choice);
   }
 
-  // stage() for an input that arrives as bytes (the levels of the layer before, level_handoff.h):
-  // copied as they are where this layer stages bytes unshifted with zero padding, else widened
-  // and staged as above.
+  // stage() for an input that arrives as bytes (the levels of the layer before, or the image of
+  // an input layer, level_handoff.h): copied as they are where this layer stages bytes unshifted
+  // with byte padding values, else widened and staged as above.
   std::optional<int64_t> stage(const std::vector<uint8_t>& in) {
     if (!copies_bytes_) {
       widened_.assign(in.begin(), in.end());
@@ -732,8 +732,11 @@ class ConvSums {
       }
       plain_.channels = c;
       make_windows(plain_);
-      // Bytes are staged as they come when they need neither a shift nor an offset.
-      copies_bytes_ = max_shift_ == 0 && zero_padding() && (depthwise_ || !bytes_.empty());
+      // Bytes are staged as they come when they need neither a shift nor an offset (their
+      // padding values are bytes too).
+      const bool byte_padding =
+          std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v >= 0 && v <= 255; });
+      copies_bytes_ = max_shift_ == 0 && byte_padding && (depthwise_ || !bytes_.empty());
     }
     if (!depthwise_ && f % 8 == 0 && !blocked_ready() && madd_available())
       madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
@@ -1300,18 +1303,13 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
   apply_v1_output(stage, wide, output);
 }
 
-// Levels (0..255) as bytes.
-AKIDA_VECTOR_CLONES
-void narrow_levels(const int32_t* levels, int64_t n, uint8_t* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(levels[i]);
-}
 
 // Hands a layer output computed as int32 (in `computed`, out.ints or scratch) to `out`: narrowed
 // when it goes as bytes.
 void hand_over(const std::vector<int32_t>& computed, const LevelsOut& out) {
   if (!out.bytes) return;
   out.bytes->resize(computed.size());
-  narrow_levels(computed.data(), static_cast<int64_t>(computed.size()), out.bytes->data());
+  narrow_to_bytes(computed.data(), static_cast<int64_t>(computed.size()), out.bytes->data());
 }
 
 // The output stage of an Akida 1.0 layer from its staged (and max-pooled) potentials: the level
@@ -1514,6 +1512,11 @@ class FastV1SeparableKernel final : public FastV1Kernel<FastV1SeparableKernel> {
 };
 
 }  // namespace
+
+AKIDA_VECTOR_CLONES
+void narrow_to_bytes(const int32_t* values, int64_t n, uint8_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(values[i]);
+}
 
 std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputShapes& in) {
   // The reference kernel first: it validates the layer (and is the fallback).

@@ -3,13 +3,17 @@
 // (at most 255); when such a layer's output only feeds optimized v1 layers and is not one the
 // Engine returns, its kernel writes the levels as bytes, (x, y, C) row-major like the int32
 // tensor, and the next kernel stages them from there: a quarter of the memory traffic of writing
-// an int32 tensor and reading it back to narrow it. Results are the same integers either way.
+// an int32 tensor and reading it back to narrow it. Likewise an InputConvolutional layer takes
+// its uint8 image as bytes. Results are the same integers either way.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 namespace akida::runtime {
+
+// The low byte of each of n values (values within 0..255).
+void narrow_to_bytes(const int32_t* values, int64_t n, uint8_t* out);
 
 // One sample's input of a layer: int32 values or bytes (exactly one is set).
 struct LevelsIn {
