@@ -12,7 +12,6 @@
 #include "akida/runtime/layer_util.h"
 #include "akida/runtime/level_handoff.h"
 #include "akida/runtime/v1_activation.h"
-#include "akida/runtime/vector_clones.h"
 
 namespace akida {
 
@@ -145,22 +144,6 @@ void Engine::Impl::read_input_range() {
   }
 }
 
-namespace {
-
-// Widens [lo, hi] to the values' range.
-AKIDA_VECTOR_CLONES
-void value_range(const int32_t* values, int64_t n, int32_t& lo, int32_t& hi) {
-  int32_t low = lo, high = hi;
-  for (int64_t i = 0; i < n; ++i) {
-    low = std::min(low, values[i]);
-    high = std::max(high, values[i]);
-  }
-  lo = low;
-  hi = high;
-}
-
-}  // namespace
-
 void Engine::Impl::check_batch(const Batch& batch) const {
   if (batch.shape != input_shape)
     throw ShapeError("input shape " + to_string(batch.shape) + " does not match the model input " +
@@ -172,7 +155,7 @@ void Engine::Impl::check_batch(const Batch& batch) const {
   // The range first, in one vectorized pass (a throw inside the loop would keep it scalar: 3%
   // of an image model's time); the offending value only when there is one.
   int32_t lo = input_min, hi = input_max;
-  value_range(batch.values.data(), static_cast<int64_t>(batch.values.size()), lo, hi);
+  runtime::widen_range(batch.values.data(), static_cast<int64_t>(batch.values.size()), lo, hi);
   if (lo >= input_min && hi <= input_max) return;
   for (size_t i = 0; i < batch.values.size(); ++i)
     if (batch.values[i] < input_min || batch.values[i] > input_max)

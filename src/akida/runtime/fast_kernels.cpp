@@ -247,18 +247,6 @@ void fused_post_ops(const FusedPostOps& f, const int32_t* sums, int64_t pixels, 
     }
 }
 
-// The minimum and maximum of n int16 values, into lo / hi.
-AKIDA_VECTOR_CLONES
-void int16_range(const int16_t* in, int64_t n, int32_t& lo, int32_t& hi) {
-  int16_t low = INT16_MAX, high = INT16_MIN;
-  for (int64_t i = 0; i < n; ++i) {
-    low = std::min(low, in[i]);
-    high = std::max(high, in[i]);
-  }
-  lo = std::min<int32_t>(lo, low);
-  hi = std::max<int32_t>(hi, high);
-}
-
 // `rows` rows of n int16 values (row r at in + r·in_stride) as T, x − offset modulo 2^bits
 // (exact once the range is known to fit), into out + r·out_stride.
 template <typename T>
@@ -576,7 +564,7 @@ class ConvSums {
   // shift nor padding, else widened and staged as above.
   std::optional<int64_t> stage(const std::vector<int16_t>& in) {
     int32_t lo = INT32_MAX, hi = INT32_MIN;
-    int16_range(in.data(), static_cast<int64_t>(in.size()), lo, hi);
+    widen_range(in.data(), static_cast<int64_t>(in.size()), lo, hi);
     shifted_range(lo, hi);
     const StagingChoice choice = best_staging();
     const bool plain = max_shift_ == 0 && zero_padding();
