@@ -273,7 +273,7 @@ void random_v1_layers() {
     const LayerKind kind = std::vector<LayerKind>{LayerKind::InputConvolutional, LayerKind::Convolutional,
                                                   LayerKind::SeparableConvolutional}[trial % 3];
     const int64_t c = kind == LayerKind::InputConvolutional ? std::vector<int64_t>{1, 3}[trial % 2]
-                                                            : std::vector<int64_t>{1, 8, 16, 40}[trial % 4];
+                                                            : std::vector<int64_t>{1, 8, 16, 20, 40}[trial % 5];
     const Shape in{10 + trial % 5, 9 + trial % 3, c};
     const Layer layer = random_v1_layer(rng, trial, kind, in);
     const int act_bits = static_cast<int>(layer.param("act_bits", 1));

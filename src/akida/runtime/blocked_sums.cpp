@@ -586,17 +586,67 @@ void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_
   }
 }
 
+// P output pixels, 32 channels from c0 on 16-bit lanes (DepthwiseTask::weights16, out16).
+template <int P>
+void depthwise_tile16(const DepthwiseTask<uint8_t>& t, int64_t p0, int64_t count, int64_t c0) {
+  const int64_t padded = padded_channels(t.channels);
+  const __m512i init = _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm512_cvtepi32_epi16(load(t.init + c0))),
+      _mm512_cvtepi32_epi16(load(t.init + c0 + kLanes)), 1);
+  __m512i acc[P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) acc[p] = init;
+  const uint8_t* pixels[P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+    pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  for (int64_t tap = 0; tap < t.taps; ++tap) {
+    const __m512i w = _mm512_loadu_si512(t.weights16 + tap * padded + c0);
+    const int64_t offset = t.tap_offsets[tap];
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      const __m512i x = _mm512_cvtepu8_epi16(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pixels[p] + offset)));
+      acc[p] = _mm512_add_epi16(acc[p], _mm512_mullo_epi16(x, w));
+    }
+  }
+  const int64_t n = std::clamp<int64_t>(t.channels - c0, 0, 2 * kLanes);
+  const __mmask32 lanes = n == 2 * kLanes ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+    if (p < count) _mm512_mask_storeu_epi16(t.out16 + (p0 + p) * t.channels + c0, lanes, acc[p]);
+}
+
+// Calls tile(std::integral_constant<int, P>{}, p, count) for the pixels [begin, end): tiles of
+// 8, then the last few pixels in one tile (independent sums overlap; one pixel at a time waits
+// on each tap's latency).
+template <typename Tile>
+void pixel_tiles(int64_t begin, int64_t end, Tile tile) {
+  constexpr int kP = 8;
+  int64_t p = begin;
+  for (; p + kP <= end; p += kP) tile(std::integral_constant<int, kP>{}, p, kP);
+  if (end - p > 4) tile(std::integral_constant<int, kP>{}, p, end - p);
+  else if (end - p > 1) tile(std::integral_constant<int, 4>{}, p, end - p);
+  else if (end - p == 1) tile(std::integral_constant<int, 1>{}, p, 1);
+}
+
 template <typename T, bool kPairs>
 void depthwise_tiles(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
-  constexpr int kP = 8;
-  for (int64_t c0 = 0; c0 < t.channels; c0 += kLanes) {
-    int64_t p = begin;
-    for (; p + kP <= end; p += kP) depthwise_tile<T, kP, kPairs>(t, p, kP, c0);
-    // The last few pixels in one tile (independent sums overlap; one pixel at a time waits on
-    // each tap's latency).
-    if (end - p > 4) depthwise_tile<T, kP, kPairs>(t, p, end - p, c0);
-    else if (end - p > 1) depthwise_tile<T, 4, kPairs>(t, p, end - p, c0);
-    else if (end - p == 1) depthwise_tile<T, 1, kPairs>(t, p, 1, c0);
+  for (int64_t c0 = 0; c0 < t.channels;) {
+    if constexpr (std::is_same_v<T, uint8_t>) {
+      // Twice the lanes where 32 channels of weights are there to read.
+      if (t.out16 && t.weights16 && c0 + 2 * kLanes <= padded_channels(t.channels)) {
+        pixel_tiles(begin, end, [&](auto width, int64_t p, int64_t count) {
+          depthwise_tile16<decltype(width)::value>(t, p, count, c0);
+        });
+        c0 += 2 * kLanes;
+        continue;
+      }
+    }
+    pixel_tiles(begin, end, [&](auto width, int64_t p, int64_t count) {
+      depthwise_tile<T, decltype(width)::value, kPairs>(t, p, count, c0);
+    });
+    c0 += kLanes;
   }
 }
 

@@ -188,6 +188,10 @@ struct DepthwiseTask {
   // With the Sums epilogue: the sums as int16 here instead of out (their low 16 bits: for sums
   // within int16).
   int16_t* out16 = nullptr;
+  // The weights modulo 2^16, laid out as `weights` (nullable): with out16 and byte inputs, 32
+  // channels per vector on 16-bit lanes, every product and sum modulo 2^16 (so exact for sums
+  // within int16).
+  const int16_t* weights16 = nullptr;
 };
 // Depthwise weights for DepthwiseTask::pair_weights: each int32 weight as the pair (w, 0) of
 // int16 (low half w, high half 0), so that the pair dot product of an input widened to int32

@@ -708,6 +708,7 @@ class ConvSums {
           }
         }
         dw_pairs_ = blocked::pair_weights(dw_weights_);
+        dw_weights16_.assign(dw_weights_.begin(), dw_weights_.end());  // modulo 2^16
       } else {
         bytes_ = blocked::pack_bytes(weights_, f, plain_runs());
         // The pairs are packed on the first sample that needs them (most layers never do).
@@ -981,9 +982,10 @@ class ConvSums {
                                     dw_weights_.data(),
                                     dw_pairs_.empty() ? nullptr : dw_pairs_.data(),
                                     init_.data(), epilogue};
-        if constexpr (std::is_same_v<O, int16_t>)
+        if constexpr (std::is_same_v<O, int16_t>) {
           t.out16 = out;
-        else
+          t.weights16 = dw_weights16_.data();
+        } else
           t.out = out;
         return blocked::depthwise(t, begin, end);
       }
@@ -1017,6 +1019,7 @@ class ConvSums {
   blocked::PairWeights pairs_;
   bool pairs_fit_ = false;  // every weight fits int16: pairs_ can be packed
   std::vector<int32_t> dw_weights_, dw_pairs_, dw_column_sums_, tap_offsets_;
+  std::vector<int16_t> dw_weights16_;
   BlockedLayout plain_, grouped_;
   std::vector<int16_t> madd_;
   // The grouped layout (group_by_shift()): each group's first slot, channel count and shift.
