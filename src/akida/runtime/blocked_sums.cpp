@@ -544,18 +544,26 @@ inline __m512i widen(const int16_t* p) {
   return _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
+// The start of a depthwise tile: every sum at `init`, and where the window of each of its P
+// pixels (the last `P - count` repeating the last pixel) reads channel c0.
+template <typename T, int P>
+__attribute__((always_inline)) inline void start_tile(const DepthwiseTask<T>& t, int64_t p0,
+                                                      int64_t count, int64_t c0, __m512i init,
+                                                      __m512i (&acc)[P], const T* (&pixels)[P]) {
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    acc[p] = init;
+    pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  }
+}
+
 // P output pixels, one vector of 16 channels from c0; kPairs: t.pair_weights by vpdpwssd.
 template <typename T, int P, bool kPairs>
 void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_t c0) {
   const int64_t padded = padded_channels(t.channels);
   __m512i acc[P];
-  const __m512i init = load(t.init + c0);
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p) acc[p] = init;
   const T* pixels[P];
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p)
-    pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  start_tile(t, p0, count, c0, load(t.init + c0), acc, pixels);
   const int32_t* weights = kPairs ? t.pair_weights : t.weights;
   for (int64_t tap = 0; tap < t.taps; ++tap) {
     const __m512i w = load(weights + tap * padded + c0);
@@ -594,12 +602,8 @@ void depthwise_tile16(const DepthwiseTask<uint8_t>& t, int64_t p0, int64_t count
       _mm512_castsi256_si512(_mm512_cvtepi32_epi16(load(t.init + c0))),
       _mm512_cvtepi32_epi16(load(t.init + c0 + kLanes)), 1);
   __m512i acc[P];
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p) acc[p] = init;
   const uint8_t* pixels[P];
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p)
-    pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  start_tile(t, p0, count, c0, init, acc, pixels);
   for (int64_t tap = 0; tap < t.taps; ++tap) {
     const __m512i w = _mm512_loadu_si512(t.weights16 + tap * padded + c0);
     const int64_t offset = t.tap_offsets[tap];
