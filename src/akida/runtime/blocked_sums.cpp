@@ -227,12 +227,28 @@ __attribute__((always_inline)) inline __m512i requantize(const Epilogue& e, cons
   return _mm512_max_epi32(_mm512_min_epi32(v, r.out_max), r.out_min);
 }
 
+// The LevelsFloat count of 16 sums of channels f .. f + 15.
+__attribute__((always_inline)) inline __m512i float_levels(const Epilogue& e, __m512i s, int64_t f) {
+  const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, load(e.thresholds + f)));
+  const __m512 q = _mm512_loadu_ps(e.steps + f);
+  const __m512 estimate = _mm512_mul_ps(d, _mm512_loadu_ps(e.inverse_steps + f));
+  const __m512i top = _mm512_set1_epi32(e.level_count);
+  __m512i c = _mm512_cvt_roundps_epi32(estimate, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+  c = _mm512_min_epi32(_mm512_max_epi32(c, _mm512_setzero_si512()), top);
+  // One level more where c·q < d.
+  const __mmask16 below = _mm512_mask_cmp_ps_mask(
+      _mm512_cmplt_epi32_mask(c, top), _mm512_fmsub_ps(_mm512_cvtepi32_ps(c), q, d),
+      _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_add_epi32(c, below, c, _mm512_set1_epi32(1));
+}
+
 // The epilogue of 16 sums of channels f .. f + 15.
 __attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
   switch (e.kind) {
     case Epilogue::Kind::Sums: return s;
     case Epilogue::Kind::Requantize: return requantize(e, requantize_vectors(e, f), s);
     case Epilogue::Kind::ClampSum: return s;  // accumulates: conv() only (store_items)
+    case Epilogue::Kind::LevelsFloat: return float_levels(e, s, f);
     case Epilogue::Kind::Levels16:  // in pairs of vectors: store_items()
     case Epilogue::Kind::Levels:
       // Unrolled for the widths Akida 1.0 uses (1, 2 and 4 bits).

@@ -83,9 +83,16 @@ std::vector<InputRun> row_runs(int64_t kx, int64_t k_per_row, int64_t row_stride
 //               d = s − thresholds[f] saturated to int16 against level16 tables (see
 //               pack_levels16); exact when no d overflows int32 and every relative
 //               boundary fits int16 (the caller checks both).
+//   LevelsFloat: the same count from the act_step rule, min(level_count, #{j >= 0 : j·q < d})
+//               for d = s − thresholds[f], q = steps[f]: c = ceil(d · inverse_steps[f])
+//               clamped to 0..level_count, where inverse_steps[f] <= 1/q by a margin that puts
+//               c at the count or one below, then c + 1 where c·q < d (one fused multiply-add:
+//               its sign is exact). Exact when |d| < 2^24 (d a float), q within
+//               [2^-20, 2^20] and the level boundaries are those of the rule (the caller
+//               checks all three).
 // Per-channel arrays hold padded_filters values.
 struct Epilogue {
-  enum class Kind { Sums, Requantize, ClampSum, Levels, Levels16 };
+  enum class Kind { Sums, Requantize, ClampSum, Levels, Levels16, LevelsFloat };
   Kind kind = Kind::Sums;
   const int32_t *low = nullptr, *high = nullptr, *scale = nullptr;
   const int32_t *left = nullptr, *half = nullptr, *right = nullptr;
@@ -96,6 +103,7 @@ struct Epilogue {
   int64_t level_stride = 0;
   const int32_t* thresholds = nullptr;
   const int16_t* levels16 = nullptr;
+  const float *steps = nullptr, *inverse_steps = nullptr;
 };
 
 // The Levels16 tables of `count` level boundaries relative to each channel's threshold

@@ -20,6 +20,7 @@
 // Kernels of temporal models split each blocked convolution's outputs over the threads the
 // Engine gives them (use_threads); the others are cloned, one per thread.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -427,16 +428,10 @@ class V1Levels {
     for (int32_t k = 0; k < count_; ++k)
       std::copy_n(&levels[k * neurons], neurons, &levels_[k * stride_]);
     const std::vector<int64_t>& thresholds = activation.thresholds();
-    std::vector<int16_t> relative(levels.size());
-    for (size_t i = 0; i < levels.size(); ++i) {
-      const int64_t r = levels[i] - thresholds[i % neurons];
-      if (r < INT16_MIN || r > INT16_MAX) return;
-      relative[i] = static_cast<int16_t>(r);
-    }
     thresholds_ = padded_int32(thresholds, neurons);
-    max_threshold_ = max_of(thresholds);
     for (int64_t t : thresholds) max_threshold_ = std::max(max_threshold_, std::abs(t));
-    levels16_ = blocked::pack_levels16(relative, neurons, count_);
+    pack_relative16(levels, thresholds, neurons);
+    if (levels16_.empty()) prepare_steps(activation, neurons);
   }
   bool usable() const { return !levels_.empty(); }
   // The epilogue for potentials bounded by |p| <= bound.
@@ -446,20 +441,81 @@ class V1Levels {
     e.levels = levels_.data();
     e.level_count = count_;
     e.level_stride = stride_;
+    e.thresholds = thresholds_.data();
     if (!levels16_.empty() && bound + max_threshold_ <= kInt32Max) {
       e.kind = blocked::Epilogue::Kind::Levels16;
-      e.thresholds = thresholds_.data();
       e.levels16 = levels16_.data();
+    } else if (!steps_.empty() && bound + max_threshold_ < kFloatExact) {
+      e.kind = blocked::Epilogue::Kind::LevelsFloat;
+      e.steps = steps_.data();
+      e.inverse_steps = inverse_steps_.data();
     }
     return e;
   }
 
  private:
+  static constexpr int64_t kFloatExact = int64_t{1} << 24;  // every smaller |d| is a float
+
+  // The Levels16 tables, when every boundary lies within int16 of its threshold.
+  void pack_relative16(const std::vector<int32_t>& levels, const std::vector<int64_t>& thresholds,
+                       int64_t neurons) {
+    std::vector<int16_t> relative(levels.size());
+    for (size_t i = 0; i < levels.size(); ++i) {
+      const int64_t r = levels[i] - thresholds[i % neurons];
+      if (r < INT16_MIN || r > INT16_MAX) return;
+      relative[i] = static_cast<int16_t>(r);
+    }
+    levels16_ = blocked::pack_levels16(relative, neurons, count_);
+  }
+
+  // The LevelsFloat steps q = act_step · 16 / 2^act_bits (exact: a power of two apart) and
+  // their lowered inverses, when every q lies within [2^-20, 2^20] and every boundary is the
+  // rule's: d = boundary − threshold is the smallest integer with (k − 1)·q < d, as the
+  // epilogue's fused multiply-add tells it (checked at d and d − 1; the test is monotone in d).
+  void prepare_steps(const V1Activation& activation, int64_t neurons) {
+    const std::vector<int64_t>& thresholds = activation.thresholds();
+    const std::vector<int64_t>& levels = levels_by_neuron(activation, neurons);
+    std::vector<float> steps(neurons), inverse(neurons);
+    auto below = [](int64_t j, float q, int64_t d) {
+      return std::fma(static_cast<float>(j), q, -static_cast<float>(d)) < 0.0f;
+    };
+    for (int64_t n = 0; n < neurons; ++n) {
+      const float q = std::ldexp(activation.act_steps()[n], 4 - activation.act_bits());
+      if (!(q >= 0x1p-20f && q <= 0x1p20f)) return;
+      for (int32_t k = 1; k <= count_; ++k) {
+        const int64_t d = levels[n * count_ + (k - 1)] - thresholds[n];
+        if (std::abs(d) >= kFloatExact - 1 || !below(k - 1, q, d) || below(k - 1, q, d - 1)) return;
+      }
+      steps[n] = q;
+      // Below 1/q by about 2^-20 of it: ceil(d · inverse) is the count or one below for every
+      // count up to 255.
+      inverse[n] = static_cast<float>(1.0 / q * (1.0 - 0x1p-20));
+    }
+    steps_ = padded_floats(steps);
+    inverse_steps_ = padded_floats(inverse);
+  }
+
+  // The boundaries neuron-major, levels[n · count + (k − 1)].
+  std::vector<int64_t> levels_by_neuron(const V1Activation& activation, int64_t neurons) const {
+    const std::vector<int32_t>& by_level = activation.boundaries32();
+    std::vector<int64_t> levels(by_level.size());
+    for (int64_t n = 0; n < neurons; ++n)
+      for (int32_t k = 0; k < count_; ++k) levels[n * count_ + k] = by_level[k * neurons + n];
+    return levels;
+  }
+
+  std::vector<float> padded_floats(const std::vector<float>& values) const {
+    std::vector<float> out(static_cast<size_t>(stride_), 1.0f);
+    std::copy(values.begin(), values.end(), out.begin());
+    return out;
+  }
+
   std::vector<int32_t> levels_;
   int32_t count_ = 0;
   int64_t stride_ = 0;
   std::vector<int32_t> thresholds_;
   std::vector<int16_t> levels16_;
+  std::vector<float> steps_, inverse_steps_;
   int64_t max_threshold_ = 0;
 };
 
