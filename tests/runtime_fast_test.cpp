@@ -245,7 +245,7 @@ Layer random_v1_layer(std::mt19937& rng, int trial, LayerKind kind, const Shape&
   if (trial % 9 == 6) p["pool_type"] = 2;
   std::vector<Variable> vars;
   // Small steps keep every level boundary within int16 of the threshold, large ones do not.
-  const float step_scale = trial % 5 == 0 ? 4000.0f : 8.0f;
+  const float step_scale = trial % 5 == 0 ? 40000.0f : 8.0f;
   std::vector<float> steps;
   for (int64_t n = 0; n < f; ++n) steps.push_back(0.5f + step_scale * float(rng() % 1000) / 1000.0f);
   vars.push_back(f32("act_step", {F}, steps));
@@ -266,6 +266,7 @@ Layer random_v1_layer(std::mt19937& rng, int trial, LayerKind kind, const Shape&
 
 // Random Akida 1.0 InputConvolutional, Convolutional and SeparableConvolutional layers (see
 // random_v1_layer) on inputs from 4-bit levels to values large enough for the int64 fallback.
+// The level count runs each of its epilogues (LevelsFloat, Levels16, Levels).
 void random_v1_layers() {
   std::mt19937 rng(17);
   for (int trial = 0; trial < 90; ++trial) {
@@ -273,7 +274,7 @@ void random_v1_layers() {
     const LayerKind kind = std::vector<LayerKind>{LayerKind::InputConvolutional, LayerKind::Convolutional,
                                                   LayerKind::SeparableConvolutional}[trial % 3];
     const int64_t c = kind == LayerKind::InputConvolutional ? std::vector<int64_t>{1, 3}[trial % 2]
-                                                            : std::vector<int64_t>{1, 8, 16, 20, 40}[trial % 5];
+                                                            : std::vector<int64_t>{1, 8, 16, 20, 40}[(trial + trial / 5) % 5];
     const Shape in{10 + trial % 5, 9 + trial % 3, c};
     const Layer layer = random_v1_layer(rng, trial, kind, in);
     const int act_bits = static_cast<int>(layer.param("act_bits", 1));
@@ -284,6 +285,12 @@ void random_v1_layers() {
     }
     expect_same(layer, in, random_input(rng, in, 0, 15, 0.5));       // 4-bit levels
     expect_same(layer, in, random_input(rng, in, 0, levels, 0.2));   // this width's levels
+    // One large value among the levels: the sample's bound passes 2^24 for the wider layers (the
+    // level count then takes the 16-bit tables or the binary search instead of the act_step
+    // rule in float) while most potentials stay near the level boundaries.
+    std::vector<int32_t> spiked = random_input(rng, in, 0, levels, 0.2);
+    spiked[rng() % spiked.size()] = 30000;
+    expect_same(layer, in, spiked);
     expect_same(layer, in, random_input(rng, in, -(1 << 21), 1 << 21, 0.1));  // int64 sums
   }
 }
