@@ -30,6 +30,8 @@ struct SampleContext {
   std::vector<std::unique_ptr<LayerKernel>> kernels;
   std::vector<std::vector<int32_t>> outputs;          // per layer
   std::vector<std::vector<uint8_t>> levels;           // per layer handing its levels as bytes
+  std::vector<runtime::StagedBytes> stagings;         // per layer: its consumer's staging
+  std::vector<int32_t> staged_max;                    // per layer: its input's bound when staged
   std::vector<int32_t> sample;                        // the sample being run
   std::vector<uint8_t> sample_bytes;                  // the same as bytes (sample_as_bytes)
   std::vector<const std::vector<int32_t>*> inputs;    // scratch for one layer's inputs
@@ -43,6 +45,7 @@ struct Engine::Impl {
   // Per layer: whether forward() and predict() take its output as bytes (level_handoff.h).
   std::vector<bool> hands_bytes;
   bool sample_as_bytes = false;  // the input layer takes its uint8 image as bytes there
+  std::vector<int64_t> only_consumer;  // per layer: the one layer it feeds, else -1
   std::vector<SampleContext> contexts;          // one per thread running samples
   Shape input_shape;
   bool input_signed = false;
@@ -71,6 +74,9 @@ struct Engine::Impl {
   // (with `handoffs`, only for the layers that do not hand bytes).
   void run_sample(SampleContext& context, const Batch& batch, int64_t s, bool handoffs = true);
   void run_layer_with_bytes(SampleContext& context, size_t layer) const;
+  void stage_sample(SampleContext& context, const Batch& batch, int64_t s) const;
+  // Where `layer` may write its levels directly: the staging of the one layer it feeds.
+  const runtime::StagedBytes* staging_for(SampleContext& context, size_t layer) const;
   const std::vector<const std::vector<int32_t>*>& inputs_of(SampleContext& context,
                                                             size_t layer) const;
   // Calls body(context, s) for every sample s < n: on several threads when the model allows.
@@ -120,6 +126,9 @@ void Engine::Impl::plan_level_handoffs() {
   for (size_t j = 0; j < layers; ++j)
     for (size_t i : inbound[j]) consumers[i].push_back(j);
   hands_bytes.assign(layers, false);
+  only_consumer.assign(layers, -1);
+  for (size_t i = 0; i < layers; ++i)
+    if (consumers[i].size() == 1) only_consumer[i] = static_cast<int64_t>(consumers[i].front());
   sample_as_bytes = handoff(0) && inbound[0].empty() && input_min >= 0 && input_max <= 255;
   for (size_t i = 0; i + 1 < layers; ++i) {
     const bool levels = handoff(i) && handoff(i)->outputs_levels();
@@ -175,14 +184,14 @@ const std::vector<const std::vector<int32_t>*>& Engine::Impl::inputs_of(SampleCo
 void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_t s,
                               bool handoffs) {
   const int64_t size = batch.shape.size();
-  if (handoffs && sample_as_bytes) {
-    context.sample_bytes.resize(static_cast<size_t>(size));
-    runtime::narrow_to_bytes(batch.values.data() + s * size, size, context.sample_bytes.data());
-  } else {
-    context.sample.assign(batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size);
-  }
   context.outputs.resize(context.kernels.size());
   context.levels.resize(context.kernels.size());
+  context.stagings.resize(context.kernels.size());
+  context.staged_max.assign(context.kernels.size(), -1);
+  if (handoffs && sample_as_bytes)
+    stage_sample(context, batch, s);
+  else
+    context.sample.assign(batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size);
   for (size_t i = 0; i < context.kernels.size(); ++i) {
     if (context.kernels[i]->float_output()) continue;  // float layers are evaluated by predict()
     if (handoffs && (hands_bytes[i] || takes_bytes(i)))
@@ -193,17 +202,48 @@ void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_
   if (progress) progress->advance();
 }
 
+// The image as bytes for the input layer: straight into its staging where it takes it there.
+void Engine::Impl::stage_sample(SampleContext& context, const Batch& batch, int64_t s) const {
+  const int64_t size = batch.shape.size();
+  const int32_t* values = batch.values.data() + s * size;
+  auto& first = dynamic_cast<runtime::LevelHandoff&>(*context.kernels.front());
+  if (const std::optional<runtime::StagedBytes> to = first.byte_staging(input_max)) {
+    const int64_t row = to->row_items * to->channels;
+    for (int64_t r = 0; r < to->rows; ++r)
+      runtime::narrow_to_bytes(values + r * row, row, to->data + r * to->row_stride);
+    context.staged_max.front() = input_max;
+    return;
+  }
+  context.sample_bytes.resize(static_cast<size_t>(size));
+  runtime::narrow_to_bytes(values, size, context.sample_bytes.data());
+}
+
+const runtime::StagedBytes* Engine::Impl::staging_for(SampleContext& context, size_t layer) const {
+  const int64_t next = only_consumer[layer];
+  if (next < 0) return nullptr;
+  const int32_t max_level =
+      dynamic_cast<runtime::LevelHandoff&>(*context.kernels[layer]).max_level();
+  const std::optional<runtime::StagedBytes> to =
+      dynamic_cast<runtime::LevelHandoff&>(*context.kernels[next]).byte_staging(max_level);
+  if (!to) return nullptr;
+  context.stagings[layer] = *to;
+  context.staged_max[next] = max_level;
+  return &context.stagings[layer];
+}
+
 void Engine::Impl::run_layer_with_bytes(SampleContext& context, size_t layer) const {
   runtime::LevelsIn in;
-  if (takes_bytes(layer))
+  if (context.staged_max[layer] >= 0)
+    in.staged_max = context.staged_max[layer];
+  else if (takes_bytes(layer))
     in.bytes = &bytes_input(context, layer);
   else
     in.ints = inputs_of(context, layer).front();
   runtime::LevelsOut out;
-  if (hands_bytes[layer])
-    out.bytes = &context.levels[layer];
-  else
+  if (!hands_bytes[layer])
     out.ints = &context.outputs[layer];
+  else if (!(out.staged = staging_for(context, layer)))
+    out.bytes = &context.levels[layer];
   dynamic_cast<runtime::LevelHandoff&>(*context.kernels[layer]).eval_levels(in, out);
 }
 

@@ -332,32 +332,34 @@ __attribute__((always_inline)) inline void levels16(const Epilogue& e, __m512i a
   }
 }
 
-// The epilogue of a tile's items (the pixels p with item[p]; item q goes to out + q·filters):
-// vector by vector, or for Levels16 two vectors at a time (two channel vectors of one item, or
-// two consecutive unpooled pixels when the tile has one channel vector).
+// Where the consecutive output items of a tile go: `filters` values apart, or, for a padded
+// staging (ConvTask::out_row_items > 0), in rows of row_items items, row_stride values apart.
+template <typename O>
+struct ItemCursor {
+  O* at = nullptr;
+  int64_t filters = 0, row_items = 0, row_stride = 0, y = 0;  // y: the item's place in its row
+  void next() {
+    at += filters;
+    if (row_items > 0 && ++y == row_items) {
+      y = 0;
+      at += row_stride - row_items * filters;
+    }
+  }
+};
+
+// The epilogue of a tile's items (the pixels p with item[p], in order from `cursor`): vector by
+// vector, or for Levels16 two vectors at a time (two channel vectors of one item, or two
+// consecutive unpooled pixels when the tile has one channel vector).
 template <int P, int NB, typename O>
 __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
-                 O* out, int64_t f0, int64_t filters) {
+                 ItemCursor<O> cursor, int64_t f0) {
   // A copy the stores cannot alias: its fields stay in registers instead of being reloaded
   // after every store.
   const Epilogue e = epilogue;
-  if (e.kind == Epilogue::Kind::Levels16 && NB == 1 && window == 1) {
-#pragma GCC unroll 16
-    for (int p = 0; p < P; p += 2) {
-      if (!item[p]) break;
-      const bool pair = p + 1 < P && item[p + 1];
-      __m512i first, second;
-      levels16(e, acc[p][0], acc[pair ? p + 1 : p][0], f0, 0, first, second);
-      store(out, first, f0, filters);
-      out += filters;
-      if (!pair) break;
-      store(out, second, f0, filters);
-      out += filters;
-    }
-    return;
-  }
+  const int64_t filters = cursor.filters;
   if (e.kind == Epilogue::Kind::ClampSum) {  // every item adds to the same sums (int32 only)
     if constexpr (std::is_same_v<O, int32_t>) {
+      int32_t* out = cursor.at;
 #pragma GCC unroll 16
       for (int p = 0; p < P; ++p) {
         if (!item[p]) continue;
@@ -373,19 +375,34 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
     }
     return;
   }
+  O* dst[P];  // where pixel p's item goes (null: not an item)
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    dst[p] = item[p] ? cursor.at : nullptr;
+    if (item[p]) cursor.next();
+  }
+  if (e.kind == Epilogue::Kind::Levels16 && NB == 1 && window == 1) {
+#pragma GCC unroll 16
+    for (int p = 0; p < P; p += 2) {
+      if (!item[p]) break;
+      const bool pair = p + 1 < P && item[p + 1];
+      __m512i first, second;
+      levels16(e, acc[p][0], acc[pair ? p + 1 : p][0], f0, 0, first, second);
+      store(dst[p], first, f0, filters);
+      if (!pair) break;
+      store(dst[p + 1], second, f0, filters);
+    }
+    return;
+  }
   if (e.kind == Epilogue::Kind::Requantize) {
     // Channel vector by channel vector: its parameters loaded once for every item of the tile.
-    int64_t at[P];  // where item p goes
-    int64_t items = 0;
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) at[p] = item[p] ? items++ * filters : -1;
 #pragma GCC unroll 4
     for (int b = 0; b < NB; ++b) {
       const int64_t f = f0 + b * kLanes;
       const RequantizeVectors r = requantize_vectors(e, f);
 #pragma GCC unroll 16
       for (int p = 0; p < P; ++p)
-        if (at[p] >= 0) store(out + at[p], requantize(e, r, acc[p][b]), f, filters);
+        if (item[p]) store(dst[p], requantize(e, r, acc[p][b]), f, filters);
     }
     return;
   }
@@ -399,17 +416,16 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
         const bool pair = b + 1 < NB;
         __m512i first, second;
         levels16(e, acc[p][b], acc[p][pair ? b + 1 : b], f, pair ? 1 : 0, first, second);
-        store(out, first, f, filters);
-        if (pair) store(out, second, f + kLanes, filters);
+        store(dst[p], first, f, filters);
+        if (pair) store(dst[p], second, f + kLanes, filters);
       }
     } else {
 #pragma GCC unroll 4
       for (int b = 0; b < NB; ++b) {
         const int64_t f = f0 + b * kLanes;
-        store(out, epilogue_vector(e, acc[p][b], f), f, filters);
+        store(dst[p], epilogue_vector(e, acc[p][b], f), f, filters);
       }
     }
-    out += filters;
   }
 }
 
@@ -474,12 +490,19 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
     item[p] = ++in_window == window;
     if (item[p]) in_window = 0;
   }
-  if (t.out_bytes)
-    return store_items<P, NB>(t.epilogue, acc, item, window, t.out_bytes + item0 * w.filters, f0,
-                              w.filters);
+  if (t.out_bytes) {
+    ItemCursor<uint8_t> cursor{t.out_bytes + item0 * w.filters, w.filters};
+    if (t.out_row_items > 0) {  // item0 = x · row_items + y
+      cursor.y = item0 % t.out_row_items;
+      cursor.row_items = t.out_row_items;
+      cursor.row_stride = t.out_row_stride;
+      cursor.at = t.out_bytes + item0 / t.out_row_items * t.out_row_stride + cursor.y * w.filters;
+    }
+    return store_items<P, NB>(t.epilogue, acc, item, window, cursor, f0);
+  }
   const bool global_sum = t.epilogue.kind == Epilogue::Kind::ClampSum;
-  store_items<P, NB>(t.epilogue, acc, item, window, t.out + (global_sum ? 0 : item0 * w.filters),
-                     f0, w.filters);
+  store_items<P, NB>(t.epilogue, acc, item, window,
+                     ItemCursor<int32_t>{t.out + (global_sum ? 0 : item0 * w.filters), w.filters}, f0);
 }
 
 // Register budget: P·NB sums, NB weights and a broadcast input within the 32 vector registers.

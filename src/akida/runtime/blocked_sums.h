@@ -119,7 +119,9 @@ std::vector<int16_t> pack_levels16(const std::vector<int16_t>& relative, int64_t
 // of pixels q·W .. q·W + W − 1 (a max-pooling window; windows[] lists each window's pixels),
 // taken before the epilogue. With out_bytes set, the epilogue's values go there as bytes instead
 // (their low 8 bits: for epilogues whose values lie within 0..255, Akida 1.0 levels), at the same
-// indices.
+// indices, or with out_row_items > 0 in rows of that many items, out_row_stride bytes apart (the
+// padded staging of the next layer: item q at (q / out_row_items) · out_row_stride +
+// (q % out_row_items) · filters).
 template <typename T>
 struct ConvTask {
   const T* input = nullptr;
@@ -130,6 +132,7 @@ struct ConvTask {
   Epilogue epilogue;
   int32_t* out = nullptr;
   uint8_t* out_bytes = nullptr;
+  int64_t out_row_items = 0, out_row_stride = 0;
 };
 
 // Staging in a channel order of our choosing (the inputs grouped by input_shift, see InputRun):

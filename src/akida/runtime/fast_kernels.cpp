@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 
 #include "akida/runtime/blocked_sums.h"
@@ -617,6 +618,29 @@ class ConvSums {
     return staged({Staging::Bytes, 0});
   }
 
+  // Where the layer before may write this layer's next input (values within 0..max_value),
+  // for stage_written(): the interior of the byte staging, where every input value is staged
+  // unshifted with byte padding (copies_bytes_), every pixel is read and the sums of such
+  // values always fit int32.
+  std::optional<StagedBytes> byte_staging(int32_t max_value) {
+    if (!copies_bytes_ || covered_x_ != g_.in.x || covered_y_ != g_.in.y ||
+        !sums_fit_int32(max_l1_, std::max<int64_t>(max_value, pad_hi_)))
+      return std::nullopt;
+    const int64_t c = g_.in.c;
+    prepare_buffer(bytes8_, 0, border8_);
+    return StagedBytes{bytes8_.data() + interior_offset(c), g_.in.x, g_.in.y, c, py_ * c};
+  }
+
+  // stage() for an input the layer before wrote to byte_staging(max_value).
+  int64_t stage_written(int32_t max_value) {
+    shifted_range(0, max_value);
+    return *staged({Staging::Bytes, 0});  // byte_staging() checked the bound
+  }
+
+  // Whether every sum fits int32 for inputs bounded by max_input.
+  bool sums_fit(int64_t max_input) const { return sums_fit_int32(max_l1_, max_input); }
+  int64_t max_l1() const { return max_l1_; }
+
   // stage() for the int16 sums of the depthwise half of a SeparableConvolutional layer: narrowed
   // (or copied) straight into the byte or 16-bit staging their range takes when it needs no
   // shift nor padding, else widened and staged as above.
@@ -667,6 +691,10 @@ class ConvSums {
   // compute_all() writing the low byte of each value (values within 0..255: levels).
   // Precondition: blocked_tiles(), not depthwise().
   void compute_all(const blocked::Epilogue& epilogue, uint8_t* out) { tiles(epilogue, out); }
+  // The same bytes into the next layer's staging (its rows and items those of this output).
+  void compute_all(const blocked::Epilogue& epilogue, const StagedBytes& out) {
+    tiles(epilogue, &out);
+  }
   // The plain sums as int16 (sums within int16). Precondition: blocked_tiles(), depthwise().
   void compute_sums(int16_t* out) { tiles(kPlainSums, out); }
 
@@ -1027,13 +1055,13 @@ class ConvSums {
     }
   }
 
-  // O: int32 for every layer; bytes for convolutions only, int16 for depthwise ones only
-  // (compute_all's preconditions).
+  // O: int32 for every layer; bytes (dense, or in a StagedBytes) for convolutions only, int16
+  // for depthwise ones only (compute_all's preconditions).
   template <typename T, typename W, typename O>
   void run_blocked(const std::vector<T>& input, const blocked::PackedWeights<W>& weights,
                    const blocked::Epilogue& epilogue, O* out, int64_t begin,
                    int64_t end) const {
-    if constexpr (!std::is_same_v<O, uint8_t>) {
+    if constexpr (std::is_same_v<O, int32_t> || std::is_same_v<O, int16_t>) {
       if (depthwise_) {
         blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
                                     tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
@@ -1053,10 +1081,15 @@ class ConvSums {
       const BlockedLayout& l = layout();
       blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
                              &weights, init_.data(), epilogue};
-      if constexpr (std::is_same_v<O, uint8_t>)
+      if constexpr (std::is_same_v<O, const StagedBytes>) {
+        t.out_bytes = out->data;
+        t.out_row_items = out->row_items;
+        t.out_row_stride = out->row_stride;
+      } else if constexpr (std::is_same_v<O, uint8_t>) {
         t.out_bytes = out;
-      else
+      } else {
         t.out = out;
+      }
       blocked::conv(t, begin, end);
     }
   }
@@ -1354,8 +1387,15 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
 
 
 // Hands a layer output computed as int32 (in `computed`, out.ints or scratch) to `out`: narrowed
-// when it goes as bytes.
+// when it goes as bytes, row by row into the next layer's staging.
 void hand_over(const std::vector<int32_t>& computed, const LevelsOut& out) {
+  if (out.staged) {
+    const StagedBytes& to = *out.staged;
+    const int64_t row = to.row_items * to.channels;
+    for (int64_t r = 0; r < to.rows; ++r)
+      narrow_to_bytes(computed.data() + r * row, row, to.data + r * to.row_stride);
+    return;
+  }
   if (!out.bytes) return;
   out.bytes->resize(computed.size());
   narrow_to_bytes(computed.data(), static_cast<int64_t>(computed.size()), out.bytes->data());
@@ -1373,7 +1413,8 @@ class V1Stage {
 
   void run(ConvSums& sums, int64_t sum_bound, const LevelsOut& out) {
     if (sums.blocked()) sums.start(nullptr);
-    if (out.bytes && in_tiles(sums) && sums.blocked_tiles() && !sums.depthwise()) {
+    if ((out.bytes || out.staged) && in_tiles(sums) && sums.blocked_tiles() && !sums.depthwise()) {
+      if (out.staged) return sums.compute_all(tile_epilogue(sum_bound), *out.staged);
       out.bytes->resize(static_cast<size_t>(output_.pooling.out_shape.size()));
       return sums.compute_all(tile_epilogue(sum_bound), out.bytes->data());
     }
@@ -1425,6 +1466,7 @@ class FastV1Kernel : public CloneableKernel<Derived>, public LevelHandoff {
     const V1Activation& a = output_.output().activation;
     return a.enabled() && a.max_level() <= 255;
   }
+  int32_t max_level() const override { return output_.output().activation.max_level(); }
 
   void eval(const std::vector<const std::vector<int32_t>*>& inputs,
             std::vector<int32_t>& output) override {
@@ -1433,11 +1475,14 @@ class FastV1Kernel : public CloneableKernel<Derived>, public LevelHandoff {
 
  protected:
   static std::optional<int64_t> stage(ConvSums& sums, const LevelsIn& in) {
+    if (in.staged_max >= 0) return sums.stage_written(in.staged_max);
     return in.bytes ? sums.stage(*in.bytes) : sums.stage(*in.ints);
   }
 
-  // The reference kernel's output for the sample (an input that came as bytes widened first).
+  // The reference kernel's output for the sample (an input that came as bytes widened first;
+  // never one written to byte_staging(), whose sums fit the optimized path).
   void run_reference(const LevelsIn& in, const LevelsOut& out) {
+    if (in.staged_max >= 0) throw std::logic_error("the reference kernel cannot read a staged input");
     const std::vector<int32_t>* ints = in.ints;
     if (!ints) {
       widened_.assign(in.bytes->begin(), in.bytes->end());
@@ -1466,6 +1511,9 @@ class FastV1ConvKernel final : public FastV1Kernel<FastV1ConvKernel> {
         sums_(make_sums(layer, in, rotate, padding_value, output_.output().pooling)) {}
 
   void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
+  std::optional<StagedBytes> byte_staging(int32_t max_value) override {
+    return sums_.byte_staging(max_value);
+  }
 
   void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
     const std::optional<int64_t> bound = stage(sums_, in);
@@ -1506,6 +1554,12 @@ class FastV1SeparableKernel final : public FastV1Kernel<FastV1SeparableKernel> {
   void use_threads(ThreadPool* pool) override {
     depthwise_.use_threads(pool);
     pointwise_.use_threads(pool);
+  }
+
+  // Only where the pointwise sums fit too, whatever the depthwise ones.
+  std::optional<StagedBytes> byte_staging(int32_t max_value) override {
+    if (!pointwise_.sums_fit(depthwise_.max_l1() * max_value)) return std::nullopt;
+    return depthwise_.byte_staging(max_value);
   }
 
   void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
