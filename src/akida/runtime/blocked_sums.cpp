@@ -227,17 +227,27 @@ __attribute__((always_inline)) inline __m512i requantize(const Epilogue& e, cons
   return _mm512_max_epi32(_mm512_min_epi32(v, r.out_max), r.out_min);
 }
 
-// The LevelsFloat count of 16 sums of channels f .. f + 15.
-__attribute__((always_inline)) inline __m512i float_levels(const Epilogue& e, __m512i s, int64_t f) {
-  const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, load(e.thresholds + f)));
-  const __m512 q = _mm512_loadu_ps(e.steps + f);
-  const __m512 estimate = _mm512_mul_ps(d, _mm512_loadu_ps(e.inverse_steps + f));
-  const __m512i top = _mm512_set1_epi32(e.level_count);
-  __m512i c = _mm512_cvt_roundps_epi32(estimate, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-  c = _mm512_min_epi32(_mm512_max_epi32(c, _mm512_setzero_si512()), top);
+// The LevelsFloat parameters of channels f .. f + 15, loaded once for every pixel of a tile.
+struct FloatLevelVectors {
+  __m512i thresholds, top;
+  __m512 steps, inverse_steps;
+};
+
+__attribute__((always_inline)) inline FloatLevelVectors float_level_vectors(const Epilogue& e,
+                                                                            int64_t f) {
+  return {load(e.thresholds + f), _mm512_set1_epi32(e.level_count), _mm512_loadu_ps(e.steps + f),
+          _mm512_loadu_ps(e.inverse_steps + f)};
+}
+
+// The LevelsFloat count of 16 sums.
+__attribute__((always_inline)) inline __m512i float_levels(const FloatLevelVectors& v, __m512i s) {
+  const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, v.thresholds));
+  __m512i c = _mm512_cvt_roundps_epi32(_mm512_mul_ps(d, v.inverse_steps),
+                                       _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+  c = _mm512_min_epi32(_mm512_max_epi32(c, _mm512_setzero_si512()), v.top);
   // One level more where c·q < d.
   const __mmask16 below = _mm512_mask_cmp_ps_mask(
-      _mm512_cmplt_epi32_mask(c, top), _mm512_fmsub_ps(_mm512_cvtepi32_ps(c), q, d),
+      _mm512_cmplt_epi32_mask(c, v.top), _mm512_fmsub_ps(_mm512_cvtepi32_ps(c), v.steps, d),
       _mm512_setzero_ps(), _CMP_LT_OQ);
   return _mm512_mask_add_epi32(c, below, c, _mm512_set1_epi32(1));
 }
@@ -248,7 +258,7 @@ __attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e,
     case Epilogue::Kind::Sums: return s;
     case Epilogue::Kind::Requantize: return requantize(e, requantize_vectors(e, f), s);
     case Epilogue::Kind::ClampSum: return s;  // accumulates: conv() only (store_items)
-    case Epilogue::Kind::LevelsFloat: return float_levels(e, s, f);
+    case Epilogue::Kind::LevelsFloat: return float_levels(float_level_vectors(e, f), s);
     case Epilogue::Kind::Levels16:  // in pairs of vectors: store_items()
     case Epilogue::Kind::Levels:
       // Unrolled for the widths Akida 1.0 uses (1, 2 and 4 bits).
@@ -394,18 +404,28 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
     }
     return;
   }
-  if (e.kind == Epilogue::Kind::Requantize) {
-    // Channel vector by channel vector: its parameters loaded once for every item of the tile.
+  // Requantize and LevelsFloat channel vector by channel vector: its parameters
+  // (parameters(f)) loaded once for every item of the tile.
+  auto by_channel_vector = [&](auto parameters, auto apply) __attribute__((always_inline)) {
 #pragma GCC unroll 4
     for (int b = 0; b < NB; ++b) {
       const int64_t f = f0 + b * kLanes;
-      const RequantizeVectors r = requantize_vectors(e, f);
+      const auto v = parameters(f);
 #pragma GCC unroll 16
       for (int p = 0; p < P; ++p)
-        if (item[p]) store(dst[p], requantize(e, r, acc[p][b]), f, filters);
+        if (item[p]) store(dst[p], apply(v, acc[p][b]), f, filters);
     }
-    return;
-  }
+  };
+  if (e.kind == Epilogue::Kind::Requantize)
+    return by_channel_vector(
+        [&](int64_t f) __attribute__((always_inline)) { return requantize_vectors(e, f); },
+        [&](const RequantizeVectors& r, __m512i s)
+            __attribute__((always_inline)) { return requantize(e, r, s); });
+  if (e.kind == Epilogue::Kind::LevelsFloat)
+    return by_channel_vector(
+        [&](int64_t f) __attribute__((always_inline)) { return float_level_vectors(e, f); },
+        [](const FloatLevelVectors& v, __m512i s)
+            __attribute__((always_inline)) { return float_levels(v, s); });
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
     if (!item[p]) continue;
