@@ -223,54 +223,61 @@ void random_depthwise_buffer_temp_conv_sequences() {
   }
 }
 
-// Akida 1.0 InputConvolutional, Convolutional and SeparableConvolutional layers with 1-, 2- and
-// 4-bit activations (act_steps small enough for the 16-bit level count and large enough for the
-// int32 one), no activation, max or global pooling, and inputs from 4-bit levels to values
-// large enough for the int64 fallback.
+// A random Akida 1.0 layer of `kind` over `in` for case `trial` (kernel size, stride, padding,
+// filters, activation bits, pooling and act_step scale vary with it): 1-, 2- and 4-bit
+// activations (act_steps small enough for the 16-bit level count and large enough for the int32
+// one), no activation, max or global pooling.
+Layer random_v1_layer(std::mt19937& rng, int trial, LayerKind kind, const Shape& in,
+                      std::vector<std::string> inbound = {}) {
+  const int kernel = std::vector<int>{3, 1, 3, 5}[trial / 3 % 4];
+  const int stride = 1 + trial / 2 % 2, padding = trial / 4 % 2;
+  const int64_t c = in.c;
+  const int64_t f = std::vector<int64_t>{2, 16, 32, 48}[trial / 5 % 4];
+  const int act_bits = std::vector<int>{1, 2, 4}[trial % 3 == 0 ? trial / 3 % 3 : trial % 3];
+  const bool activation = trial % 7 != 3;
+  const auto F = static_cast<uint32_t>(f), C = static_cast<uint32_t>(c), K = static_cast<uint32_t>(kernel);
+  Parameters p{{"filters", int32_t(f)}, {"kernel_width", kernel}, {"kernel_height", kernel},
+               {"stride_x", stride}, {"stride_y", stride}, {"padding", padding},
+               {"activation", activation ? 1 : 0}, {"act_bits", act_bits}, {"weights_bits", 4}};
+  if (trial % 4 == 1)
+    p = merged(p, {{"pool_type", 1}, {"pooling_width", 2}, {"pooling_height", 2},
+                   {"pooling_stride_x", 2}, {"pooling_stride_y", 2}});
+  if (trial % 9 == 6) p["pool_type"] = 2;
+  std::vector<Variable> vars;
+  // Small steps keep every level boundary within int16 of the threshold, large ones do not.
+  const float step_scale = trial % 5 == 0 ? 40000.0f : 8.0f;
+  std::vector<float> steps;
+  for (int64_t n = 0; n < f; ++n) steps.push_back(0.5f + step_scale * float(rng() % 1000) / 1000.0f);
+  vars.push_back(f32("act_step", {F}, steps));
+  vars.push_back(i32("threshold", {F}, random_values(rng, f, -300, 300)));
+  if (kind == LayerKind::SeparableConvolutional) {
+    vars.push_back(int_var("weights", {1, C, K, K}, DType::Int4, random_values(rng, size_t(c) * K * K, -8, 7)));
+    vars.push_back(int_var("weights_pw", {F, C, 1, 1}, DType::Int4, random_values(rng, size_t(c) * f, -8, 7)));
+  } else {
+    const bool image = kind == LayerKind::InputConvolutional;
+    vars.push_back(int_var("weights", {F, C, K, K}, image ? DType::Int8 : DType::Int4,
+                           random_values(rng, size_t(f) * c * K * K, image ? -128 : -8, image ? 127 : 7)));
+  }
+  if (kind == LayerKind::InputConvolutional)
+    p = merged(p, {{"input_width", int32_t(in.x)}, {"input_height", int32_t(in.y)},
+                   {"input_channels", int32_t(c)}, {"padding_value", int32_t(rng() % 256)}});
+  return Layer("v1_" + std::to_string(trial), kind, p, vars, std::move(inbound));
+}
+
+// Random Akida 1.0 InputConvolutional, Convolutional and SeparableConvolutional layers (see
+// random_v1_layer) on inputs from 4-bit levels to values large enough for the int64 fallback.
+// The level count runs each of its epilogues (LevelsFloat, Levels16, Levels).
 void random_v1_layers() {
   std::mt19937 rng(17);
   for (int trial = 0; trial < 90; ++trial) {
     SCOPED_TRACE(trial);
     const LayerKind kind = std::vector<LayerKind>{LayerKind::InputConvolutional, LayerKind::Convolutional,
                                                   LayerKind::SeparableConvolutional}[trial % 3];
-    const int kernel = std::vector<int>{3, 1, 3, 5}[trial / 3 % 4];
-    const int stride = 1 + trial / 2 % 2, padding = trial / 4 % 2;
     const int64_t c = kind == LayerKind::InputConvolutional ? std::vector<int64_t>{1, 3}[trial % 2]
-                                                            : std::vector<int64_t>{1, 8, 16, 40}[trial % 4];
-    const int64_t f = std::vector<int64_t>{2, 16, 32, 48}[trial / 5 % 4];
-    const int act_bits = std::vector<int>{1, 2, 4}[trial % 3 == 0 ? trial / 3 % 3 : trial % 3];
-    const bool activation = trial % 7 != 3;
+                                                            : std::vector<int64_t>{1, 8, 16, 20, 40}[(trial + trial / 5) % 5];
     const Shape in{10 + trial % 5, 9 + trial % 3, c};
-    const auto F = static_cast<uint32_t>(f), C = static_cast<uint32_t>(c), K = static_cast<uint32_t>(kernel);
-    Parameters p{{"filters", int32_t(f)}, {"kernel_width", kernel}, {"kernel_height", kernel},
-                 {"stride_x", stride}, {"stride_y", stride}, {"padding", padding},
-                 {"activation", activation ? 1 : 0}, {"act_bits", act_bits}, {"weights_bits", 4}};
-    if (trial % 4 == 1)
-      p = merged(p, {{"pool_type", 1}, {"pooling_width", 2}, {"pooling_height", 2},
-                     {"pooling_stride_x", 2}, {"pooling_stride_y", 2}});
-    if (trial % 9 == 6) p["pool_type"] = 2;
-    std::vector<Variable> vars;
-    // Small steps keep every level boundary within int16 of the threshold, large ones do not.
-    const float step_scale = trial % 5 == 0 ? 4000.0f : 8.0f;
-    std::vector<float> steps;
-    for (int64_t n = 0; n < f; ++n) steps.push_back(0.5f + step_scale * float(rng() % 1000) / 1000.0f);
-    vars.push_back(f32("act_step", {F}, steps));
-    vars.push_back(i32("threshold", {F}, random_values(rng, f, -300, 300)));
-    std::vector<Variable> weights;
-    if (kind == LayerKind::SeparableConvolutional) {
-      vars.push_back(int_var("weights", {1, C, K, K}, DType::Int4, random_values(rng, size_t(c) * K * K, -8, 7)));
-      vars.push_back(int_var("weights_pw", {F, C, 1, 1}, DType::Int4, random_values(rng, size_t(c) * f, -8, 7)));
-    } else {
-      vars.push_back(int_var("weights", {F, C, K, K},
-                             kind == LayerKind::InputConvolutional ? DType::Int8 : DType::Int4,
-                             random_values(rng, size_t(f) * c * K * K,
-                                           kind == LayerKind::InputConvolutional ? -128 : -8,
-                                           kind == LayerKind::InputConvolutional ? 127 : 7)));
-    }
-    if (kind == LayerKind::InputConvolutional)
-      p = merged(p, {{"input_width", int32_t(in.x)}, {"input_height", int32_t(in.y)},
-                     {"input_channels", int32_t(c)}, {"padding_value", int32_t(rng() % 256)}});
-    const Layer layer("v1_" + std::to_string(trial), kind, p, vars, {});
+    const Layer layer = random_v1_layer(rng, trial, kind, in);
+    const int act_bits = static_cast<int>(layer.param("act_bits", 1));
     const int64_t levels = (int64_t{1} << act_bits) - 1;
     if (kind == LayerKind::InputConvolutional) {
       expect_same(layer, in, random_input(rng, in, 0, 255, 0.3));
@@ -278,12 +285,50 @@ void random_v1_layers() {
     }
     expect_same(layer, in, random_input(rng, in, 0, 15, 0.5));       // 4-bit levels
     expect_same(layer, in, random_input(rng, in, 0, levels, 0.2));   // this width's levels
+    // One large value among the levels: the sample's bound passes 2^24 for the wider layers (the
+    // level count then takes the 16-bit tables or the binary search instead of the act_step
+    // rule in float) while most potentials stay near the level boundaries.
+    std::vector<int32_t> spiked = random_input(rng, in, 0, levels, 0.2);
+    spiked[rng() % spiked.size()] = 30000;
+    expect_same(layer, in, spiked);
     expect_same(layer, in, random_input(rng, in, -(1 << 21), 1 << 21, 0.1));  // int64 sums
+  }
+}
+
+// Random Akida 1.0 models: an InputConvolutional layer then Convolutional and
+// SeparableConvolutional layers (random_v1_layer), so that layers with an activation hand their
+// levels to the next as bytes in forward() and predict() (engine.cpp), while forward_all()
+// returns every layer's int32 output; the three equal the reference kernels'.
+void random_v1_models() {
+  std::mt19937 rng(29);
+  for (int model_index = 0; model_index < 40; ++model_index) {
+    SCOPED_TRACE(model_index);
+    Model model;
+    Shape shape{20 + model_index % 5, 19 + model_index % 3, 1 + model_index % 3};
+    model.layers.push_back(random_v1_layer(rng, model_index, LayerKind::InputConvolutional, shape));
+    for (int depth = 1; depth < 4; ++depth) {
+      shape = make_reference_kernel(model.layers.back(), {shape})->output_shape();
+      const int trial = model_index * 7 + depth * 5;
+      const LayerKind kind = trial % 2 ? LayerKind::SeparableConvolutional : LayerKind::Convolutional;
+      Layer next = random_v1_layer(rng, trial, kind, shape, {model.layers.back().name});
+      next.name += "_" + std::to_string(depth);
+      const int kernel = next.param("kernel_width", 1);
+      if (shape.x < kernel + 1 || shape.y < kernel + 1) break;  // the model stays valid
+      model.layers.push_back(std::move(next));
+    }
+    Engine fast(model, Kernels::Optimized), reference(model, Kernels::Reference);
+    Batch in{3, fast.input_shape(), {}};
+    for (int64_t i = 0; i < in.n * in.shape.size(); ++i) in.values.push_back(static_cast<int32_t>(rng() % 256));
+    EXPECT_EQ(reference.forward(in).values, fast.forward(in).values);
+    EXPECT_EQ(reference.predict(in).values, fast.predict(in).values);
+    const auto want = reference.forward_all(in), got = fast.forward_all(in);
+    for (size_t l = 0; l < want.size(); ++l) EXPECT_EQ(want[l].values, got[l].values) << "layer " << l;
   }
 }
 
 TEST(FastKernels, RandomConvolutionsEqualTheReference) { for_each_isa(random_convolutions); }
 TEST(FastKernels, RandomAkida1LayersEqualTheReference) { for_each_isa(random_v1_layers); }
+TEST(FastKernels, RandomAkida1ModelsEqualTheReference) { for_each_isa(random_v1_models); }
 TEST(FastKernels, RandomDepthwiseBufferTempConvSequencesEqualTheReference) {
   for_each_isa(random_depthwise_buffer_temp_conv_sequences);
 }
@@ -305,6 +350,9 @@ void expect_same_model(const Model& model, const std::string& name) {
   ASSERT_EQ(want.size(), got.size());
   for (size_t l = 0; l < want.size(); ++l)
     EXPECT_EQ(want[l].values, got[l].values) << name << " layer " << model.layers[l].name;
+  // forward() and predict() run without every layer's output (Akida 1.0 layers hand bytes).
+  EXPECT_EQ(reference.forward(in).values, fast.forward(in).values) << name;
+  EXPECT_EQ(reference.predict(in).values, fast.predict(in).values) << name;
 }
 
 // The models the benchmark runs besides the .fbz fixtures, converted in memory: the DS-CNN
@@ -327,6 +375,19 @@ TEST(FastKernels, FixtureModelsEqualTheReference) {
     ++models;
   }
   if (models == 0) GTEST_SKIP() << "no .fbz fixture in " << test_support::fixtures_dir();
+}
+
+// The Akida 1.0 fixtures (their layers hand levels to each other as bytes) under each
+// instruction-set limit.
+TEST(FastKernels, Akida1FixtureModelsEqualTheReferenceOnEachIsa) {
+  int models = 0;
+  for (const auto& path : test_support::fixtures_with_extension("fbz", ".fbz")) {
+    const Model model = read_fbz(path.string());
+    if (model.ip_version() != IpVersion::v1) continue;
+    for_each_isa([&] { expect_same_model(model, path.filename().string()); });
+    ++models;
+  }
+  if (models == 0) GTEST_SKIP() << "no Akida 1.0 .fbz fixture in " << test_support::fixtures_dir();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "akida/engine.h"
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -9,6 +10,7 @@
 #include "akida/runtime/geometry.h"
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
+#include "akida/runtime/level_handoff.h"
 #include "akida/runtime/v1_activation.h"
 
 namespace akida {
@@ -27,7 +29,11 @@ void LayerKernel::eval_float(const std::vector<const std::vector<int32_t>*>& inp
 struct SampleContext {
   std::vector<std::unique_ptr<LayerKernel>> kernels;
   std::vector<std::vector<int32_t>> outputs;          // per layer
+  std::vector<std::vector<uint8_t>> levels;           // per layer handing its levels as bytes
+  std::vector<runtime::StagedBytes> stagings;         // per layer: its consumer's staging
+  std::vector<int32_t> staged_max;                    // per layer: its input's bound when staged
   std::vector<int32_t> sample;                        // the sample being run
+  std::vector<uint8_t> sample_bytes;                  // the same as bytes (sample_as_bytes)
   std::vector<const std::vector<int32_t>*> inputs;    // scratch for one layer's inputs
   std::vector<float> floats;                          // scratch for predict()
 };
@@ -36,6 +42,10 @@ struct Engine::Impl {
   Model model;
   std::vector<Shape> shapes;                    // per layer
   std::vector<std::vector<size_t>> inbound;     // per layer: indices of its inbound layers
+  // Per layer: whether forward() and predict() take its output as bytes (level_handoff.h).
+  std::vector<bool> hands_bytes;
+  bool sample_as_bytes = false;  // the input layer takes its uint8 image as bytes there
+  std::vector<int64_t> only_consumer;  // per layer: the one layer it feeds, else -1
   std::vector<SampleContext> contexts;          // one per thread running samples
   Shape input_shape;
   bool input_signed = false;
@@ -50,10 +60,23 @@ struct Engine::Impl {
 
   std::vector<std::unique_ptr<LayerKernel>>& kernels() { return contexts.front().kernels; }
   void prepare_kernels(Kernels choice);
+  void plan_level_handoffs();
+  bool takes_bytes(size_t layer) const {
+    if (inbound[layer].empty()) return sample_as_bytes;
+    return inbound[layer].size() == 1 && hands_bytes[inbound[layer].front()];
+  }
+  const std::vector<uint8_t>& bytes_input(const SampleContext& context, size_t layer) const {
+    return inbound[layer].empty() ? context.sample_bytes : context.levels[inbound[layer].front()];
+  }
   void read_input_range();
   void check_batch(const Batch& batch) const;
-  // Runs every layer on sample s of `batch`; context.outputs[i] receives layer i's integers.
-  void run_sample(SampleContext& context, const Batch& batch, int64_t s);
+  // Runs every layer on sample s of `batch`; context.outputs[i] receives layer i's integers
+  // (with `handoffs`, only for the layers that do not hand bytes).
+  void run_sample(SampleContext& context, const Batch& batch, int64_t s, bool handoffs = true);
+  void run_layer_with_bytes(SampleContext& context, size_t layer) const;
+  void stage_sample(SampleContext& context, const Batch& batch, int64_t s) const;
+  // Where `layer` may write its levels directly: the staging of the one layer it feeds.
+  const runtime::StagedBytes* staging_for(SampleContext& context, size_t layer) const;
   const std::vector<const std::vector<int32_t>*>& inputs_of(SampleContext& context,
                                                             size_t layer) const;
   // Calls body(context, s) for every sample s < n: on several threads when the model allows.
@@ -90,6 +113,30 @@ void Engine::Impl::prepare_kernels(Kernels choice) {
   if (last.kind == LayerKind::Dequantizer) last_int = inbound.back().front();
   if (runtime::is_v1_neural(last.kind) && last.param("activation", 0) == 0)
     v1_readout.emplace(last, shapes.back().c);
+  plan_level_handoffs();
+}
+
+// A layer hands its levels as bytes when its kernel can, every layer it feeds takes them (a
+// single-input optimized v1 kernel) and the Engine does not return its output. An input layer
+// with such a kernel (InputConvolutional) takes its image as bytes.
+void Engine::Impl::plan_level_handoffs() {
+  const size_t layers = kernels().size();
+  auto handoff = [&](size_t i) { return dynamic_cast<runtime::LevelHandoff*>(kernels()[i].get()); };
+  std::vector<std::vector<size_t>> consumers(layers);
+  for (size_t j = 0; j < layers; ++j)
+    for (size_t i : inbound[j]) consumers[i].push_back(j);
+  hands_bytes.assign(layers, false);
+  only_consumer.assign(layers, -1);
+  for (size_t i = 0; i < layers; ++i)
+    if (consumers[i].size() == 1) only_consumer[i] = static_cast<int64_t>(consumers[i].front());
+  sample_as_bytes = handoff(0) && inbound[0].empty() && input_min >= 0 && input_max <= 255;
+  for (size_t i = 0; i + 1 < layers; ++i) {
+    const bool levels = handoff(i) && handoff(i)->outputs_levels();
+    hands_bytes[i] = levels && i != last_int && !consumers[i].empty() &&
+                     std::all_of(consumers[i].begin(), consumers[i].end(), [&](size_t j) {
+                       return inbound[j].size() == 1 && handoff(j) != nullptr;
+                     });
+  }
 }
 
 void Engine::Impl::read_input_range() {
@@ -114,6 +161,11 @@ void Engine::Impl::check_batch(const Batch& batch) const {
     throw ShapeError("input batch of " + std::to_string(batch.n) + " samples of shape " +
                      to_string(batch.shape) + " holds " + std::to_string(batch.values.size()) +
                      " values, expected " + std::to_string(batch.n * input_shape.size()));
+  // The range first, in one vectorized pass (a throw inside the loop would keep it scalar: 3%
+  // of an image model's time); the offending value only when there is one.
+  int32_t lo = input_min, hi = input_max;
+  runtime::widen_range(batch.values.data(), static_cast<int64_t>(batch.values.size()), lo, hi);
+  if (lo >= input_min && hi <= input_max) return;
   for (size_t i = 0; i < batch.values.size(); ++i)
     if (batch.values[i] < input_min || batch.values[i] > input_max)
       throw ShapeError("input value " + std::to_string(batch.values[i]) + " at index " +
@@ -129,15 +181,70 @@ const std::vector<const std::vector<int32_t>*>& Engine::Impl::inputs_of(SampleCo
   return context.inputs;
 }
 
-void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_t s) {
+void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_t s,
+                              bool handoffs) {
   const int64_t size = batch.shape.size();
-  context.sample.assign(batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size);
   context.outputs.resize(context.kernels.size());
+  context.levels.resize(context.kernels.size());
+  context.stagings.resize(context.kernels.size());
+  context.staged_max.assign(context.kernels.size(), -1);
+  if (handoffs && sample_as_bytes)
+    stage_sample(context, batch, s);
+  else
+    context.sample.assign(batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size);
   for (size_t i = 0; i < context.kernels.size(); ++i) {
     if (context.kernels[i]->float_output()) continue;  // float layers are evaluated by predict()
-    context.kernels[i]->eval(inputs_of(context, i), context.outputs[i]);
+    if (handoffs && (hands_bytes[i] || takes_bytes(i)))
+      run_layer_with_bytes(context, i);
+    else
+      context.kernels[i]->eval(inputs_of(context, i), context.outputs[i]);
   }
   if (progress) progress->advance();
+}
+
+// The image as bytes for the input layer: straight into its staging where it takes it there.
+void Engine::Impl::stage_sample(SampleContext& context, const Batch& batch, int64_t s) const {
+  const int64_t size = batch.shape.size();
+  const int32_t* values = batch.values.data() + s * size;
+  auto& first = dynamic_cast<runtime::LevelHandoff&>(*context.kernels.front());
+  if (const std::optional<runtime::StagedBytes> to = first.byte_staging(input_max)) {
+    const int64_t row = to->row_items * to->channels;
+    for (int64_t r = 0; r < to->rows; ++r)
+      runtime::narrow_to_bytes(values + r * row, row, to->data + r * to->row_stride);
+    context.staged_max.front() = input_max;
+    return;
+  }
+  context.sample_bytes.resize(static_cast<size_t>(size));
+  runtime::narrow_to_bytes(values, size, context.sample_bytes.data());
+}
+
+const runtime::StagedBytes* Engine::Impl::staging_for(SampleContext& context, size_t layer) const {
+  const int64_t next = only_consumer[layer];
+  if (next < 0) return nullptr;
+  const int32_t max_level =
+      dynamic_cast<runtime::LevelHandoff&>(*context.kernels[layer]).max_level();
+  const std::optional<runtime::StagedBytes> to =
+      dynamic_cast<runtime::LevelHandoff&>(*context.kernels[next]).byte_staging(max_level);
+  if (!to) return nullptr;
+  context.stagings[layer] = *to;
+  context.staged_max[next] = max_level;
+  return &context.stagings[layer];
+}
+
+void Engine::Impl::run_layer_with_bytes(SampleContext& context, size_t layer) const {
+  runtime::LevelsIn in;
+  if (context.staged_max[layer] >= 0)
+    in.staged_max = context.staged_max[layer];
+  else if (takes_bytes(layer))
+    in.bytes = &bytes_input(context, layer);
+  else
+    in.ints = inputs_of(context, layer).front();
+  runtime::LevelsOut out;
+  if (!hands_bytes[layer])
+    out.ints = &context.outputs[layer];
+  else if (!(out.staged = staging_for(context, layer)))
+    out.bytes = &context.levels[layer];
+  dynamic_cast<runtime::LevelHandoff&>(*context.kernels[layer]).eval_levels(in, out);
 }
 
 void Engine::Impl::for_each_sample(int64_t n,
@@ -221,7 +328,7 @@ std::vector<Batch> Engine::forward_all(const Batch& inputs) {
                     ? Batch{inputs.n, impl_->shapes[i], {}}
                     : allocated_batch<int32_t>(inputs.n, impl_->shapes[i]);
   impl_->for_each_sample(inputs.n, [&](SampleContext& context, int64_t s) {
-    impl_->run_sample(context, inputs, s);
+    impl_->run_sample(context, inputs, s, /*handoffs=*/false);  // every layer's int32 output
     for (size_t i = 0; i < layers; ++i)
       if (!context.kernels[i]->float_output()) store(result[i], s, context.outputs[i]);
   });

@@ -167,27 +167,43 @@ __attribute__((always_inline)) inline __m512i count_levels(const int32_t* level,
   return reached;
 }
 
-// count_levels<15> by binary search: 4 comparisons and 11 blends instead of 15 comparisons and
-// additions. The boundaries B_1 <= ... <= B_15 of each lane are non-decreasing, so the level
-// (the number of B_k <= s) has the bits s >= B_8, s >= B_{4 + 8·bit3}, ...
-__attribute__((always_inline)) inline __m512i search_16_levels(const int32_t* levels, int64_t stride, __m512i s) {
-  auto boundary = [&](int k) { return load(levels + (k - 1) * stride); };  // B_k
-  const __mmask16 bit3 = _mm512_cmpge_epi32_mask(s, boundary(8));
-  const __mmask16 bit2 =
-      _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, boundary(4), boundary(12)));
-  const __m512i low2 = _mm512_mask_blend_epi32(bit2, boundary(2), boundary(6));
-  const __m512i high2 = _mm512_mask_blend_epi32(bit2, boundary(10), boundary(14));
-  const __mmask16 bit1 = _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, low2, high2));
-  auto odd = [&](int k0) {  // B_k0 or B_{k0 + 2} by bit1
-    return _mm512_mask_blend_epi32(bit1, boundary(k0), boundary(k0 + 2));
-  };
-  const __m512i low1 = _mm512_mask_blend_epi32(bit2, odd(1), odd(5));
-  const __m512i high1 = _mm512_mask_blend_epi32(bit2, odd(9), odd(13));
-  const __mmask16 bit0 = _mm512_cmpge_epi32_mask(s, _mm512_mask_blend_epi32(bit3, low1, high1));
-  __m512i level = _mm512_maskz_mov_epi32(bit3, _mm512_set1_epi32(8));
-  level = _mm512_mask_add_epi32(level, bit2, level, _mm512_set1_epi32(4));
-  level = _mm512_mask_add_epi32(level, bit1, level, _mm512_set1_epi32(2));
-  return _mm512_mask_add_epi32(level, bit0, level, _mm512_set1_epi32(1));
+// The lanes of the binary search below: 16 int32 ones (Levels) or 32 int16 ones (Levels16).
+struct Int32Lanes {
+  using Mask = __mmask16;
+  static Mask ge(__m512i a, __m512i b) { return _mm512_cmpge_epi32_mask(a, b); }
+  static __m512i blend(Mask m, __m512i a, __m512i b) { return _mm512_mask_blend_epi32(m, a, b); }
+  static __m512i add_where(Mask m, __m512i v, int value) {
+    return _mm512_mask_add_epi32(v, m, v, _mm512_set1_epi32(value));
+  }
+};
+struct Int16Lanes {
+  using Mask = __mmask32;
+  static Mask ge(__m512i a, __m512i b) { return _mm512_cmpge_epi16_mask(a, b); }
+  static __m512i blend(Mask m, __m512i a, __m512i b) { return _mm512_mask_blend_epi16(m, a, b); }
+  static __m512i add_where(Mask m, __m512i v, int value) {
+    return _mm512_mask_add_epi16(v, m, v, _mm512_set1_epi16(static_cast<int16_t>(value)));
+  }
+};
+
+// The count of 15 level boundaries each lane of s reaches, by binary search: 4 comparisons and
+// 11 blends instead of 15 comparisons and additions. The boundaries B_1 <= ... <= B_15 of each
+// lane (boundary(k) = B_k) are non-decreasing, so the level (the number of B_k <= s) has the
+// bits s >= B_8, s >= B_{4 + 8·bit3}, ...
+template <typename Lanes, typename Boundary>
+__attribute__((always_inline)) inline __m512i search_16_levels(Boundary boundary, __m512i s) {
+  const auto bit3 = Lanes::ge(s, boundary(8));
+  const auto bit2 = Lanes::ge(s, Lanes::blend(bit3, boundary(4), boundary(12)));
+  const __m512i low2 = Lanes::blend(bit2, boundary(2), boundary(6));
+  const __m512i high2 = Lanes::blend(bit2, boundary(10), boundary(14));
+  const auto bit1 = Lanes::ge(s, Lanes::blend(bit3, low2, high2));
+  auto odd = [&](int k0) { return Lanes::blend(bit1, boundary(k0), boundary(k0 + 2)); };
+  const __m512i low1 = Lanes::blend(bit2, odd(1), odd(5));
+  const __m512i high1 = Lanes::blend(bit2, odd(9), odd(13));
+  const auto bit0 = Lanes::ge(s, Lanes::blend(bit3, low1, high1));
+  __m512i level = Lanes::add_where(bit3, _mm512_setzero_si512(), 8);
+  level = Lanes::add_where(bit2, level, 4);
+  level = Lanes::add_where(bit1, level, 2);
+  return Lanes::add_where(bit0, level, 1);
 }
 
 // The Requantize parameters of channels f .. f + 15, loaded once for every pixel of a tile.
@@ -217,19 +233,47 @@ __attribute__((always_inline)) inline __m512i requantize(const Epilogue& e, cons
   return _mm512_max_epi32(_mm512_min_epi32(v, r.out_max), r.out_min);
 }
 
+// The LevelsFloat parameters of channels f .. f + 15, loaded once for every pixel of a tile.
+struct FloatLevelVectors {
+  __m512i thresholds, top;
+  __m512 steps, inverse_steps;
+};
+
+__attribute__((always_inline)) inline FloatLevelVectors float_level_vectors(const Epilogue& e,
+                                                                            int64_t f) {
+  return {load(e.thresholds + f), _mm512_set1_epi32(e.level_count), _mm512_loadu_ps(e.steps + f),
+          _mm512_loadu_ps(e.inverse_steps + f)};
+}
+
+// The LevelsFloat count of 16 sums.
+__attribute__((always_inline)) inline __m512i float_levels(const FloatLevelVectors& v, __m512i s) {
+  const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, v.thresholds));
+  __m512i c = _mm512_cvt_roundps_epi32(_mm512_mul_ps(d, v.inverse_steps),
+                                       _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+  c = _mm512_min_epi32(_mm512_max_epi32(c, _mm512_setzero_si512()), v.top);
+  // One level more where c·q < d.
+  const __mmask16 below = _mm512_mask_cmp_ps_mask(
+      _mm512_cmplt_epi32_mask(c, v.top), _mm512_fmsub_ps(_mm512_cvtepi32_ps(c), v.steps, d),
+      _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_add_epi32(c, below, c, _mm512_set1_epi32(1));
+}
+
 // The epilogue of 16 sums of channels f .. f + 15.
 __attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
   switch (e.kind) {
     case Epilogue::Kind::Sums: return s;
     case Epilogue::Kind::Requantize: return requantize(e, requantize_vectors(e, f), s);
     case Epilogue::Kind::ClampSum: return s;  // accumulates: conv() only (store_items)
+    case Epilogue::Kind::LevelsFloat: return float_levels(float_level_vectors(e, f), s);
     case Epilogue::Kind::Levels16:  // in pairs of vectors: store_items()
     case Epilogue::Kind::Levels:
       // Unrolled for the widths Akida 1.0 uses (1, 2 and 4 bits).
       switch (e.level_count) {
         case 1: return count_levels<1>(e.levels + f, e.level_stride, s);
         case 3: return count_levels<3>(e.levels + f, e.level_stride, s);
-        case 15: return search_16_levels(e.levels + f, e.level_stride, s);
+        case 15:
+          return search_16_levels<Int32Lanes>(
+              [&](int k) { return load(e.levels + f + (k - 1) * e.level_stride); }, s);
         default: return count_levels<0>(e.levels + f, e.level_stride, s, e.level_count);
       }
   }
@@ -241,6 +285,24 @@ inline void store(int32_t* out, __m512i v, int64_t f, int64_t channels) {
     _mm512_storeu_si512(out + f, v);
   else
     _mm512_mask_storeu_epi32(out + f, channel_mask(f, channels), v);
+}
+
+// The low 16 bits of the 16 values (DepthwiseTask::out16).
+inline void store(int16_t* out, __m512i v, int64_t f, int64_t channels) {
+  const __m256i halves = _mm512_cvtepi32_epi16(v);
+  if (f + kLanes <= channels)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + f), halves);
+  else
+    _mm256_mask_storeu_epi16(out + f, channel_mask(f, channels), halves);
+}
+
+// The low bytes of the 16 values (ConvTask::out_bytes).
+inline void store(uint8_t* out, __m512i v, int64_t f, int64_t channels) {
+  const __m128i bytes = _mm512_cvtepi32_epi8(v);
+  if (f + kLanes <= channels)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + f), bytes);
+  else
+    _mm_mask_storeu_epi8(out + f, channel_mask(f, channels), bytes);
 }
 
 // The dot product instruction of each input type: four u8 × s8 or two s16 × s16 products per lane.
@@ -262,12 +324,15 @@ __attribute__((always_inline)) inline void count_levels16(const Epilogue& e, __m
   const __m512i d = _mm512_packs_epi32(_mm512_sub_epi32(a, load(e.thresholds + fa)),
                                        _mm512_sub_epi32(b, load(e.thresholds + fa + pairing * kLanes)));
   const int16_t* table = e.levels16 + ((fa / kLanes * 2 + pairing) * levels) * 32;
-  const __m512i one = _mm512_set1_epi16(1);
   __m512i reached = _mm512_setzero_si512();
+  if constexpr (kCount == 15) {
+    reached = search_16_levels<Int16Lanes>(
+        [&](int k) { return _mm512_loadu_si512(table + (k - 1) * 32); }, d);
+  } else {
 #pragma GCC unroll 16
-  for (int64_t k = 0; k < levels; ++k, table += 32)
-    reached = _mm512_mask_add_epi16(
-        reached, _mm512_cmpge_epi16_mask(d, _mm512_loadu_si512(table)), reached, one);
+    for (int64_t k = 0; k < levels; ++k, table += 32)
+      reached = Int16Lanes::add_where(Int16Lanes::ge(d, _mm512_loadu_si512(table)), reached, 1);
+  }
   count_a = _mm512_unpacklo_epi16(reached, _mm512_setzero_si512());
   count_b = _mm512_unpackhi_epi16(reached, _mm512_setzero_si512());
 }
@@ -283,15 +348,55 @@ __attribute__((always_inline)) inline void levels16(const Epilogue& e, __m512i a
   }
 }
 
-// The epilogue of a tile's items (the pixels p with item[p]; item q goes to out + q·filters):
-// vector by vector, or for Levels16 two vectors at a time (two channel vectors of one item, or
-// two consecutive unpooled pixels when the tile has one channel vector).
-template <int P, int NB>
+// Where the consecutive output items of a tile go: `filters` values apart, or, for a padded
+// staging (ConvTask::out_row_items > 0), in rows of row_items items, row_stride values apart.
+template <typename O>
+struct ItemCursor {
+  O* at = nullptr;
+  int64_t filters = 0, row_items = 0, row_stride = 0, y = 0;  // y: the item's place in its row
+  void next() {
+    at += filters;
+    if (row_items > 0 && ++y == row_items) {
+      y = 0;
+      at += row_stride - row_items * filters;
+    }
+  }
+};
+
+// The epilogue of a tile's items (the pixels p with item[p], in order from `cursor`): vector by
+// vector, or for Levels16 two vectors at a time (two channel vectors of one item, or two
+// consecutive unpooled pixels when the tile has one channel vector).
+template <int P, int NB, typename O>
 __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue, __m512i (&acc)[P][NB], const bool (&item)[P], int64_t window,
-                 int32_t* out, int64_t f0, int64_t filters) {
+                 ItemCursor<O> cursor, int64_t f0) {
   // A copy the stores cannot alias: its fields stay in registers instead of being reloaded
   // after every store.
   const Epilogue e = epilogue;
+  const int64_t filters = cursor.filters;
+  if (e.kind == Epilogue::Kind::ClampSum) {  // every item adds to the same sums (int32 only)
+    if constexpr (std::is_same_v<O, int32_t>) {
+      int32_t* out = cursor.at;
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p) {
+        if (!item[p]) continue;
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; ++b) {
+          const int64_t f = f0 + b * kLanes;
+          const __m512i v = _mm512_max_epi32(_mm512_min_epi32(acc[p][b], load(e.high + f)), load(e.low + f));
+          const __mmask16 lanes = channel_mask(f, filters);
+          _mm512_mask_storeu_epi32(out + f, lanes,
+                                   _mm512_add_epi32(_mm512_maskz_loadu_epi32(lanes, out + f), v));
+        }
+      }
+    }
+    return;
+  }
+  O* dst[P];  // where pixel p's item goes (null: not an item)
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    dst[p] = item[p] ? cursor.at : nullptr;
+    if (item[p]) cursor.next();
+  }
   if (e.kind == Epilogue::Kind::Levels16 && NB == 1 && window == 1) {
 #pragma GCC unroll 16
     for (int p = 0; p < P; p += 2) {
@@ -299,45 +404,34 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
       const bool pair = p + 1 < P && item[p + 1];
       __m512i first, second;
       levels16(e, acc[p][0], acc[pair ? p + 1 : p][0], f0, 0, first, second);
-      store(out, first, f0, filters);
-      out += filters;
+      store(dst[p], first, f0, filters);
       if (!pair) break;
-      store(out, second, f0, filters);
-      out += filters;
+      store(dst[p + 1], second, f0, filters);
     }
     return;
   }
-  if (e.kind == Epilogue::Kind::ClampSum) {  // every item adds to the same sums
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) {
-      if (!item[p]) continue;
-#pragma GCC unroll 4
-      for (int b = 0; b < NB; ++b) {
-        const int64_t f = f0 + b * kLanes;
-        const __m512i v = _mm512_max_epi32(_mm512_min_epi32(acc[p][b], load(e.high + f)), load(e.low + f));
-        const __mmask16 lanes = channel_mask(f, filters);
-        _mm512_mask_storeu_epi32(out + f, lanes,
-                                 _mm512_add_epi32(_mm512_maskz_loadu_epi32(lanes, out + f), v));
-      }
-    }
-    return;
-  }
-  if (e.kind == Epilogue::Kind::Requantize) {
-    // Channel vector by channel vector: its parameters loaded once for every item of the tile.
-    int64_t at[P];  // where item p goes
-    int64_t items = 0;
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) at[p] = item[p] ? items++ * filters : -1;
+  // Requantize and LevelsFloat channel vector by channel vector: its parameters
+  // (parameters(f)) loaded once for every item of the tile.
+  auto by_channel_vector = [&](auto parameters, auto apply) __attribute__((always_inline)) {
 #pragma GCC unroll 4
     for (int b = 0; b < NB; ++b) {
       const int64_t f = f0 + b * kLanes;
-      const RequantizeVectors r = requantize_vectors(e, f);
+      const auto v = parameters(f);
 #pragma GCC unroll 16
       for (int p = 0; p < P; ++p)
-        if (at[p] >= 0) store(out + at[p], requantize(e, r, acc[p][b]), f, filters);
+        if (item[p]) store(dst[p], apply(v, acc[p][b]), f, filters);
     }
-    return;
-  }
+  };
+  if (e.kind == Epilogue::Kind::Requantize)
+    return by_channel_vector(
+        [&](int64_t f) __attribute__((always_inline)) { return requantize_vectors(e, f); },
+        [&](const RequantizeVectors& r, __m512i s)
+            __attribute__((always_inline)) { return requantize(e, r, s); });
+  if (e.kind == Epilogue::Kind::LevelsFloat)
+    return by_channel_vector(
+        [&](int64_t f) __attribute__((always_inline)) { return float_level_vectors(e, f); },
+        [](const FloatLevelVectors& v, __m512i s)
+            __attribute__((always_inline)) { return float_levels(v, s); });
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
     if (!item[p]) continue;
@@ -348,17 +442,16 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
         const bool pair = b + 1 < NB;
         __m512i first, second;
         levels16(e, acc[p][b], acc[p][pair ? b + 1 : b], f, pair ? 1 : 0, first, second);
-        store(out, first, f, filters);
-        if (pair) store(out, second, f + kLanes, filters);
+        store(dst[p], first, f, filters);
+        if (pair) store(dst[p], second, f + kLanes, filters);
       }
     } else {
 #pragma GCC unroll 4
       for (int b = 0; b < NB; ++b) {
         const int64_t f = f0 + b * kLanes;
-        store(out, epilogue_vector(e, acc[p][b], f), f, filters);
+        store(dst[p], epilogue_vector(e, acc[p][b], f), f, filters);
       }
     }
-    out += filters;
   }
 }
 
@@ -423,9 +516,19 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
     item[p] = ++in_window == window;
     if (item[p]) in_window = 0;
   }
+  if (t.out_bytes) {
+    ItemCursor<uint8_t> cursor{t.out_bytes + item0 * w.filters, w.filters};
+    if (t.out_row_items > 0) {  // item0 = x · row_items + y
+      cursor.y = item0 % t.out_row_items;
+      cursor.row_items = t.out_row_items;
+      cursor.row_stride = t.out_row_stride;
+      cursor.at = t.out_bytes + item0 / t.out_row_items * t.out_row_stride + cursor.y * w.filters;
+    }
+    return store_items<P, NB>(t.epilogue, acc, item, window, cursor, f0);
+  }
   const bool global_sum = t.epilogue.kind == Epilogue::Kind::ClampSum;
-  store_items<P, NB>(t.epilogue, acc, item, window, t.out + (global_sum ? 0 : item0 * w.filters),
-                     f0, w.filters);
+  store_items<P, NB>(t.epilogue, acc, item, window,
+                     ItemCursor<int32_t>{t.out + (global_sum ? 0 : item0 * w.filters), w.filters}, f0);
 }
 
 // Register budget: P·NB sums, NB weights and a broadcast input within the 32 vector registers.
@@ -506,18 +609,26 @@ inline __m512i widen(const int16_t* p) {
   return _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
+// The start of a depthwise tile: every sum at `init`, and where the window of each of its P
+// pixels (the last `P - count` repeating the last pixel) reads channel c0.
+template <typename T, int P>
+__attribute__((always_inline)) inline void start_tile(const DepthwiseTask<T>& t, int64_t p0,
+                                                      int64_t count, int64_t c0, __m512i init,
+                                                      __m512i (&acc)[P], const T* (&pixels)[P]) {
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    acc[p] = init;
+    pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  }
+}
+
 // P output pixels, one vector of 16 channels from c0; kPairs: t.pair_weights by vpdpwssd.
 template <typename T, int P, bool kPairs>
 void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_t c0) {
   const int64_t padded = padded_channels(t.channels);
   __m512i acc[P];
-  const __m512i init = load(t.init + c0);
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p) acc[p] = init;
   const T* pixels[P];
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p)
-    pixels[p] = t.input + t.windows[p0 + std::min<int64_t>(p, count - 1)] + c0;
+  start_tile(t, p0, count, c0, load(t.init + c0), acc, pixels);
   const int32_t* weights = kPairs ? t.pair_weights : t.weights;
   for (int64_t tap = 0; tap < t.taps; ++tap) {
     const __m512i w = load(weights + tap * padded + c0);
@@ -526,6 +637,12 @@ void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_
     for (int p = 0; p < P; ++p)
       acc[p] = kPairs ? _mm512_dpwssd_epi32(acc[p], widen(pixels[p] + offset), w)
                       : _mm512_add_epi32(acc[p], _mm512_mullo_epi32(widen(pixels[p] + offset), w));
+  }
+  if (t.out16) {  // plain sums
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+      if (p < count) store(t.out16 + (p0 + p) * t.channels, acc[p], c0, t.channels);
+    return;
   }
   const Epilogue e = t.epilogue;  // not aliased by the stores (see store_items)
   if (e.kind == Epilogue::Kind::Requantize) {
@@ -542,17 +659,63 @@ void depthwise_tile(const DepthwiseTask<T>& t, int64_t p0, int64_t count, int64_
   }
 }
 
+// P output pixels, 32 channels from c0 on 16-bit lanes (DepthwiseTask::weights16, out16).
+template <int P>
+void depthwise_tile16(const DepthwiseTask<uint8_t>& t, int64_t p0, int64_t count, int64_t c0) {
+  const int64_t padded = padded_channels(t.channels);
+  const __m512i init = _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm512_cvtepi32_epi16(load(t.init + c0))),
+      _mm512_cvtepi32_epi16(load(t.init + c0 + kLanes)), 1);
+  __m512i acc[P];
+  const uint8_t* pixels[P];
+  start_tile(t, p0, count, c0, init, acc, pixels);
+  for (int64_t tap = 0; tap < t.taps; ++tap) {
+    const __m512i w = _mm512_loadu_si512(t.weights16 + tap * padded + c0);
+    const int64_t offset = t.tap_offsets[tap];
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      const __m512i x = _mm512_cvtepu8_epi16(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pixels[p] + offset)));
+      acc[p] = _mm512_add_epi16(acc[p], _mm512_mullo_epi16(x, w));
+    }
+  }
+  const int64_t n = std::clamp<int64_t>(t.channels - c0, 0, 2 * kLanes);
+  const __mmask32 lanes = n == 2 * kLanes ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+    if (p < count) _mm512_mask_storeu_epi16(t.out16 + (p0 + p) * t.channels + c0, lanes, acc[p]);
+}
+
+// Calls tile(std::integral_constant<int, P>{}, p, count) for the pixels [begin, end): tiles of
+// 8, then the last few pixels in one tile (independent sums overlap; one pixel at a time waits
+// on each tap's latency).
+template <typename Tile>
+void pixel_tiles(int64_t begin, int64_t end, Tile tile) {
+  constexpr int kP = 8;
+  int64_t p = begin;
+  for (; p + kP <= end; p += kP) tile(std::integral_constant<int, kP>{}, p, kP);
+  if (end - p > 4) tile(std::integral_constant<int, kP>{}, p, end - p);
+  else if (end - p > 1) tile(std::integral_constant<int, 4>{}, p, end - p);
+  else if (end - p == 1) tile(std::integral_constant<int, 1>{}, p, 1);
+}
+
 template <typename T, bool kPairs>
 void depthwise_tiles(const DepthwiseTask<T>& t, int64_t begin, int64_t end) {
-  constexpr int kP = 8;
-  for (int64_t c0 = 0; c0 < t.channels; c0 += kLanes) {
-    int64_t p = begin;
-    for (; p + kP <= end; p += kP) depthwise_tile<T, kP, kPairs>(t, p, kP, c0);
-    // The last few pixels in one tile (independent sums overlap; one pixel at a time waits on
-    // each tap's latency).
-    if (end - p > 4) depthwise_tile<T, kP, kPairs>(t, p, end - p, c0);
-    else if (end - p > 1) depthwise_tile<T, 4, kPairs>(t, p, end - p, c0);
-    else if (end - p == 1) depthwise_tile<T, 1, kPairs>(t, p, 1, c0);
+  for (int64_t c0 = 0; c0 < t.channels;) {
+    if constexpr (std::is_same_v<T, uint8_t>) {
+      // Twice the lanes where 32 channels of weights are there to read.
+      if (t.out16 && t.weights16 && c0 + 2 * kLanes <= padded_channels(t.channels)) {
+        pixel_tiles(begin, end, [&](auto width, int64_t p, int64_t count) {
+          depthwise_tile16<decltype(width)::value>(t, p, count, c0);
+        });
+        c0 += 2 * kLanes;
+        continue;
+      }
+    }
+    pixel_tiles(begin, end, [&](auto width, int64_t p, int64_t count) {
+      depthwise_tile<T, decltype(width)::value, kPairs>(t, p, count, c0);
+    });
+    c0 += kLanes;
   }
 }
 
@@ -653,6 +816,29 @@ void stage_bytes_rows(const int32_t* in, int64_t rows, int64_t n, int64_t in_row
   hi = _mm512_reduce_max_epi32(high);
 }
 
+void copy_bytes_impl(const uint8_t* in, int64_t rows, int64_t n, int64_t in_row_stride,
+                     uint8_t* out, int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  __m512i low = _mm512_set1_epi8(-1), high = _mm512_setzero_si512();
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = in + r * in_row_stride;
+    uint8_t* dst = out + r * out_row_stride;
+    for (int64_t k = 0; k < n; k += 64) {
+      const __mmask64 lanes = n - k >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - k)) - 1;
+      const __m512i x = _mm512_maskz_loadu_epi8(lanes, src + k);
+      low = _mm512_mask_min_epu8(low, lanes, low, x);
+      high = _mm512_max_epu8(high, x);  // masked-off lanes load as 0
+      _mm512_mask_storeu_epi8(dst + k, lanes, x);
+    }
+  }
+  alignas(64) uint8_t lows[64], highs[64];
+  _mm512_store_si512(lows, low);
+  _mm512_store_si512(highs, high);
+  if (rows > 0 && n > 0) {
+    lo = std::min<int32_t>(lo, *std::min_element(lows, lows + 64));
+    hi = std::max<int32_t>(hi, *std::max_element(highs, highs + 64));
+  }
+}
+
 void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t channels,
                  int32_t* out) {
   for (int64_t p = 0; p < pixels; ++p)
@@ -689,6 +875,11 @@ void stage_bytes(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stri
   stage_bytes_rows<false>(in, rows, n, in_row_stride, shifts, offset, out, out_row_stride, lo, hi);
 }
 
+void copy_bytes(const uint8_t* in, int64_t rows, int64_t n, int64_t in_row_stride, uint8_t* out,
+                int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  copy_bytes_impl(in, rows, n, in_row_stride, out, out_row_stride, lo, hi);
+}
+
 void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
 void depthwise(const DepthwiseTask<uint8_t>& task, int64_t begin, int64_t end) {
@@ -708,6 +899,7 @@ void stage_permuted(const int32_t*, int64_t, int64_t, int64_t, const Permutation
                     uint8_t*, int64_t, int32_t&, int32_t&) {}
 void stage_bytes(const int32_t*, int64_t, int64_t, int64_t, const int32_t*, int32_t, uint8_t*,
                  int64_t, int32_t&, int32_t&) {}
+void copy_bytes(const uint8_t*, int64_t, int64_t, int64_t, uint8_t*, int64_t, int32_t&, int32_t&) {}
 void conv(const ConvTask<uint8_t>&, int64_t, int64_t) {}
 void conv(const ConvTask<int16_t>&, int64_t, int64_t) {}
 void depthwise(const DepthwiseTask<uint8_t>&, int64_t, int64_t) {}

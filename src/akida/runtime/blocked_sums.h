@@ -83,9 +83,16 @@ std::vector<InputRun> row_runs(int64_t kx, int64_t k_per_row, int64_t row_stride
 //               d = s − thresholds[f] saturated to int16 against level16 tables (see
 //               pack_levels16); exact when no d overflows int32 and every relative
 //               boundary fits int16 (the caller checks both).
+//   LevelsFloat: the same count from the act_step rule, min(level_count, #{j >= 0 : j·q < d})
+//               for d = s − thresholds[f], q = steps[f]: c = ceil(d · inverse_steps[f])
+//               clamped to 0..level_count, where inverse_steps[f] <= 1/q by a margin that puts
+//               c at the count or one below, then c + 1 where c·q < d (one fused multiply-add:
+//               its sign is exact). Exact when |d| < 2^24 (d a float), q within
+//               [2^-20, 2^20] and the level boundaries are those of the rule (the caller
+//               checks all three).
 // Per-channel arrays hold padded_filters values.
 struct Epilogue {
-  enum class Kind { Sums, Requantize, ClampSum, Levels, Levels16 };
+  enum class Kind { Sums, Requantize, ClampSum, Levels, Levels16, LevelsFloat };
   Kind kind = Kind::Sums;
   const int32_t *low = nullptr, *high = nullptr, *scale = nullptr;
   const int32_t *left = nullptr, *half = nullptr, *right = nullptr;
@@ -96,6 +103,7 @@ struct Epilogue {
   int64_t level_stride = 0;
   const int32_t* thresholds = nullptr;
   const int16_t* levels16 = nullptr;
+  const float *steps = nullptr, *inverse_steps = nullptr;
 };
 
 // The Levels16 tables of `count` level boundaries relative to each channel's threshold
@@ -109,7 +117,11 @@ std::vector<int16_t> pack_levels16(const std::vector<int16_t>& relative, int64_t
 // the buffer's end). `init` (padded_filters values) is added to every sum. Output item q's `filters`
 // values go to out[q · filters ...]: with pool_window = W > 1, item q is the maximum of the sums
 // of pixels q·W .. q·W + W − 1 (a max-pooling window; windows[] lists each window's pixels),
-// taken before the epilogue.
+// taken before the epilogue. With out_bytes set, the epilogue's values go there as bytes instead
+// (their low 8 bits: for epilogues whose values lie within 0..255, Akida 1.0 levels), at the same
+// indices, or with out_row_items > 0 in rows of that many items, out_row_stride bytes apart (the
+// padded staging of the next layer: item q at (q / out_row_items) · out_row_stride +
+// (q % out_row_items) · filters).
 template <typename T>
 struct ConvTask {
   const T* input = nullptr;
@@ -119,6 +131,8 @@ struct ConvTask {
   const int32_t* init = nullptr;
   Epilogue epilogue;
   int32_t* out = nullptr;
+  uint8_t* out_bytes = nullptr;
+  int64_t out_row_items = 0, out_row_stride = 0;
 };
 
 // Staging in a channel order of our choosing (the inputs grouped by input_shift, see InputRun):
@@ -149,6 +163,12 @@ void stage_bytes(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stri
                  const int32_t* shifts, int32_t offset, uint8_t* out, int64_t out_row_stride,
                  int32_t& lo, int32_t& hi);
 
+// Copies `rows` rows of n bytes (row r at in + r·in_row_stride) to out + r·out_row_stride;
+// updates lo / hi with their minimum and maximum. The staging of inputs that arrive as bytes.
+// Precondition: available().
+void copy_bytes(const uint8_t* in, int64_t rows, int64_t n, int64_t in_row_stride, uint8_t* out,
+                int64_t out_row_stride, int32_t& lo, int32_t& hi);
+
 // Whether conv() can pool windows of `window` pixels (the tiles hold whole windows).
 bool can_pool(int64_t window);
 
@@ -176,6 +196,13 @@ struct DepthwiseTask {
   const int32_t* init = nullptr;
   Epilogue epilogue;
   int32_t* out = nullptr;
+  // With the Sums epilogue: the sums as int16 here instead of out (their low 16 bits: for sums
+  // within int16).
+  int16_t* out16 = nullptr;
+  // The weights modulo 2^16, laid out as `weights` (nullable): with out16 and byte inputs, 32
+  // channels per vector on 16-bit lanes, every product and sum modulo 2^16 (so exact for sums
+  // within int16).
+  const int16_t* weights16 = nullptr;
 };
 // Depthwise weights for DepthwiseTask::pair_weights: each int32 weight as the pair (w, 0) of
 // int16 (low half w, high half 0), so that the pair dot product of an input widened to int32

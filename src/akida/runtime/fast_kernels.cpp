@@ -20,14 +20,17 @@
 // Kernels of temporal models split each blocked convolution's outputs over the threads the
 // Engine gives them (use_threads); the others are cloned, one per thread.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 
 #include "akida/runtime/blocked_sums.h"
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
+#include "akida/runtime/level_handoff.h"
 #include "akida/runtime/madd_sums.h"
 #include "akida/runtime/post_ops.h"
 #include "akida/runtime/v1_activation.h"
@@ -246,6 +249,29 @@ void fused_post_ops(const FusedPostOps& f, const int32_t* sums, int64_t pixels, 
     }
 }
 
+// `rows` rows of n int16 values (row r at in + r·in_stride) as T, x − offset modulo 2^bits
+// (exact once the range is known to fit), into out + r·out_stride.
+template <typename T>
+__attribute__((always_inline)) inline void narrow_rows_impl(const int16_t* in, int64_t rows,
+                                                            int64_t n, int64_t in_stride,
+                                                            int32_t offset, T* out,
+                                                            int64_t out_stride) {
+  const auto o = static_cast<uint16_t>(offset);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < n; ++k)
+      out[r * out_stride + k] = static_cast<T>(static_cast<uint16_t>(in[r * in_stride + k]) - o);
+}
+
+#define AKIDA_NARROW_ROWS(T)                                                                 \
+  AKIDA_VECTOR_CLONES                                                                       \
+  void narrow_rows(const int16_t* in, int64_t rows, int64_t n, int64_t in_stride,          \
+                   int32_t offset, T* out, int64_t out_stride) {                            \
+    narrow_rows_impl(in, rows, n, in_stride, offset, out, out_stride);                      \
+  }
+AKIDA_NARROW_ROWS(uint8_t)
+AKIDA_NARROW_ROWS(int16_t)
+#undef AKIDA_NARROW_ROWS
+
 // Widens int32 sums for the post-ops.
 AKIDA_VECTOR_CLONES
 void widen(const int32_t* in, int64_t n, int64_t* out) {
@@ -387,10 +413,12 @@ class Requantize32 {
   int32_t out_min_ = 0, out_max_ = 0;
 };
 
-// The Akida 1.0 activation as the blocked kernels' Levels epilogue (when its boundaries fit
-// int32): the count of level boundaries each potential reaches, as V1Activation::outputs(); on
-// 16-bit lanes (Levels16) for samples whose potentials minus thresholds stay within int32, when
-// every boundary lies within int16 of its threshold.
+// The Akida 1.0 activation as the blocked kernels' level-count epilogue (when its boundaries fit
+// int32): the count of level boundaries each potential reaches, as V1Activation::outputs(). The
+// fastest that applies to the sample (measured on FOMO and hotdog): from the act_step rule in
+// float (LevelsFloat) while |potential − threshold| < 2^24 and the boundaries are verified to be
+// the rule's; else on 16-bit lanes (Levels16) while potentials minus thresholds stay within
+// int32 and every boundary lies within int16 of its threshold; else by binary search (Levels).
 class V1Levels {
  public:
   V1Levels() = default;
@@ -403,16 +431,10 @@ class V1Levels {
     for (int32_t k = 0; k < count_; ++k)
       std::copy_n(&levels[k * neurons], neurons, &levels_[k * stride_]);
     const std::vector<int64_t>& thresholds = activation.thresholds();
-    std::vector<int16_t> relative(levels.size());
-    for (size_t i = 0; i < levels.size(); ++i) {
-      const int64_t r = levels[i] - thresholds[i % neurons];
-      if (r < INT16_MIN || r > INT16_MAX) return;
-      relative[i] = static_cast<int16_t>(r);
-    }
     thresholds_ = padded_int32(thresholds, neurons);
-    max_threshold_ = max_of(thresholds);
     for (int64_t t : thresholds) max_threshold_ = std::max(max_threshold_, std::abs(t));
-    levels16_ = blocked::pack_levels16(relative, neurons, count_);
+    pack_relative16(levels, thresholds, neurons);
+    prepare_steps(activation, neurons);
   }
   bool usable() const { return !levels_.empty(); }
   // The epilogue for potentials bounded by |p| <= bound.
@@ -422,20 +444,81 @@ class V1Levels {
     e.levels = levels_.data();
     e.level_count = count_;
     e.level_stride = stride_;
-    if (!levels16_.empty() && bound + max_threshold_ <= kInt32Max) {
+    e.thresholds = thresholds_.data();
+    if (!steps_.empty() && bound + max_threshold_ < kFloatExact) {
+      e.kind = blocked::Epilogue::Kind::LevelsFloat;
+      e.steps = steps_.data();
+      e.inverse_steps = inverse_steps_.data();
+    } else if (!levels16_.empty() && bound + max_threshold_ <= kInt32Max) {
       e.kind = blocked::Epilogue::Kind::Levels16;
-      e.thresholds = thresholds_.data();
       e.levels16 = levels16_.data();
     }
     return e;
   }
 
  private:
+  static constexpr int64_t kFloatExact = int64_t{1} << 24;  // every smaller |d| is a float
+
+  // The Levels16 tables, when every boundary lies within int16 of its threshold.
+  void pack_relative16(const std::vector<int32_t>& levels, const std::vector<int64_t>& thresholds,
+                       int64_t neurons) {
+    std::vector<int16_t> relative(levels.size());
+    for (size_t i = 0; i < levels.size(); ++i) {
+      const int64_t r = levels[i] - thresholds[i % neurons];
+      if (r < INT16_MIN || r > INT16_MAX) return;
+      relative[i] = static_cast<int16_t>(r);
+    }
+    levels16_ = blocked::pack_levels16(relative, neurons, count_);
+  }
+
+  // The LevelsFloat steps q = act_step · 16 / 2^act_bits (exact: a power of two apart) and
+  // their lowered inverses, when every q lies within [2^-20, 2^20] and every boundary is the
+  // rule's: d = boundary − threshold is the smallest integer with (k − 1)·q < d, as the
+  // epilogue's fused multiply-add tells it (checked at d and d − 1; the test is monotone in d).
+  void prepare_steps(const V1Activation& activation, int64_t neurons) {
+    const std::vector<int64_t>& thresholds = activation.thresholds();
+    const std::vector<int64_t>& levels = levels_by_neuron(activation, neurons);
+    std::vector<float> steps(neurons), inverse(neurons);
+    auto below = [](int64_t j, float q, int64_t d) {
+      return std::fma(static_cast<float>(j), q, -static_cast<float>(d)) < 0.0f;
+    };
+    for (int64_t n = 0; n < neurons; ++n) {
+      const float q = std::ldexp(activation.act_steps()[n], 4 - activation.act_bits());
+      if (!(q >= 0x1p-20f && q <= 0x1p20f)) return;
+      for (int32_t k = 1; k <= count_; ++k) {
+        const int64_t d = levels[n * count_ + (k - 1)] - thresholds[n];
+        if (std::abs(d) >= kFloatExact - 1 || !below(k - 1, q, d) || below(k - 1, q, d - 1)) return;
+      }
+      steps[n] = q;
+      // Below 1/q by about 2^-20 of it: ceil(d · inverse) is the count or one below for every
+      // count up to 255.
+      inverse[n] = static_cast<float>(1.0 / q * (1.0 - 0x1p-20));
+    }
+    steps_ = padded_floats(steps);
+    inverse_steps_ = padded_floats(inverse);
+  }
+
+  // The boundaries neuron-major, levels[n · count + (k − 1)].
+  std::vector<int64_t> levels_by_neuron(const V1Activation& activation, int64_t neurons) const {
+    const std::vector<int32_t>& by_level = activation.boundaries32();
+    std::vector<int64_t> levels(by_level.size());
+    for (int64_t n = 0; n < neurons; ++n)
+      for (int32_t k = 0; k < count_; ++k) levels[n * count_ + k] = by_level[k * neurons + n];
+    return levels;
+  }
+
+  std::vector<float> padded_floats(const std::vector<float>& values) const {
+    std::vector<float> out(static_cast<size_t>(stride_), 1.0f);
+    std::copy(values.begin(), values.end(), out.begin());
+    return out;
+  }
+
   std::vector<int32_t> levels_;
   int32_t count_ = 0;
   int64_t stride_ = 0;
   std::vector<int32_t> thresholds_;
   std::vector<int16_t> levels16_;
+  std::vector<float> steps_, inverse_steps_;
   int64_t max_threshold_ = 0;
 };
 
@@ -515,12 +598,73 @@ class ConvSums {
       choice = best_staging();
       stage_as(in, choice);
     }
-    current_ = choice;
-    last_ = best_staging();  // the next sample's guess
-    const int64_t max_input = std::max(std::abs(lo_), std::abs(hi_));
-    if (!sums_fit_int32(max_l1_, max_input)) return std::nullopt;
-    return max_l1_ * max_input;
+    return staged(choice);
   }
+
+  // stage() for an input that arrives as bytes (the levels of the layer before, or the image of
+  // an input layer, level_handoff.h): copied as they are where this layer stages bytes unshifted
+  // with byte padding values, else widened and staged as above.
+  std::optional<int64_t> stage(const std::vector<uint8_t>& in) {
+    if (!copies_bytes_) {
+      widened_.assign(in.begin(), in.end());
+      return stage(widened_);
+    }
+    const int64_t c = g_.in.c;
+    prepare_buffer(bytes8_, 0, border8_);
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    blocked::copy_bytes(in.data(), covered_x_, covered_y_ * c, g_.in.y * c,
+                        bytes8_.data() + interior_offset(c), py_ * c, lo, hi);
+    shifted_range(lo, hi);
+    return staged({Staging::Bytes, 0});
+  }
+
+  // Where the layer before may write this layer's next input (values within 0..max_value),
+  // for stage_written(): the interior of the byte staging, where every input value is staged
+  // unshifted with byte padding (copies_bytes_), every pixel is read and the sums of such
+  // values always fit int32.
+  std::optional<StagedBytes> byte_staging(int32_t max_value) {
+    if (!copies_bytes_ || covered_x_ != g_.in.x || covered_y_ != g_.in.y ||
+        !sums_fit_int32(max_l1_, std::max<int64_t>(max_value, pad_hi_)))
+      return std::nullopt;
+    const int64_t c = g_.in.c;
+    prepare_buffer(bytes8_, 0, border8_);
+    return StagedBytes{bytes8_.data() + interior_offset(c), g_.in.x, g_.in.y, c, py_ * c};
+  }
+
+  // stage() for an input the layer before wrote to byte_staging(max_value).
+  int64_t stage_written(int32_t max_value) {
+    shifted_range(0, max_value);
+    return *staged({Staging::Bytes, 0});  // byte_staging() checked the bound
+  }
+
+  // Whether every sum fits int32 for inputs bounded by max_input.
+  bool sums_fit(int64_t max_input) const { return sums_fit_int32(max_l1_, max_input); }
+  int64_t max_l1() const { return max_l1_; }
+
+  // stage() for the int16 sums of the depthwise half of a SeparableConvolutional layer: narrowed
+  // (or copied) straight into the byte or 16-bit staging their range takes when it needs no
+  // shift nor padding, else widened and staged as above.
+  std::optional<int64_t> stage(const std::vector<int16_t>& in) {
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    widen_range(in.data(), static_cast<int64_t>(in.size()), lo, hi);
+    shifted_range(lo, hi);
+    const StagingChoice choice = best_staging();
+    const bool plain = max_shift_ == 0 && zero_padding();
+    if (plain && choice.kind == Staging::Bytes) {
+      stage_int16(in, bytes8_, choice.offset, border8_);
+    } else if (plain && choice.kind == Staging::Pairs && choice.offset == 0) {
+      pack_pairs_once();
+      stage_int16(in, pairs16_, 0, border16_);
+    } else {
+      widened_.assign(in.begin(), in.end());
+      return stage(widened_);
+    }
+    return staged(choice);
+  }
+
+  // Whether compute_all() runs the blocked kernels on whole outputs (pooled in the tiles where
+  // the layer pools) for the staged sample: then it can write bytes.
+  bool blocked_tiles() const { return blocked() && (!pooling_ || layout().pool_window > 0); }
 
   // Whether compute() runs the blocked kernels for the staged sample: only they apply
   // epilogues and biases.
@@ -544,6 +688,16 @@ class ConvSums {
                                       static_cast<uint32_t>(bias ? bias[f] : 0));
   }
 
+  // compute_all() writing the low byte of each value (values within 0..255: levels).
+  // Precondition: blocked_tiles(), not depthwise().
+  void compute_all(const blocked::Epilogue& epilogue, uint8_t* out) { tiles(epilogue, out); }
+  // The same bytes into the next layer's staging (its rows and items those of this output).
+  void compute_all(const blocked::Epilogue& epilogue, const StagedBytes& out) {
+    tiles(epilogue, &out);
+  }
+  // The plain sums as int16 (sums within int16). Precondition: blocked_tiles(), depthwise().
+  void compute_sums(int16_t* out) { tiles(kPlainSums, out); }
+
   // Lets compute_all() split the rows over `pool` (nullptr: the calling thread only).
   void use_threads(ThreadPool* pool) { pool_ = pool; }
 
@@ -552,16 +706,7 @@ class ConvSums {
   // must be kPlainSums and no bias started). The blocked kernels' outputs are split in parts
   // over the pool's threads (not for a global sum, to which every output adds).
   void compute_all(const blocked::Epilogue& epilogue, int32_t* out) {
-    if (blocked() && (!pooling_ || layout().pool_window > 0)) {
-      const int64_t items = outputs() / g_.out.c;
-      if (!pool_ || items < 2 || epilogue.kind == blocked::Epilogue::Kind::ClampSum)
-        return blocked_items(epilogue, out, 0, items);
-      const int64_t parts = std::min<int64_t>(items, 4 * pool_->size());
-      pool_->run(parts, [&](int64_t i) {
-        blocked_items(epilogue, out, items * i / parts, items * (i + 1) / parts);
-      });
-      return;
-    }
+    if (blocked_tiles()) return tiles(epilogue, out);
     if (!pooling_) return plain_sums(out);
     // The whole conv output, then its pooling.
     unpooled_.resize(static_cast<size_t>(g_.out.size()));
@@ -574,8 +719,32 @@ class ConvSums {
   }
 
  private:
+  // Every blocked output, split in parts over the pool's threads (not for a global sum, to
+  // which every output adds).
+  template <typename O>
+  void tiles(const blocked::Epilogue& epilogue, O* out) {
+    const int64_t items = outputs() / g_.out.c;
+    if (!pool_ || items < 2 || epilogue.kind == blocked::Epilogue::Kind::ClampSum)
+      return blocked_items(epilogue, out, 0, items);
+    const int64_t parts = std::min<int64_t>(items, 4 * pool_->size());
+    pool_->run(parts, [&](int64_t i) {
+      blocked_items(epilogue, out, items * i / parts, items * (i + 1) / parts);
+    });
+  }
+
+  // The bound of a staged sample (see stage()) and its staging, remembered with the next
+  // sample's guess.
+  std::optional<int64_t> staged(const StagingChoice& choice) {
+    current_ = choice;
+    last_ = best_staging();
+    const int64_t max_input = std::max(std::abs(lo_), std::abs(hi_));
+    if (!sums_fit_int32(max_l1_, max_input)) return std::nullopt;
+    return max_l1_ * max_input;
+  }
+
   // Blocked outputs [begin, end) (pooled ones when the kernel pools).
-  void blocked_items(const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
+  template <typename O>
+  void blocked_items(const blocked::Epilogue& epilogue, O* out, int64_t begin,
                      int64_t end) const {
     if (current_.kind == Staging::Bytes) return run_blocked(bytes8_, bytes_, epilogue, out, begin, end);
     if (current_.kind == Staging::GroupedBytes)
@@ -625,22 +794,31 @@ class ConvSums {
           }
         }
         dw_pairs_ = blocked::pair_weights(dw_weights_);
+        dw_weights16_.assign(dw_weights_.begin(), dw_weights_.end());  // modulo 2^16
       } else {
         bytes_ = blocked::pack_bytes(weights_, f, plain_runs());
         // The pairs are packed on the first sample that needs them (most layers never do).
         pairs_fit_ = std::all_of(weights_.begin(), weights_.end(), [](int32_t v) {
           return v >= INT16_MIN && v <= INT16_MAX;
         });
-        const bool zero_padding = std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v == 0; });
-        if (max_shift_ > 0 && zero_padding && c <= blocked::kMaxPermutedChannels &&
+        if (max_shift_ > 0 && zero_padding() && c <= blocked::kMaxPermutedChannels &&
             blocked::can_permute())
           group_by_shift();
       }
       plain_.channels = c;
       make_windows(plain_);
+      // Bytes are staged as they come when they need neither a shift nor an offset (their
+      // padding values are bytes too).
+      const bool byte_padding =
+          std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v >= 0 && v <= 255; });
+      copies_bytes_ = max_shift_ == 0 && byte_padding && (depthwise_ || !bytes_.empty());
     }
     if (!depthwise_ && f % 8 == 0 && !blocked_ready() && madd_available())
       madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
+  }
+
+  bool zero_padding() const {
+    return std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v == 0; });
   }
 
   // The element offset of output pixel (ox, oy)'s window in a staged buffer of `channels`
@@ -792,19 +970,30 @@ class ConvSums {
     hi_ = std::max(pad_hi_, int64_t{raw_hi} << (raw_hi > 0 ? max_shift_ : min_shift_));
   }
 
+  // Allocates a staging buffer on first use and fills its border for `offset`.
+  template <typename T>
+  void prepare_buffer(std::vector<T>& buffer, int32_t offset,
+                      std::optional<int32_t>& border_offset) const {
+    if (buffer.empty()) buffer.assign(static_cast<size_t>(px_ * py_ * g_.in.c + kStagingSlack), 0);
+    if (border_offset != offset) fill_border(buffer, offset), border_offset = offset;
+  }
+
+  // Where input pixel (0, 0) goes in a staged buffer of `channels` elements per pixel.
+  int64_t interior_offset(int64_t channels) const {
+    return (g_.x.pad_before * py_ + g_.y.pad_before) * channels;
+  }
+
   template <typename T>
   void stage_into(const std::vector<int32_t>& in, std::vector<T>& buffer, int32_t offset,
                   std::optional<int32_t>& border_offset) {
     const int64_t c = g_.in.c;
-    if (buffer.empty()) buffer.assign(static_cast<size_t>(px_ * py_ * c + kStagingSlack), 0);
-    if (border_offset != offset) fill_border(buffer, offset), border_offset = offset;
+    prepare_buffer(buffer, offset, border_offset);
     int32_t lo = INT32_MAX, hi = INT32_MIN;
     if constexpr (std::is_same_v<T, uint8_t>) {
       if (blocked::available()) {  // a staged byte buffer is what the blocked kernels read
         blocked::stage_bytes(in.data(), covered_x_, covered_y_ * c, g_.in.y * c,
                              max_shift_ > 0 ? row_shifts_.data() : nullptr, offset,
-                             buffer.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * c, py_ * c,
-                             lo, hi);
+                             buffer.data() + interior_offset(c), py_ * c, lo, hi);
         return shifted_range(lo, hi);
       }
     }
@@ -834,9 +1023,25 @@ class ConvSums {
     }
     int32_t lo = INT32_MAX, hi = INT32_MIN;
     blocked::stage_permuted(in.data(), covered_x_, covered_y_, g_.in.y * c, permutation_, offset,
-                            grouped8_.data() + (g_.x.pad_before * py_ + g_.y.pad_before) * slots,
+                            grouped8_.data() + interior_offset(slots),
                             py_ * slots, lo, hi);
     shifted_range(lo, hi);
+  }
+
+  // Int16 inputs as T (x − offset, modulo 2^bits) into a staging buffer.
+  template <typename T>
+  void stage_int16(const std::vector<int16_t>& in, std::vector<T>& buffer, int32_t offset,
+                   std::optional<int32_t>& border_offset) {
+    const int64_t c = g_.in.c;
+    prepare_buffer(buffer, offset, border_offset);
+    narrow_rows(in.data(), covered_x_, covered_y_ * c, g_.in.y * c, offset,
+                buffer.data() + interior_offset(c), py_ * c);
+  }
+
+  // The pairs are packed on the first sample that needs them (most layers never do).
+  void pack_pairs_once() {
+    if (!depthwise_ && pairs_fit_ && pairs_.empty())
+      pairs_ = blocked::pack_pairs(weights_, g_.out.c, plain_runs());
   }
 
   void stage_as(const std::vector<int32_t>& in, const StagingChoice& choice) {
@@ -844,30 +1049,49 @@ class ConvSums {
       case Staging::Bytes: return stage_into(in, bytes8_, choice.offset, border8_);
       case Staging::GroupedBytes: return stage_grouped(in, choice.offset);
       case Staging::Pairs:
-        if (!depthwise_ && pairs_fit_ && pairs_.empty())
-          pairs_ = blocked::pack_pairs(weights_, g_.out.c, plain_runs());
+        pack_pairs_once();
         return stage_into(in, pairs16_, choice.offset, border16_);
       default: return stage_into(in, ints32_, 0, border32_);
     }
   }
 
-  template <typename T, typename W>
+  // O: int32 for every layer; bytes (dense, or in a StagedBytes) for convolutions only, int16
+  // for depthwise ones only (compute_all's preconditions).
+  template <typename T, typename W, typename O>
   void run_blocked(const std::vector<T>& input, const blocked::PackedWeights<W>& weights,
-                   const blocked::Epilogue& epilogue, int32_t* out, int64_t begin,
+                   const blocked::Epilogue& epilogue, O* out, int64_t begin,
                    int64_t end) const {
-    if (depthwise_) {
-      blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
-                                  tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
-                                  dw_weights_.data(),
-                                  dw_pairs_.empty() ? nullptr : dw_pairs_.data(),
-                                  init_.data(), epilogue, out};
-      return blocked::depthwise(t, begin, end);
+    if constexpr (std::is_same_v<O, int32_t> || std::is_same_v<O, int16_t>) {
+      if (depthwise_) {
+        blocked::DepthwiseTask<T> t{input.data(), plain_.windows.data(), g_.in.c,
+                                    tap_offsets_.data(), static_cast<int64_t>(tap_offsets_.size()),
+                                    dw_weights_.data(),
+                                    dw_pairs_.empty() ? nullptr : dw_pairs_.data(),
+                                    init_.data(), epilogue};
+        if constexpr (std::is_same_v<O, int16_t>) {
+          t.out16 = out;
+          t.weights16 = dw_weights16_.data();
+        } else
+          t.out = out;
+        return blocked::depthwise(t, begin, end);
+      }
     }
-    // Only the pooled (or unpooled) windows are listed, depending on the layer.
-    const BlockedLayout& l = layout();
-    blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
-                           &weights, init_.data(), epilogue, out};
-    blocked::conv(t, begin, end);
+    if constexpr (!std::is_same_v<O, int16_t>) {
+      // Only the pooled (or unpooled) windows are listed, depending on the layer.
+      const BlockedLayout& l = layout();
+      blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
+                             &weights, init_.data(), epilogue};
+      if constexpr (std::is_same_v<O, const StagedBytes>) {
+        t.out_bytes = out->data;
+        t.out_row_items = out->row_items;
+        t.out_row_stride = out->row_stride;
+      } else if constexpr (std::is_same_v<O, uint8_t>) {
+        t.out_bytes = out;
+      } else {
+        t.out = out;
+      }
+      blocked::conv(t, begin, end);
+    }
   }
 
   Geometry g_;
@@ -886,6 +1110,7 @@ class ConvSums {
   blocked::PairWeights pairs_;
   bool pairs_fit_ = false;  // every weight fits int16: pairs_ can be packed
   std::vector<int32_t> dw_weights_, dw_pairs_, dw_column_sums_, tap_offsets_;
+  std::vector<int16_t> dw_weights16_;
   BlockedLayout plain_, grouped_;
   std::vector<int16_t> madd_;
   // The grouped layout (group_by_shift()): each group's first slot, channel count and shift.
@@ -899,6 +1124,8 @@ class ConvSums {
   std::vector<uint8_t> bytes8_, grouped8_;
   std::vector<int16_t> pairs16_;
   std::vector<int32_t> ints32_;
+  bool copies_bytes_ = false;      // stage(bytes) copies them into bytes8_
+  std::vector<int32_t> widened_;   // otherwise they are widened here first
   std::optional<int32_t> border8_, grouped_border_, border16_, border32_;  // the offset each border was filled for
   int64_t lo_ = 0, hi_ = 0;          // the shifted inputs' range (padding included)
   int32_t raw_lo_ = 0, raw_hi_ = 0;  // the inputs' own range
@@ -1158,23 +1385,60 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
   apply_v1_output(stage, wide, output);
 }
 
+
+// Hands a layer output computed as int32 (in `computed`, out.ints or scratch) to `out`: narrowed
+// when it goes as bytes, row by row into the next layer's staging.
+void hand_over(const std::vector<int32_t>& computed, const LevelsOut& out) {
+  if (out.staged) {
+    const StagedBytes& to = *out.staged;
+    const int64_t row = to.row_items * to.channels;
+    for (int64_t r = 0; r < to.rows; ++r)
+      narrow_to_bytes(computed.data() + r * row, row, to.data + r * to.row_stride);
+    return;
+  }
+  if (!out.bytes) return;
+  out.bytes->resize(computed.size());
+  narrow_to_bytes(computed.data(), static_cast<int64_t>(computed.size()), out.bytes->data());
+}
+
 // The output stage of an Akida 1.0 layer from its staged (and max-pooled) potentials: the level
-// count in the blocked kernels' epilogue where it applies, else the plain potentials then the
-// activation (or the global sum, then the activation).
+// count in the blocked kernels' epilogue where it applies (writing bytes directly when the output
+// goes as bytes), else the plain potentials then the activation (or the global sum, then the
+// activation).
 class V1Stage {
  public:
   explicit V1Stage(V1Output output)
       : output_(std::move(output)), levels_(output_.activation, output_.pooling.out_shape.c) {}
   const V1Output& output() const { return output_; }
 
-  void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
+  void run(ConvSums& sums, int64_t sum_bound, const LevelsOut& out) {
     if (sums.blocked()) sums.start(nullptr);
+    if ((out.bytes || out.staged) && in_tiles(sums) && sums.blocked_tiles() && !sums.depthwise()) {
+      if (out.staged) return sums.compute_all(tile_epilogue(sum_bound), *out.staged);
+      out.bytes->resize(static_cast<size_t>(output_.pooling.out_shape.size()));
+      return sums.compute_all(tile_epilogue(sum_bound), out.bytes->data());
+    }
+    std::vector<int32_t>& ints = out.ints ? *out.ints : ints_;
+    run_int32(sums, sum_bound, ints);
+    hand_over(ints, out);
+  }
+
+ private:
+  // Whether the blocked kernels' epilogue gives the output (the levels, or potentials without
+  // an activation).
+  bool in_tiles(const ConvSums& sums) const {
+    return output_.pooling.pool != PoolType::GlobalAverage && sums.blocked() &&
+           (levels_.usable() || !output_.activation.enabled());
+  }
+  blocked::Epilogue tile_epilogue(int64_t sum_bound) const {
+    return levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums;
+  }
+
+  void run_int32(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
     const PostOps& ops = output_.pooling;
-    if (ops.pool != PoolType::GlobalAverage && sums.blocked() &&
-        (levels_.usable() || !output_.activation.enabled())) {
+    if (in_tiles(sums)) {
       output.resize(static_cast<size_t>(ops.out_shape.size()));
-      return sums.compute_all(levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums,
-                              output.data());
+      return sums.compute_all(tile_epilogue(sum_bound), output.data());
     }
     acc32_.resize(static_cast<size_t>(sums.outputs()));
     sums.compute_all(kPlainSums, acc32_.data());
@@ -1182,31 +1446,79 @@ class V1Stage {
     output_.activation.outputs(acc32_, output);
   }
 
- private:
   V1Output output_;
   V1Levels levels_;
-  std::vector<int32_t> acc32_, pooled32_;
+  std::vector<int32_t> ints_, acc32_, pooled32_;
   std::vector<int64_t> acc64_;
+};
+
+// What the optimized Akida 1.0 kernels share: eval() on int32 tensors through eval_levels(), the
+// byte hand-off (level_handoff.h) and the reference kernel for samples whose sums could leave
+// int32.
+template <typename Derived>
+class FastV1Kernel : public CloneableKernel<Derived>, public LevelHandoff {
+ public:
+  FastV1Kernel(std::unique_ptr<LayerKernel> reference, V1Output output)
+      : reference_(std::move(reference)), output_(std::move(output)) {}
+
+  Shape output_shape() const override { return output_.output().pooling.out_shape; }
+  bool outputs_levels() const override {
+    const V1Activation& a = output_.output().activation;
+    return a.enabled() && a.max_level() <= 255;
+  }
+  int32_t max_level() const override { return output_.output().activation.max_level(); }
+
+  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
+            std::vector<int32_t>& output) override {
+    eval_levels(LevelsIn{inputs.front(), nullptr}, LevelsOut{&output, nullptr});
+  }
+
+ protected:
+  static std::optional<int64_t> stage(ConvSums& sums, const LevelsIn& in) {
+    if (in.staged_max >= 0) return sums.stage_written(in.staged_max);
+    return in.bytes ? sums.stage(*in.bytes) : sums.stage(*in.ints);
+  }
+
+  // The reference kernel's output for the sample (an input that came as bytes widened first;
+  // never one written to byte_staging(), whose sums fit the optimized path).
+  void run_reference(const LevelsIn& in, const LevelsOut& out) {
+    if (in.staged_max >= 0) throw std::logic_error("the reference kernel cannot read a staged input");
+    const std::vector<int32_t>* ints = in.ints;
+    if (!ints) {
+      widened_.assign(in.bytes->begin(), in.bytes->end());
+      ints = &widened_;
+    }
+    std::vector<int32_t>& result = out.ints ? *out.ints : reference_output_;
+    reference_->eval({ints}, result);
+    hand_over(result, out);
+  }
+
+  OwnedKernel reference_;
+  V1Stage output_;
+
+ private:
+  std::vector<int32_t> widened_, reference_output_;
 };
 
 // Akida 1.0 InputConvolutional / Convolutional: the sums of FastConvKernel (inputs are 1- to
 // 8-bit levels or pixels), then the v1 output stage on the potentials.
-class FastV1ConvKernel final : public CloneableKernel<FastV1ConvKernel> {
+class FastV1ConvKernel final : public FastV1Kernel<FastV1ConvKernel> {
  public:
   FastV1ConvKernel(const Layer& layer, const Shape& in, bool rotate, int32_t padding_value,
                    std::unique_ptr<LayerKernel> reference)
-      : reference_(std::move(reference)),
-        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
+      : FastV1Kernel(std::move(reference),
+                     prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
         sums_(make_sums(layer, in, rotate, padding_value, output_.output().pooling)) {}
 
-  Shape output_shape() const override { return output_.output().pooling.out_shape; }
   void use_threads(ThreadPool* pool) override { sums_.use_threads(pool); }
+  std::optional<StagedBytes> byte_staging(int32_t max_value) override {
+    return sums_.byte_staging(max_value);
+  }
 
-  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
-            std::vector<int32_t>& output) override {
-    const std::optional<int64_t> bound = sums_.stage(*inputs.front());
-    if (!bound) return reference_->eval(inputs, output);
-    output_.run(sums_, *bound, output);
+  void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
+    const std::optional<int64_t> bound = stage(sums_, in);
+    if (!bound) return run_reference(in, out);
+    output_.run(sums_, *bound, out);
   }
 
  private:
@@ -1225,40 +1537,56 @@ class FastV1ConvKernel final : public CloneableKernel<FastV1ConvKernel> {
                     std::vector<int64_t>(in.c, padding_value), &pooling);
   }
 
-  OwnedKernel reference_;
-  V1Stage output_;
   ConvSums sums_;
 };
 
 // Akida 1.0 SeparableConvolutional: the depthwise sums, then the pointwise sums over them as a
 // 1x1 convolution (each checked against int32 on its own inputs), then the v1 output stage.
-class FastV1SeparableKernel final : public CloneableKernel<FastV1SeparableKernel> {
+class FastV1SeparableKernel final : public FastV1Kernel<FastV1SeparableKernel> {
  public:
   FastV1SeparableKernel(const Layer& layer, const Shape& in,
                         std::unique_ptr<LayerKernel> reference)
-      : reference_(std::move(reference)),
-        output_(prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
+      : FastV1Kernel(std::move(reference),
+                     prepare_v1_output(layer, read_conv_params(layer), plan(layer, in))),
         depthwise_(make_depthwise(layer, in)),
         pointwise_(make_pointwise(layer, in, output_.output().pooling)) {}
 
-  Shape output_shape() const override { return output_.output().pooling.out_shape; }
   void use_threads(ThreadPool* pool) override {
     depthwise_.use_threads(pool);
     pointwise_.use_threads(pool);
   }
 
-  void eval(const std::vector<const std::vector<int32_t>*>& inputs,
-            std::vector<int32_t>& output) override {
-    if (!depthwise_.stage(*inputs.front())) return reference_->eval(inputs, output);
+  // Only where the pointwise sums fit too, whatever the depthwise ones.
+  std::optional<StagedBytes> byte_staging(int32_t max_value) override {
+    if (!pointwise_.sums_fit(depthwise_.max_l1() * max_value)) return std::nullopt;
+    return depthwise_.byte_staging(max_value);
+  }
+
+  void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
+    const std::optional<int64_t> depthwise_bound = stage(depthwise_, in);
+    if (!depthwise_bound) return run_reference(in, out);
     if (depthwise_.blocked()) depthwise_.start(nullptr);
-    depthwise32_.resize(static_cast<size_t>(depthwise_.outputs()));
-    depthwise_.compute_all(kPlainSums, depthwise32_.data());
-    const std::optional<int64_t> bound = pointwise_.stage(depthwise32_);
-    if (!bound) return reference_->eval(inputs, output);
-    output_.run(pointwise_, *bound, output);
+    const std::optional<int64_t> bound = stage_pointwise(*depthwise_bound);
+    if (!bound) return run_reference(in, out);
+    output_.run(pointwise_, *bound, out);
   }
 
  private:
+  // The depthwise sums (|sum| <= depthwise_bound), staged as the pointwise layer's input: as
+  // int16 where the blocked kernel computes them and they fit (half the memory traffic of
+  // int32 ones), else as int32.
+  std::optional<int64_t> stage_pointwise(int64_t depthwise_bound) {
+    const auto size = static_cast<size_t>(depthwise_.outputs());
+    if (depthwise_.blocked_tiles() && depthwise_bound <= INT16_MAX) {
+      depthwise16_.resize(size);
+      depthwise_.compute_sums(depthwise16_.data());
+      return pointwise_.stage(depthwise16_);
+    }
+    depthwise32_.resize(size);
+    depthwise_.compute_all(kPlainSums, depthwise32_.data());
+    return pointwise_.stage(depthwise32_);
+  }
+
   static ConvPlan plan(const Layer& layer, const Shape& in) {
     return plan_conv(layer, read_conv_params(layer), in, required_param(layer, "filters", 1, 1 << 24));
   }
@@ -1281,13 +1609,17 @@ class FastV1SeparableKernel final : public CloneableKernel<FastV1SeparableKernel
                     false, std::vector<int32_t>(in.c, 0), std::vector<int64_t>(in.c, 0), &pooling);
   }
 
-  OwnedKernel reference_;
-  V1Stage output_;
   ConvSums depthwise_, pointwise_;
   std::vector<int32_t> depthwise32_;
+  std::vector<int16_t> depthwise16_;
 };
 
 }  // namespace
+
+AKIDA_VECTOR_CLONES
+void narrow_to_bytes(const int32_t* values, int64_t n, uint8_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(values[i]);
+}
 
 std::unique_ptr<LayerKernel> make_fast_kernel(const Layer& layer, const InputShapes& in) {
   // The reference kernel first: it validates the layer (and is the fallback).

@@ -1,6 +1,10 @@
 #include "akida/runtime/layer_util.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "akida/errors.h"
+#include "akida/runtime/vector_clones.h"
 
 namespace akida::runtime {
 
@@ -99,5 +103,32 @@ std::vector<int64_t> filter_l1(const std::vector<int32_t>& w, int64_t filters) {
   return l1;
 }
 
+
+namespace {
+
+template <typename T>
+__attribute__((always_inline)) inline void widen_range_impl(const T* values, int64_t n,
+                                                            int32_t& lo, int32_t& hi) {
+  T low = std::numeric_limits<T>::max(), high = std::numeric_limits<T>::min();
+  for (int64_t i = 0; i < n; ++i) {
+    low = std::min(low, values[i]);
+    high = std::max(high, values[i]);
+  }
+  if (n == 0) return;
+  lo = std::min<int32_t>(lo, low);
+  hi = std::max<int32_t>(hi, high);
+}
+
+}  // namespace
+
+AKIDA_VECTOR_CLONES
+void widen_range(const int32_t* values, int64_t n, int32_t& lo, int32_t& hi) {
+  widen_range_impl(values, n, lo, hi);
+}
+
+AKIDA_VECTOR_CLONES
+void widen_range(const int16_t* values, int64_t n, int32_t& lo, int32_t& hi) {
+  widen_range_impl(values, n, lo, hi);
+}
 
 }  // namespace akida::runtime

@@ -44,4 +44,8 @@ std::vector<int32_t> correlation_weights(const Variable& weights, int64_t kx, in
 // Σ|w| per output channel (the last axis of `w`).
 std::vector<int64_t> filter_l1(const std::vector<int32_t>& w, int64_t filters);
 
+// Widens [lo, hi] to the range of n values (one vectorized pass).
+void widen_range(const int32_t* values, int64_t n, int32_t& lo, int32_t& hi);
+void widen_range(const int16_t* values, int64_t n, int32_t& lo, int32_t& hi);
+
 }  // namespace akida::runtime

@@ -58,6 +58,7 @@ class V1Activation {
   // int32 (else empty): output() counts those a potential reaches. max_level() = 2^act_bits − 1.
   const std::vector<int32_t>& boundaries32() const { return levels32_by_level_; }
   const std::vector<int64_t>& thresholds() const { return threshold_; }
+  const std::vector<float>& act_steps() const { return act_step_; }
   int32_t max_level() const { return max_level_; }
 
  private:
