@@ -97,7 +97,8 @@ done
 # keras_h5 reaches Debian's libhdf5 1.10.8, which crashes on some corrupt files by itself: the
 # reader runs it in a child process (src/cnn2snn/keras/hdf5_child.h), whose crashes are refusals
 # like any other. Its time limit is under libFuzzer's, so that a hang in libhdf5 is a refusal
-# too, and one in our code still a finding.
+# too, and one in our code still a finding; libFuzzer saves inputs slower than 25 s only (by
+# default 10 s: every hang of libhdf5 would be saved as a finding).
 export CNN2SNN_HDF5_TIMEOUT=10
 processes=${FUZZ_PROCESSES:-1}
 [[ $processes =~ ^[1-9][0-9]*$ ]] || { echo "FUZZ_PROCESSES must be a positive integer" >&2; exit 2; }
@@ -112,7 +113,7 @@ fuzz_process() {
   # reports, uncaught exceptions, broken invariants (fuzz_support.h) and inputs taking > 30 s.
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1 \
     nice -n "${FUZZ_NICE:-19}" "$BUILD/bin/fuzz_$1" -max_total_time="$seconds" "${runs_flag[@]}" \
-    -max_len="${max_len[$1]}" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=256 \
+    -max_len="${max_len[$1]}" -timeout=30 -report_slow_units=25 -rss_limit_mb=2048 -malloc_limit_mb=256 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" "$SEEDS/$1" > "$2" 2>&1
 }
 

@@ -349,6 +349,18 @@ void check_relu_max(const RuleInput& in, Findings& out) {
 // 11-bit index computed by activation_scales (uint8) and activation_shift (int8, clipped like
 // output_shift); a layer has one activation, one post_op_buffer_bits, and no max pooling with a
 // LUT (BrainChip's hardware documentation; QuantizeML's ONNX body would pool first).
+// An output stage's shifts. BrainChip stores them clipped to >= 1 - buffer_bits
+// (stored_output_shift): a shift below that would make Akida's values a power of two larger
+// than the quantized model's, so it is refused, as one above 31.
+void check_shifts(Findings& out, const Block& b, const std::string& field,
+                  const std::string& akida_name, const std::vector<int32_t>& shifts) {
+  const int32_t floor = 1 - akida_buffer_bits(b.kind);
+  check_each(out, b, field, shifts, [&](int32_t v) { return v >= floor && v <= 31; },
+             "is out of range (" + akida_name + " must be " + str(floor) +
+                 "..31: Akida clips it to >= " + str(floor) +
+                 ", which would scale the values by a power of two)");
+}
+
 void check_lut(const RuleInput& in, Findings& out) {
   const Block& b = in.block;
   if (!b.lut) return;
@@ -372,10 +384,7 @@ void check_lut(const RuleInput& in, Findings& out) {
              "does not fit lut_values (int32)");
   check_each(out, b, "lut.scale_out.scale", s.scale, [](int64_t v) { return v >= 0 && v <= 255; },
              "does not fit activation_scales (uint8, 0..255)");
-  check_each(out, b, "lut.scale_out.shift", s.shift,
-             [&](int32_t v) { return stored_output_shift(v, b.kind) <= 31; },
-             "is out of range (activation_shift, clipped to >= " +
-                 str(1 - akida_buffer_bits(b.kind)) + ", must be <= 31)");
+  check_shifts(out, b, "lut.scale_out.shift", "activation_shift", s.shift);
   const int32_t post_op = b.output ? b.output->post_op_buffer_bits : 32;
   if (s.post_op_buffer_bits != post_op)
     report(out, b, "lut.scale_out.post_op_buffer_bits",
@@ -408,10 +417,7 @@ void check_output_stage(const RuleInput& in, Findings& out) {
     check_each(out, b, "output.scale", o.scale, [](int64_t v) { return v >= 0 && v <= 255; },
                "does not fit output_scales (uint8, 0..255)");
   }
-  const int32_t floor = 1 - akida_buffer_bits(b.kind);
-  check_each(out, b, "output.shift", o.shift,
-             [&](int32_t v) { return stored_output_shift(v, b.kind) <= 31; },
-             "is out of range (output_shift, clipped to >= " + str(floor) + ", must be <= 31)");
+  check_shifts(out, b, "output.shift", "output_shift", o.shift);
   if (!contains({4, 8}, o.output_bits))
     report(out, b, "output.output_bits", str(o.output_bits) + " bits, expected 4 or 8");
   // Akida 2.0 saturates every output to the signed range of output_bits (post_ops.h: 8-bit ReLU
@@ -633,9 +639,9 @@ const std::vector<Rule>& v2_rules() {
        "index, 2048 int32 table values and the layer's post_op_buffer_bits.",
        S::Block, kNeural, check_lut},
       {"output-stage",
-       "Output scales are uint8 (Add: 1); output shifts, clipped to >= 1 - buffer_bits as "
-       "BrainChip stores them, are at most 31; outputs have 4 or 8 bits; Concatenate and "
-       "Dequantizer have no output stage.",
+       "Output scales are uint8 (Add: 1); output shifts lie in 1 - buffer_bits..31 (BrainChip "
+       "clips lower ones, which would change the outputs); outputs have 4 or 8 bits; "
+       "Concatenate and Dequantizer have no output stage.",
        S::Block, {}, check_output_stage},
       {"input-shift", "Input shifts lie in 0..7; InputConv2D has none.", S::Block, kNeural,
        check_input_shift},
