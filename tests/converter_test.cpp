@@ -546,8 +546,11 @@ TEST(ConvertChecks, SourceShiftThatCannotBeStoredIsRefused) {
   conv.relu_max = {1000};
   conv.relu_max_shift = {40};      // beyond Akida's 0..31
   auto found = cnn2snn::check_v2(g);
-  EXPECT_EQ(found.size(), 2u) << all_findings(found);
+  EXPECT_EQ(found.size(), 3u) << all_findings(found);
   EXPECT_TRUE(has_finding(found, "conv", "bias[0]", "800 is not an int8 value shifted left"))
+      << all_findings(found);
+  // conv_graph's output shift -40: Akida would store it clipped to 1 - 28 = -27.
+  EXPECT_TRUE(has_finding(found, "conv", "output.shift[0]", "-40 is out of range"))
       << all_findings(found);
   EXPECT_TRUE(has_finding(found, "conv", "bias[0]", "with the quantizer's shift 2"));
   EXPECT_TRUE(has_finding(found, "conv", "relu_max[0]", "with the quantizer's shift 40"));
@@ -561,6 +564,19 @@ TEST(ConvertChecks, SourceShiftThatCannotBeStoredIsRefused) {
   conv.bias_shift = {2, 1, 0};
   found = cnn2snn::check_v2(g);
   EXPECT_TRUE(has_finding(found, "conv", "bias_shift", "3 values")) << all_findings(found);
+}
+
+// A quantized model whose sums saturate to fewer bits than Akida's 28-bit buffer would not
+// saturate where Akida does not.
+TEST(ConvertChecks, ABufferNarrowerThanAkidasIsRefused) {
+  QuantizedGraph g = conv_graph();
+  g.blocks[0].output->shift = {-3, -3};
+  g.blocks[0].buffer_bits = 14;
+  auto found = cnn2snn::check_v2(g);
+  EXPECT_TRUE(has_finding(found, "conv", "buffer_bits", "14 bits")) << all_findings(found);
+  g.blocks[0].buffer_bits = 28;
+  found = cnn2snn::check_v2(g);
+  EXPECT_FALSE(has_finding(found, "conv", "buffer_bits", "")) << all_findings(found);
 }
 
 TEST(ConvertChecks, EveryViolationIsReportedInOneError) {
