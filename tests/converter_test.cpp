@@ -126,7 +126,7 @@ QuantizedGraph conv_graph() {
   conv.bias = {300, -4};
   conv.relu = true;
   conv.relu_max = {1000};  // one value for both channels
-  conv.output = output_stage({200}, {-40, -3});
+  conv.output = output_stage({200}, {-27, -3});  // -27: the lowest, 1 - buffer_bits
   g.blocks.push_back(conv);
   return g;
 }
@@ -178,7 +178,8 @@ TEST(ConvertLowering, InputDataThenConv2D) {
   expect_variable(conv, "max_value", {2}, DType::UInt8, {250, 250});
   expect_variable(conv, "max_value_shift", {2}, DType::UInt8, {2, 2});
   expect_variable(conv, "output_scales", {2}, DType::UInt8, {200, 200});
-  // -40 is clipped to 1 - buffer_bits = -27 (BrainChip's outputs.py); -3 is kept.
+  // Stored as they are; BrainChip would clip a shift below 1 - buffer_bits = -27 (outputs.py),
+  // which check_v2 refuses (ConvertChecks.SourceShiftThatCannotBeStoredIsRefused).
   expect_variable(conv, "output_shift", {2}, DType::Int8, {-27, -3});
   // No input shift in the block: zeros, one per input channel.
   expect_variable(conv, "input_shift", {1}, DType::UInt8, {0});
@@ -190,7 +191,7 @@ QuantizedGraph lut_graph() {
   Block conv = neural("conv", BlockKind::Conv2D, tensor({1, 1, 1, 2}, {1, -1}));
   conv.padding = cnn2snn::PaddingKind::Same;
   cnn2snn::LutActivation lut;
-  lut.scale_out = output_stage({3, 200}, {-2, -40});
+  lut.scale_out = output_stage({3, 200}, {-2, -27});
   lut.scale_out.output_bits = 11;
   for (int64_t v = -1024; v < 1024; ++v) lut.table.push_back(3 * v);
   conv.lut = lut;
@@ -208,7 +209,6 @@ TEST(ConvertLowering, LutWritesActivationTwoAndItsVariables) {
                                       "bias_shift", "input_shift", "lut_values", "output_scales",
                                       "output_shift", "weights"}));
   expect_variable(conv, "activation_scales", {2}, DType::UInt8, {3, 200});
-  // Clipped like output_shift: -40 -> 1 - buffer_bits = -27.
   expect_variable(conv, "activation_shift", {2}, DType::Int8, {-2, -27});
   const akida::Variable* table = conv.find_variable("lut_values");
   ASSERT_NE(table, nullptr);
@@ -360,7 +360,7 @@ TEST(ConvertLowering, TemporalConvolutions) {
   Block dbtc =
       neural("dbtc", BlockKind::DepthwiseBufferTempConv, tensor({3, 1}, {5, 6, 7}), {"btc"});
   dbtc.fifo_size = 3;
-  dbtc.output = output_stage({140}, {-40});
+  dbtc.output = output_stage({140}, {-31});
   g.blocks.push_back(dbtc);
 
   const akida::Model m = cnn2snn::convert_to_akida_v2(g);
@@ -380,7 +380,7 @@ TEST(ConvertLowering, TemporalConvolutions) {
   EXPECT_FALSE(d.has_param("filters"));
   EXPECT_EQ(d.param("fifo_size"), 3);
   expect_variable(d, "weights", {1, 1, 3, 1}, DType::Int8, {5, 6, 7});
-  // BufferTempConv's accumulator has 32 bits: -40 clips to -31.
+  // BufferTempConv's accumulator has 32 bits: shifts down to 1 - 32 = -31.
   expect_variable(d, "output_shift", {1}, DType::Int8, {-31});
 }
 
@@ -545,12 +545,12 @@ TEST(ConvertChecks, SourceShiftThatCannotBeStoredIsRefused) {
   conv.bias_shift = {2, 1};        // 200 does not fit int8; 6 << 1 is fine
   conv.relu_max = {1000};
   conv.relu_max_shift = {40};      // beyond Akida's 0..31
+  conv.output->shift = {-28, -3};  // Akida would store -28 clipped to 1 - 28 = -27
   auto found = cnn2snn::check_v2(g);
   EXPECT_EQ(found.size(), 3u) << all_findings(found);
   EXPECT_TRUE(has_finding(found, "conv", "bias[0]", "800 is not an int8 value shifted left"))
       << all_findings(found);
-  // conv_graph's output shift -40: Akida would store it clipped to 1 - 28 = -27.
-  EXPECT_TRUE(has_finding(found, "conv", "output.shift[0]", "-40 is out of range"))
+  EXPECT_TRUE(has_finding(found, "conv", "output.shift[0]", "-28 is out of range"))
       << all_findings(found);
   EXPECT_TRUE(has_finding(found, "conv", "bias[0]", "with the quantizer's shift 2"));
   EXPECT_TRUE(has_finding(found, "conv", "relu_max[0]", "with the quantizer's shift 40"));
@@ -570,7 +570,6 @@ TEST(ConvertChecks, SourceShiftThatCannotBeStoredIsRefused) {
 // saturate where Akida does not.
 TEST(ConvertChecks, ABufferNarrowerThanAkidasIsRefused) {
   QuantizedGraph g = conv_graph();
-  g.blocks[0].output->shift = {-3, -3};
   g.blocks[0].buffer_bits = 14;
   auto found = cnn2snn::check_v2(g);
   EXPECT_TRUE(has_finding(found, "conv", "buffer_bits", "14 bits")) << all_findings(found);
