@@ -391,7 +391,7 @@ int hdf5_child_timeout_seconds() {
 
 namespace {
 
-[[noreturn]] void server_failed(const std::string& source, const std::string& why) {
+[[noreturn]] void cannot_start(const std::string& source, const std::string& why) {
   throw akida::FormatError(source + ": cannot start the HDF5 reader process: " + why);
 }
 
@@ -418,7 +418,7 @@ std::unique_ptr<Hdf5ForkServer>& process_server() {
 Hdf5ForkServer::Hdf5ForkServer() {
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-    server_failed("the HDF5 fork server", std::strerror(errno));
+    cannot_start("the HDF5 fork server", std::strerror(errno));
   initialize_hdf5_library();
   const pid_t parent = getpid();
   pid_ = fork();
@@ -429,7 +429,7 @@ Hdf5ForkServer::Hdf5ForkServer() {
   close(sockets[1]);
   if (pid_ < 0) {
     close(sockets[0]);
-    server_failed("the HDF5 fork server", std::strerror(errno));
+    cannot_start("the HDF5 fork server", std::strerror(errno));
   }
   socket_ = sockets[0];
 }
@@ -461,8 +461,8 @@ pid_t Hdf5ForkServer::spawn(int child_socket, uint64_t file_bytes, const std::st
       request.send_to(socket_) &&
       write_all(socket_, target.image.data(), target.image.size());
   if (!sent || !read_from_server(socket_, &child, sizeof child))
-    server_failed(source, "the HDF5 fork server is gone");
-  if (child <= 0) server_failed(source, "the HDF5 fork server could not fork");
+    cannot_start(source, "the HDF5 fork server is gone");
+  if (child <= 0) cannot_start(source, "the HDF5 fork server could not fork");
   return static_cast<pid_t>(child);
 }
 
@@ -513,7 +513,7 @@ Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes, const Hdf5T
   } else if (!reuse_idle_child(*server, file_bytes, source, target)) {
     int sockets[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-      server_failed(source, std::strerror(errno));
+      cannot_start(source, std::strerror(errno));
     try {
       pid_ = server->spawn(sockets[1], file_bytes, source, target);
     } catch (...) {
@@ -531,7 +531,7 @@ Hdf5Child::Hdf5Child(const std::string& source, uint64_t file_bytes, const Hdf5T
 int Hdf5Child::fork_here(uint64_t file_bytes, const std::function<DirectHdf5File()>& open) {
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-    server_failed(source_, std::strerror(errno));
+    cannot_start(source_, std::strerror(errno));
   initialize_hdf5_library();
   const pid_t parent = getpid();
   pid_ = fork();
@@ -542,7 +542,7 @@ int Hdf5Child::fork_here(uint64_t file_bytes, const std::function<DirectHdf5File
   close(sockets[1]);
   if (pid_ < 0) {
     close(sockets[0]);
-    server_failed(source_, std::strerror(errno));
+    cannot_start(source_, std::strerror(errno));
   }
   return sockets[0];
 }
