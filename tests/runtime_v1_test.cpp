@@ -250,6 +250,41 @@ TEST(V1SeparableConvolutional, DepthwiseThenPointwise) {
   EXPECT_EQ(run_layer(l, {3, 3, 2}, in), (std::vector<int32_t>{9, 39}));
 }
 
+// A 1x1 SeparableConvolutional on two channels: depthwise weights (dw0, dw1), int32 pointwise
+// weights (pw0, pw1) for its one filter, whose potential is dw0·pw0·x0 + dw1·pw1·x1.
+Layer separable_1x1(int64_t dw0, int64_t dw1, int64_t pw0, int64_t pw1) {
+  auto vars = neuron_vars(1, 0, 1.0f);
+  vars.push_back(i32("weights", {1, 2, 1, 1}, {dw0, dw1}));
+  vars.push_back(i32("weights_pw", {1, 2, 1, 1}, {pw0, pw1}));
+  return layer("sep", LayerKind::SeparableConvolutional,
+               {{"filters", 1}, {"kernel_width", 1}, {"kernel_height", 1}, {"stride_x", 1},
+                {"stride_y", 1}, {"padding", 0}, {"activation", 0}, {"weights_bits", 8}},
+               vars, {"in"});
+}
+
+TEST(V1SeparableConvolutional, AccumulatorBoundOnTheProductOfBothKernels) {
+  // The int64 potential is safe while Σ_c |dw_c|·|pw_c| · 2^31 < 2^63, i.e. the effective Σ|w|
+  // <= 2^32 - 1: 2 · (2^31 - 1) = 2^32 - 2 is accepted, 3 · (2^31 - 1) refused.
+  constexpr int64_t kMax32 = INT32_MAX;
+  const Layer fits = separable_1x1(2, 0, kMax32, kMax32);
+  EXPECT_EQ(run_layer(fits, {1, 1, 2}, {1, 5}), std::vector<int32_t>{INT32_MAX});  // clamped
+  EXPECT_NO_THROW(make_reference_kernel(separable_1x1(1, 1, kMax32, kMax32 - 1), {{1, 1, 2}}));
+  EXPECT_THROW(make_reference_kernel(separable_1x1(3, 0, kMax32, kMax32), {{1, 1, 2}}),
+               UnsupportedError);
+  EXPECT_THROW(make_reference_kernel(separable_1x1(2, 1, kMax32, kMax32), {{1, 1, 2}}),
+               UnsupportedError);
+  // Products beyond int64 itself (|dw|, |pw| up to 2^31 on each channel) are refused too.
+  try {
+    make_reference_kernel(separable_1x1(INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN), {{1, 1, 2}});
+    ADD_FAILURE() << "accepted";
+  } catch (const UnsupportedError& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 'sep'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("could overflow the 64-bit accumulator"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 Layer flatten_fc() {
   // Weights listed [1, 4, 1, 1], one per flattened input k: w = (1, 2, 3, 4).
   auto vars = neuron_vars(1, 0, 1.0f);

@@ -102,7 +102,9 @@ class Engine {
 };
 
 // The reference (readable, loop-per-definition) kernel for one layer: the prepare step for that
-// layer. Throws ShapeError / UnsupportedError naming the layer and field.
+// layer. Throws ShapeError / UnsupportedError naming the layer and field. The kernels of
+// Convolutional, InputConvolutional and SeparableConvolutional layers read the layer's weights
+// when they first run: the layer must outlive the kernel (the Engine's copy of the model does).
 std::unique_ptr<LayerKernel> make_reference_kernel(const Layer& layer,
                                                    const std::vector<Shape>& input_shapes);
 

@@ -35,10 +35,9 @@ class V1ConvKernel final : public CloneableKernel<V1ConvKernel> {
     const int64_t filters = required_param(layer, "filters", 1, 1 << 24);
     plan_ = plan_conv(layer, params, in, filters);
     kernel_ = params.kernel;
-    weights_ = read_v1_weights(layer, "weights", kernel_.size_x, kernel_.size_y, in.c, filters,
-                               rotate);
+    weights_ = V1Weights(layer, "weights", kernel_.size_x, kernel_.size_y, in.c, filters, rotate);
     check_wta_groups(layer, filters);
-    check_accumulator_bound(layer, v1_filter_l1(weights_, filters), {});
+    check_accumulator_bound(layer, weights_.filter_l1(), {});
     output_ = prepare_v1_output(layer, params, plan_);
   }
 
@@ -49,6 +48,7 @@ class V1ConvKernel final : public CloneableKernel<V1ConvKernel> {
     const std::vector<int32_t>& in = *inputs.front();
     const Shape& o = plan_.conv_out;
     const int64_t channels = in_.c, filters = o.c;
+    const std::vector<int32_t>& weights = weights_.values();
     std::vector<int64_t> acc(o.size(), 0);
     for (int64_t ox = 0; ox < o.x; ++ox)
       for (int64_t oy = 0; oy < o.y; ++oy) {
@@ -60,7 +60,7 @@ class V1ConvKernel final : public CloneableKernel<V1ConvKernel> {
             const int64_t xi = x0 + i, yj = y0 + j;
             const bool inside = xi >= 0 && xi < in_.x && yj >= 0 && yj < in_.y;
             if (!inside && padding_value_ == 0) continue;
-            const int32_t* w_tap = &weights_[(i * kernel_.size_y + j) * channels * filters];
+            const int32_t* w_tap = &weights[(i * kernel_.size_y + j) * channels * filters];
             const int32_t* in_pixel = inside ? &in[(xi * in_.y + yj) * channels] : nullptr;
             for (int64_t c = 0; c < channels; ++c) {
               const int64_t v = inside ? in_pixel[c] : padding_value_;
@@ -79,7 +79,7 @@ class V1ConvKernel final : public CloneableKernel<V1ConvKernel> {
   int64_t padding_value_ = 0;
   ConvPlan plan_;
   Window kernel_;
-  std::vector<int32_t> weights_;
+  V1Weights weights_;  // (kx, ky, C, F)
   V1Output output_;
 };
 

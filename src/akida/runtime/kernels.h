@@ -3,7 +3,8 @@
 //
 // Every factory is the prepare step of its layer: it checks parameters and variable shapes
 // against the input shapes, converts the variables once into the layout its loop reads, and
-// throws ShapeError / UnsupportedError naming the layer and field.
+// throws ShapeError / UnsupportedError naming the layer and field. (The Akida 1.0 convolution
+// kernels convert their weights on their first run: V1Weights, v1_activation.h.)
 #pragma once
 
 #include <memory>

@@ -21,9 +21,9 @@ class SeparableKernel final : public CloneableKernel<SeparableKernel> {
     filters_ = required_param(layer, "filters", 1, 1 << 24);
     plan_ = plan_conv(layer, params, in, filters_);
     kernel_ = params.kernel;
-    depthwise_ = read_v1_weights(layer, "weights", kernel_.size_x, kernel_.size_y, in.c, 1,
-                                 /*rotate=*/true);
-    pointwise_ = read_v1_weights(layer, "weights_pw", 1, 1, in.c, filters_, /*rotate=*/false);
+    depthwise_ = V1Weights(layer, "weights", kernel_.size_x, kernel_.size_y, in.c, 1,
+                           /*rotate=*/true);
+    pointwise_ = V1Weights(layer, "weights_pw", 1, 1, in.c, filters_, /*rotate=*/false);
     check_accumulator_bound(layer, effective_l1(), {});
     output_ = prepare_v1_output(layer, params, plan_);
   }
@@ -35,6 +35,8 @@ class SeparableKernel final : public CloneableKernel<SeparableKernel> {
     const std::vector<int32_t>& in = *inputs.front();
     const Shape& o = plan_.conv_out;
     const int64_t channels = in_.c;
+    const std::vector<int32_t>& depthwise_weights = depthwise_.values();
+    const std::vector<int32_t>& pointwise_weights = pointwise_.values();
     std::vector<int64_t> acc(o.size(), 0);
     std::vector<int64_t> depthwise(channels);
     for (int64_t ox = 0; ox < o.x; ++ox)
@@ -47,13 +49,13 @@ class SeparableKernel final : public CloneableKernel<SeparableKernel> {
             const int64_t xi = x0 + i, yj = y0 + j;
             if (xi < 0 || xi >= in_.x || yj < 0 || yj >= in_.y) continue;  // zero padding
             const int32_t* in_pixel = &in[(xi * in_.y + yj) * channels];
-            const int32_t* w = &depthwise_[(i * kernel_.size_y + j) * channels];
+            const int32_t* w = &depthwise_weights[(i * kernel_.size_y + j) * channels];
             for (int64_t c = 0; c < channels; ++c) depthwise[c] += int64_t{in_pixel[c]} * w[c];
           }
         int64_t* out_pixel = &acc[(ox * o.y + oy) * filters_];
         for (int64_t c = 0; c < channels; ++c) {
           if (depthwise[c] == 0) continue;
-          const int32_t* w = &pointwise_[c * filters_];
+          const int32_t* w = &pointwise_weights[c * filters_];
           // Cannot overflow: check_accumulator_bound() bounded the effective Σ|w| * max|x|.
           for (int64_t f = 0; f < filters_; ++f) out_pixel[f] += depthwise[c] * w[f];
         }
@@ -65,20 +67,15 @@ class SeparableKernel final : public CloneableKernel<SeparableKernel> {
   // Σ over the window and channels of |depthwise · pointwise|, per output neuron: the weight
   // of one input value in a potential.
   std::vector<int64_t> effective_l1() const {
-    const std::vector<int64_t> dw_l1 = v1_filter_l1(depthwise_, in_.c);
-    std::vector<int64_t> l1(filters_, 0);
-    for (int64_t c = 0; c < in_.c; ++c)
-      for (int64_t f = 0; f < filters_; ++f)
-        l1[f] += dw_l1[c] * std::llabs(pointwise_[c * filters_ + f]);
-    return l1;
+    return pointwise_.filter_l1(depthwise_.tap_l1());
   }
 
   Shape in_;
   int64_t filters_ = 0;
   ConvPlan plan_;
   Window kernel_;
-  std::vector<int32_t> depthwise_;  // (kx, ky, C), rotated
-  std::vector<int32_t> pointwise_;  // (C, F)
+  V1Weights depthwise_;  // (kx, ky, C), rotated
+  V1Weights pointwise_;  // (C, F)
   V1Output output_;
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 #include "akida/errors.h"
@@ -65,18 +66,86 @@ int64_t floor_multiple_of_interval(int64_t multiple, float act_step, int act_bit
 
 }  // namespace
 
-std::vector<int32_t> read_v1_weights(const Layer& layer, const std::string& name, int64_t kx,
-                                     int64_t ky, int64_t channels, int64_t filters, bool rotate) {
-  const Variable& v = require_int_variable(
+namespace {
+
+// The weights variable of a v1 layer, checked: listed [F, C, ky, kx], any integer dtype.
+const Variable& v1_weights_variable(const Layer& layer, const std::string& name, int64_t kx,
+                                    int64_t ky, int64_t channels, int64_t filters) {
+  return require_int_variable(
       layer, name,
       {static_cast<uint32_t>(filters), static_cast<uint32_t>(channels), static_cast<uint32_t>(ky),
        static_cast<uint32_t>(kx)});
+}
+
+}  // namespace
+
+std::vector<int32_t> read_v1_weights(const Layer& layer, const std::string& name, int64_t kx,
+                                     int64_t ky, int64_t channels, int64_t filters, bool rotate) {
   // The flat order is the 2.0 layout's; only the declared shape differs.
-  return correlation_weights(v, kx, ky, channels, filters, rotate);
+  return correlation_weights(v1_weights_variable(layer, name, kx, ky, channels, filters), kx, ky,
+                             channels, filters, rotate);
 }
 
 std::vector<int64_t> v1_filter_l1(const std::vector<int32_t>& weights, int64_t filters) {
   return filter_l1(weights, filters);
+}
+
+namespace {
+
+// V1Weights::column_l1 on the variable's elements of type T (one loop per dtype, not a
+// dtype switch per element: Akida 1.0 models hold millions of weights). Saturates at the int64
+// maximum, which check_accumulator_bound() refuses: int32 weights scaled by a depthwise Σ|w|
+// could overflow.
+template <typename T>
+void add_column_l1(const uint8_t* data, int64_t rows, int64_t columns,
+                   const std::vector<int64_t>& row_scale, std::vector<int64_t>& l1) {
+  constexpr int64_t kSaturated = std::numeric_limits<int64_t>::max();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t scale = row_scale.empty() ? 1 : row_scale[r];
+    for (int64_t f = 0; f < columns; ++f) {
+      T w;
+      std::memcpy(&w, data + (r * columns + f) * sizeof(T), sizeof(T));
+      int64_t term = 0;
+      if (__builtin_mul_overflow(scale, std::abs(int64_t{w}), &term) ||
+          __builtin_add_overflow(l1[f], term, &l1[f]))
+        l1[f] = kSaturated;
+    }
+  }
+}
+
+}  // namespace
+
+V1Weights::V1Weights(const Layer& layer, const std::string& name, int64_t kx, int64_t ky,
+                     int64_t channels, int64_t filters, bool rotate)
+    : variable_(&v1_weights_variable(layer, name, kx, ky, channels, filters)),
+      kx_(kx), ky_(ky), channels_(channels), filters_(filters), rotate_(rotate) {}
+
+std::vector<int64_t> V1Weights::column_l1(int64_t columns,
+                                          const std::vector<int64_t>& row_scale) const {
+  std::vector<int64_t> l1(static_cast<size_t>(columns), 0);
+  const int64_t rows = kx_ * ky_ * channels_ * filters_ / columns;
+  const uint8_t* data = variable_->data.data();
+  switch (variable_->dtype) {
+    case DType::Int32: add_column_l1<int32_t>(data, rows, columns, row_scale, l1); break;
+    case DType::UInt8:
+    case DType::Bit1: add_column_l1<uint8_t>(data, rows, columns, row_scale, l1); break;
+    case DType::Int8:
+    case DType::Int4: add_column_l1<int8_t>(data, rows, columns, row_scale, l1); break;
+    case DType::Float32: break;  // refused by require_int_variable()
+  }
+  return l1;
+}
+
+std::vector<int64_t> V1Weights::filter_l1(const std::vector<int64_t>& row_scale) const {
+  return column_l1(filters_, row_scale);
+}
+
+std::vector<int64_t> V1Weights::tap_l1() const { return column_l1(channels_ * filters_, {}); }
+
+const std::vector<int32_t>& V1Weights::values() const {
+  if (values_.empty())
+    values_ = correlation_weights(*variable_, kx_, ky_, channels_, filters_, rotate_);
+  return values_;
 }
 
 V1Activation::V1Activation(const Layer& layer, int64_t neurons) {

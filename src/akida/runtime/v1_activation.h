@@ -35,6 +35,36 @@ std::vector<int32_t> read_v1_weights(const Layer& layer, const std::string& name
 // check_accumulator_bound()).
 std::vector<int64_t> v1_filter_l1(const std::vector<int32_t>& weights, int64_t filters);
 
+// read_v1_weights() deferred: the variable is checked at construction, but converted to int32
+// only when values() is first called. The reference kernels behind the optimized ones run only
+// the samples whose sums could leave int32, so most never need their weights, and converting
+// them at start-up doubled the time and memory of preparing an Akida 1.0 model. Points into
+// the layer: the layer must outlive this object (the Engine's copy of the model does).
+class V1Weights {
+ public:
+  V1Weights() = default;
+  V1Weights(const Layer& layer, const std::string& name, int64_t kx, int64_t ky, int64_t channels,
+            int64_t filters, bool rotate);
+
+  // Per output channel f, Σ over the rows r (kx·ky·C of them) of row_scale[r] · |w[r, f]|, read
+  // from the variable; every row_scale is 1 when it is empty (Σ|w|, as v1_filter_l1()).
+  std::vector<int64_t> filter_l1(const std::vector<int64_t>& row_scale = {}) const;
+  // Σ|w| over the kernel taps, per (C, F) column: per channel for depthwise weights (F = 1).
+  std::vector<int64_t> tap_l1() const;
+  // read_v1_weights()'s result, computed on the first call. Not for concurrent first calls:
+  // each thread runs its own clone of a kernel.
+  const std::vector<int32_t>& values() const;
+
+ private:
+  // Σ over rows of row_scale[r] · |w[r, col]|, the elements seen as (rows, columns).
+  std::vector<int64_t> column_l1(int64_t columns, const std::vector<int64_t>& row_scale) const;
+
+  const Variable* variable_ = nullptr;
+  int64_t kx_ = 0, ky_ = 0, channels_ = 0, filters_ = 0;
+  bool rotate_ = false;
+  mutable std::vector<int32_t> values_;
+};
+
 // The activation stage of one v1 layer, prepared once: per neuron, the potentials at which the
 // output reaches each level. Reading threshold/act_step (or their 1.x names threshold_fire /
 // threshold_fire_step), activation and act_bits; throws ShapeError naming the layer and field
