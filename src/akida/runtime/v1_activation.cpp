@@ -92,14 +92,29 @@ std::vector<int64_t> v1_filter_l1(const std::vector<int32_t>& weights, int64_t f
 
 namespace {
 
-// V1Weights::column_l1 on the variable's elements of type T (one loop per dtype, not a
-// dtype switch per element: Akida 1.0 models hold millions of weights). Saturates at the int64
+// V1Weights::column_l1 on the variable's elements of type T (one loop per dtype, not a dtype
+// switch per element: Akida 1.0 models hold millions of weights). Saturates at the int64
 // maximum, which check_accumulator_bound() refuses: int32 weights scaled by a depthwise Σ|w|
-// could overflow.
+// could overflow. Byte weights under moderate scales cannot, and take a loop without checks.
 template <typename T>
 void add_column_l1(const uint8_t* data, int64_t rows, int64_t columns,
                    const std::vector<int64_t>& row_scale, std::vector<int64_t>& l1) {
   constexpr int64_t kSaturated = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMaxAbs = int64_t{1} << (8 * sizeof(T));  // above every |w| of type T
+  const int64_t max_scale =
+      row_scale.empty() ? 1 : *std::max_element(row_scale.begin(), row_scale.end());
+  if (rows > 0 && max_scale >= 0 && max_scale <= kSaturated / kMaxAbs / rows) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t scale = row_scale.empty() ? 1 : row_scale[r];
+      const uint8_t* row = data + r * columns * static_cast<int64_t>(sizeof(T));
+      for (int64_t f = 0; f < columns; ++f) {
+        T w;
+        std::memcpy(&w, row + f * static_cast<int64_t>(sizeof(T)), sizeof(T));
+        l1[f] += scale * std::abs(int64_t{w});
+      }
+    }
+    return;
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t scale = row_scale.empty() ? 1 : row_scale[r];
     for (int64_t f = 0; f < columns; ++f) {
