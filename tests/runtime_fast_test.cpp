@@ -225,8 +225,8 @@ void random_depthwise_buffer_temp_conv_sequences() {
 
 // A random Akida 1.0 layer of `kind` over `in` for case `trial` (kernel size, stride, padding,
 // filters, activation bits, pooling and act_step scale vary with it): 1-, 2- and 4-bit
-// activations (act_steps small enough for the 16-bit level count and large enough for the int32
-// one), no activation, max or global pooling.
+// activations (act_steps small enough for the 16-bit level count, large enough for the int32
+// one, and tiny), no activation, max or global pooling.
 Layer random_v1_layer(std::mt19937& rng, int trial, LayerKind kind, const Shape& in,
                       std::vector<std::string> inbound = {}) {
   const int kernel = std::vector<int>{3, 1, 3, 5}[trial / 3 % 4];
@@ -244,10 +244,15 @@ Layer random_v1_layer(std::mt19937& rng, int trial, LayerKind kind, const Shape&
                    {"pooling_stride_x", 2}, {"pooling_stride_y", 2}});
   if (trial % 9 == 6) p["pool_type"] = 2;
   std::vector<Variable> vars;
-  // Small steps keep every level boundary within int16 of the threshold, large ones do not.
+  // Small steps keep every level boundary within int16 of the threshold, large ones do not;
+  // tiny ones (2^-17 to 2^-10, as in a fuzzed file) put every boundary at threshold + 1, where
+  // (potential - threshold) / step passes int32.
   const float step_scale = trial % 5 == 0 ? 40000.0f : 8.0f;
   std::vector<float> steps;
-  for (int64_t n = 0; n < f; ++n) steps.push_back(0.5f + step_scale * float(rng() % 1000) / 1000.0f);
+  for (int64_t n = 0; n < f; ++n) {
+    const float unit = float(rng() % 1000) / 1000.0f;
+    steps.push_back(trial % 5 == 2 ? 0x1p-17f + 0x1p-10f * unit : 0.5f + step_scale * unit);
+  }
   vars.push_back(f32("act_step", {F}, steps));
   vars.push_back(i32("threshold", {F}, random_values(rng, f, -300, 300)));
   if (kind == LayerKind::SeparableConvolutional) {
