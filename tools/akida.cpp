@@ -144,8 +144,9 @@ void add_commands(CLI::App& app, CliOptions& o) {
   run->add_flag("--forward", o.run.forward,
                 "Write the integer outputs of forward() (the last layer before a Dequantizer)");
   run->add_option("--threads", o.run.threads,
-                  "Threads running the samples (temporal models: the layers' work, samples stay "
-                  "in order); 0 (default) one per core. Outputs do not depend on it")
+                  "Threads running the samples (temporal models: their layers in a two-stage "
+                  "pipeline, frames stay in order); 0 (default) one per core. Outputs do not "
+                  "depend on it")
       ->check(CLI::Range(0, 1024));
   run->callback([&o] { run_model(o.run); });
 

@@ -81,8 +81,7 @@ class Engine {
   // without activation, (potential - threshold) / act_step; otherwise the integers as floats.
   FloatBatch predict(const Batch& inputs);
   // Every layer's integer output for the batch (the Dequantizer's entry has n and shape set but
-  // no values). Samples run in order on one thread, or in parallel (set_threads) for models
-  // without state across samples.
+  // no values). Samples run in order on one thread, or on several (set_threads).
   std::vector<Batch> forward_all(const Batch& inputs);
   void reset();
   // Advances `progress` by one per sample that forward(), predict() or forward_all() runs (it
@@ -91,8 +90,10 @@ class Engine {
 
   // The threads forward(), forward_all() and predict() use: 1 (the default) the calling thread
   // only; n > 1 runs the samples of a batch in parallel, or, for temporal models (their FIFOs
-  // need the samples in order), splits the work of each layer; 0 one per core of this machine.
-  // Results are the same whatever the count.
+  // need the samples in order), pipelines a batch of 4 or more frames over two of the threads
+  // (the earlier layers on one frame while the later ones finish the frame before; the split
+  // balances the layers' times measured on the second frame) and splits the work of each layer
+  // for shorter batches; 0 one per core of this machine. Results are the same whatever the count.
   void set_threads(int threads);
   int threads() const;
 

@@ -246,7 +246,8 @@ class Model:
 
         ``num_threads``: the threads computing the batch, 0 (the default) one per core, 1 the
         calling thread only. Samples run in parallel; temporal models (whose FIFOs need the
-        samples in order) split each layer's work instead. The outputs do not depend on it."""
+        samples in order) run their earlier and later layers on two threads, one frame apart
+        (shorter batches than 4 frames: each layer's work split). The outputs do not depend on it."""
         return self._native.forward(inputs, _thread_count(num_threads))
 
     def predict(self, inputs, batch_size=0, num_threads=0):

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
+#include <thread>
 
 #include "akida/errors.h"
 #include "akida/progress.h"
@@ -73,6 +75,18 @@ struct Engine::Impl {
   // Runs every layer on sample s of `batch`; context.outputs[i] receives layer i's integers
   // (with `handoffs`, only for the layers that do not hand bytes).
   void run_sample(SampleContext& context, const Batch& batch, int64_t s, bool handoffs = true);
+  // run_sample() in parts: the sample into the context, then layers [first, end).
+  void start_sample(SampleContext& context, const Batch& batch, int64_t s, bool handoffs) const;
+  void run_layers(SampleContext& context, size_t first, size_t end, bool handoffs) const;
+  // Runs every sample of `batch`, then store(context, s) with its outputs in `context`: on
+  // several threads when the model allows (for_each_sample, or run_pipelined).
+  void run_batch(const Batch& batch, bool handoffs,
+                 const std::function<void(SampleContext&, int64_t)>& store);
+  // A temporal model's frames on two threads, each running its own layers (frames in order).
+  bool can_pipeline(int64_t n) const;
+  void run_pipelined(const Batch& batch, bool handoffs,
+                     const std::function<void(SampleContext&, int64_t)>& store);
+  void make_contexts(size_t count);
   void run_layer_with_bytes(SampleContext& context, size_t layer) const;
   void stage_sample(SampleContext& context, const Batch& batch, int64_t s) const;
   // Where `layer` may write its levels directly: the staging of the one layer it feeds.
@@ -181,8 +195,8 @@ const std::vector<const std::vector<int32_t>*>& Engine::Impl::inputs_of(SampleCo
   return context.inputs;
 }
 
-void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_t s,
-                              bool handoffs) {
+void Engine::Impl::start_sample(SampleContext& context, const Batch& batch, int64_t s,
+                                bool handoffs) const {
   const int64_t size = batch.shape.size();
   context.outputs.resize(context.kernels.size());
   context.levels.resize(context.kernels.size());
@@ -192,13 +206,23 @@ void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_
     stage_sample(context, batch, s);
   else
     context.sample.assign(batch.values.begin() + s * size, batch.values.begin() + (s + 1) * size);
-  for (size_t i = 0; i < context.kernels.size(); ++i) {
+}
+
+void Engine::Impl::run_layers(SampleContext& context, size_t first, size_t end,
+                              bool handoffs) const {
+  for (size_t i = first; i < end; ++i) {
     if (context.kernels[i]->float_output()) continue;  // float layers are evaluated by predict()
     if (handoffs && (hands_bytes[i] || takes_bytes(i)))
       run_layer_with_bytes(context, i);
     else
       context.kernels[i]->eval(inputs_of(context, i), context.outputs[i]);
   }
+}
+
+void Engine::Impl::run_sample(SampleContext& context, const Batch& batch, int64_t s,
+                              bool handoffs) {
+  start_sample(context, batch, s, handoffs);
+  run_layers(context, 0, context.kernels.size(), handoffs);
   if (progress) progress->advance();
 }
 
@@ -254,15 +278,155 @@ void Engine::Impl::for_each_sample(int64_t n,
     return;
   }
   // One context per thread (the clones are made once), each taking the next sample in turn.
-  while (static_cast<int>(contexts.size()) < threads) {
-    SampleContext context;
-    for (const auto& kernel : kernels()) context.kernels.push_back(kernel->clone());
-    contexts.push_back(std::move(context));
-  }
+  make_contexts(static_cast<size_t>(threads));
   std::atomic<int64_t> next{0};
   pool->run(threads, [&](int64_t t) {
     for (int64_t s = next++; s < n; s = next++) body(contexts[t], s);
   });
+}
+
+void Engine::Impl::make_contexts(size_t count) {
+  while (contexts.size() < count) {
+    SampleContext context;
+    for (const auto& kernel : kernels()) context.kernels.push_back(kernel->clone());
+    contexts.push_back(std::move(context));
+  }
+}
+
+void Engine::Impl::run_batch(const Batch& batch, bool handoffs,
+                             const std::function<void(SampleContext&, int64_t)>& store) {
+  if (can_pipeline(batch.n)) return run_pipelined(batch, handoffs, store);
+  for_each_sample(batch.n, [&](SampleContext& context, int64_t s) {
+    run_sample(context, batch, s, handoffs);
+    store(context, s);
+  });
+}
+
+namespace {
+
+// Pipelining pays from a few frames on; the first two run on one thread (the second timed).
+constexpr int64_t kMinPipelinedFrames = 4;
+
+// The layer from which the second thread takes over: the split of the per-layer times whose
+// slower side is fastest. 0 when no split makes that side at most 80% of the whole (one layer
+// dominates: two threads would gain little).
+size_t balanced_split(const std::vector<double>& seconds) {
+  double total = 0;
+  for (double t : seconds) total += t;
+  size_t best = 0;
+  double best_side = 0.8 * total, before = 0;
+  for (size_t k = 1; k < seconds.size(); ++k) {
+    before += seconds[k - 1];
+    const double side = std::max(before, total - before);
+    if (side < best_side) {
+      best_side = side;
+      best = k;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+// Temporal models carry state from frame to frame, so their frames cannot run side by side;
+// their layers can: while the second thread runs the later layers on frame s, the first runs
+// the earlier ones on frame s + 1, each layer still seeing its frames in order. Not with byte
+// hand-offs (Akida 1.0 layers write into the next layer's staging; those models are not
+// temporal).
+bool Engine::Impl::can_pipeline(int64_t n) const {
+  return threads > 1 && stateful && n >= kMinPipelinedFrames && contexts.front().kernels.size() > 1 &&
+         !sample_as_bytes && std::none_of(hands_bytes.begin(), hands_bytes.end(), [](bool b) { return b; });
+}
+
+void Engine::Impl::run_pipelined(const Batch& batch, bool handoffs,
+                                 const std::function<void(SampleContext&, int64_t)>& store) {
+  make_contexts(2);  // before any reference into `contexts`, which it may reallocate
+  SampleContext& first = contexts[0];
+  SampleContext& second = contexts[1];
+  const size_t layers = first.kernels.size();
+  // Frame 0 warms the kernels up; frame 1 is timed layer by layer to choose the split.
+  run_sample(first, batch, 0, handoffs);
+  store(first, 0);
+  std::vector<double> seconds(layers);
+  start_sample(first, batch, 1, handoffs);
+  for (size_t i = 0; i < layers; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    run_layers(first, i, i + 1, handoffs);
+    seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  store(first, 1);
+  if (progress) progress->advance();
+  const size_t split = balanced_split(seconds);
+  if (split == 0) {
+    for (int64_t s = 2; s < batch.n; ++s) {
+      run_sample(first, batch, s, handoffs);
+      store(first, s);
+    }
+    return;
+  }
+  // The second context runs layers [split, end) with the kernels that hold their state, moved
+  // there for the batch (its clones of the earlier layers only answer float_output()). No layer
+  // splits its work meanwhile: both threads are busy, and a task must not use the pool.
+  auto move_state = [&] {
+    for (size_t i = split; i < layers; ++i) std::swap(first.kernels[i], second.kernels[i]);
+  };
+  auto use_pool = [&](ThreadPool* with) {
+    for (size_t i = 0; i < layers; ++i)
+      (i < split ? first : second).kernels[i]->use_threads(with);
+  };
+  move_state();
+  use_pool(nullptr);
+  second.outputs.resize(layers);
+  second.staged_max.assign(layers, -1);
+  // Frame s's outputs of the first layers go from one thread to the other through slot s % 2
+  // (vectors swapped, not copied), so that the first thread may run one frame ahead (four slots
+  // measured no better). The threads spin on two counters rather than sleep: a TENNs frame
+  // takes about 0.6 ms, and with a condition variable's wake-ups two threads ran 1.42 times as
+  // many frames as one, against 1.7 to 1.8 spinning.
+  std::vector<std::vector<int32_t>> slots[2] = {std::vector<std::vector<int32_t>>(split),
+                                                std::vector<std::vector<int32_t>>(split)};
+  std::atomic<int64_t> published{1}, taken{1};  // the last frame handed over / taken over
+  std::atomic<bool> failed{false};
+  auto wait_until = [&](const std::atomic<int64_t>& counter, int64_t frame) {
+    for (int spins = 0; counter.load(std::memory_order_acquire) < frame; ++spins) {
+      if (failed.load(std::memory_order_relaxed)) return false;
+      if (spins % 64 == 63) std::this_thread::yield();
+    }
+    return true;
+  };
+  auto stage = [&](int64_t which) {
+    try {
+      for (int64_t s = 2; s < batch.n; ++s) {
+        std::vector<std::vector<int32_t>>& slot = slots[s % 2];
+        if (which == 0) {
+          start_sample(first, batch, s, handoffs);
+          run_layers(first, 0, split, handoffs);
+          if (!wait_until(taken, s - 2)) return;  // frame s - 2 has left the slot
+          for (size_t i = 0; i < split; ++i) slot[i].swap(first.outputs[i]);
+          published.store(s, std::memory_order_release);
+        } else {
+          if (!wait_until(published, s)) return;
+          for (size_t i = 0; i < split; ++i) slot[i].swap(second.outputs[i]);
+          taken.store(s, std::memory_order_release);
+          run_layers(second, split, layers, handoffs);
+          store(second, s);
+          if (progress) progress->advance();
+        }
+      }
+    } catch (...) {
+      failed.store(true);
+      throw;
+    }
+  };
+  try {
+    pool->run(2, stage);
+  } catch (...) {
+    use_pool(pool.get());
+    move_state();
+    throw;
+  }
+  use_pool(pool.get());
+  move_state();
 }
 
 Engine::Engine(const Model& model, Kernels kernels) : impl_(std::make_unique<Impl>()) {
@@ -312,8 +476,7 @@ void v1_floats(const runtime::V1Activation& readout, const std::vector<int32_t>&
 Batch Engine::forward(const Batch& inputs) {
   impl_->check_batch(inputs);
   Batch result = allocated_batch<int32_t>(inputs.n, impl_->shapes[impl_->last_int]);
-  impl_->for_each_sample(inputs.n, [&](SampleContext& context, int64_t s) {
-    impl_->run_sample(context, inputs, s);
+  impl_->run_batch(inputs, /*handoffs=*/true, [&](SampleContext& context, int64_t s) {
     store(result, s, context.outputs[impl_->last_int]);
   });
   return result;
@@ -327,8 +490,8 @@ std::vector<Batch> Engine::forward_all(const Batch& inputs) {
     result[i] = impl_->kernels()[i]->float_output()
                     ? Batch{inputs.n, impl_->shapes[i], {}}
                     : allocated_batch<int32_t>(inputs.n, impl_->shapes[i]);
-  impl_->for_each_sample(inputs.n, [&](SampleContext& context, int64_t s) {
-    impl_->run_sample(context, inputs, s, /*handoffs=*/false);  // every layer's int32 output
+  // Without hand-offs: every layer's int32 output.
+  impl_->run_batch(inputs, /*handoffs=*/false, [&](SampleContext& context, int64_t s) {
     for (size_t i = 0; i < layers; ++i)
       if (!context.kernels[i]->float_output()) store(result[i], s, context.outputs[i]);
   });
@@ -339,8 +502,7 @@ FloatBatch Engine::predict(const Batch& inputs) {
   impl_->check_batch(inputs);
   const size_t last = impl_->kernels().size() - 1;
   FloatBatch result = allocated_batch<float>(inputs.n, impl_->shapes[last]);
-  impl_->for_each_sample(inputs.n, [&](SampleContext& context, int64_t s) {
-    impl_->run_sample(context, inputs, s);
+  impl_->run_batch(inputs, /*handoffs=*/true, [&](SampleContext& context, int64_t s) {
     LayerKernel& final_kernel = *context.kernels[last];
     std::vector<float>& floats = context.floats;
     if (final_kernel.float_output())
