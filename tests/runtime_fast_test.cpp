@@ -331,6 +331,72 @@ void random_v1_models() {
   }
 }
 
+// A 1x1 Conv2D whose largest Σ|w| (channel 0: 16 · 127) and largest output scale (the other
+// channels: 255, shifted left by 8) are in different channels: one bound for all channels
+// (2032 · 255 against 2^23 / 255) refuses the int32 requantizing epilogue, the channels' own
+// bounds admit it. Both must give the reference kernel's outputs.
+TEST(FastKernels, RequantizeBoundsChannelByChannel) {
+  const uint32_t c = 16, f = 32;
+  std::vector<int64_t> weights(c * f, 1), scales(f, 255), shifts(f, 8), bias(f, 3);
+  for (uint32_t i = 0; i < c; ++i) weights[i * f] = (i % 2) ? 127 : -127;
+  scales[0] = 1;
+  shifts[0] = 0;
+  const Parameters p = merged(post_op_parameters(), {{"kernel_size", 1}, {"kernel_stride", 1},
+                                                    {"padding", 0}, {"activation", 0},
+                                                    {"filters", int32_t(f)}});
+  const std::vector<Variable> vars{
+      i8("bias", {f}, bias), u8("bias_shift", {f}, std::vector<int64_t>(f, 0)),
+      u8("output_scales", {f}, scales), i8("output_shift", {f}, shifts),
+      u8("input_shift", {c}, std::vector<int64_t>(c, 0)), i8("weights", {1, 1, c, f}, weights)};
+  const Layer layer("by_channel", LayerKind::Conv2D, p, vars, {});
+  const Shape in{6, 5, c};
+  std::mt19937 rng(7);
+  for_each_isa([&] {
+    expect_same(layer, in, random_input(rng, in, 0, 255, 0.2));
+    expect_same(layer, in, std::vector<int32_t>(in.size(), 255));
+    expect_same(layer, in, random_input(rng, in, 0, 3, 0.2));
+  });
+}
+
+// Channels whose weights are all zero and whose bias is far beyond what the int32 epilogue can
+// scale (127 << 20, scale 134, shift -27, as in AkidaNet VWW's pointwise layers) output one
+// constant, which the optimized kernel folds; the other channels are computed. Max pooling and
+// ReLU on, and off.
+TEST(FastKernels, ZeroWeightChannelsGiveTheReferenceConstant) {
+  const uint32_t c = 8, f = 16;
+  std::mt19937 rng(11);
+  std::vector<int64_t> weights = random_values(rng, size_t{c} * f, -128, 127);
+  std::vector<int64_t> bias = random_values(rng, f, -128, 127), bias_shift(f, 2);
+  for (uint32_t ch : {1u, 6u, 7u, 12u}) {
+    for (uint32_t i = 0; i < c; ++i) weights[i * f + ch] = 0;
+    bias[ch] = ch % 2 ? 127 : -127;
+    bias_shift[ch] = 20;
+  }
+  for (bool relu_and_pool : {false, true}) {
+    SCOPED_TRACE(relu_and_pool);
+    Parameters p = merged(post_op_parameters(), {{"kernel_size", 1}, {"kernel_stride", 1},
+                                                {"padding", 0}, {"filters", int32_t(f)},
+                                                {"activation", relu_and_pool ? 1 : 0}});
+    if (relu_and_pool) p = merged(p, {{"pool_type", 1}, {"pool_size", 2}, {"pool_stride", 2}});
+    std::vector<Variable> vars{
+        i8("bias", {f}, bias), u8("bias_shift", {f}, bias_shift),
+        u8("output_scales", {f}, std::vector<int64_t>(f, 134)),
+        i8("output_shift", {f}, std::vector<int64_t>(f, -12)),
+        u8("input_shift", {c}, std::vector<int64_t>(c, 0)), i8("weights", {1, 1, c, f}, weights)};
+    for (uint32_t ch : {1u, 6u, 7u, 12u}) vars[3].data[ch] = static_cast<uint8_t>(int8_t{-27});
+    if (relu_and_pool) {
+      vars.push_back(u8("max_value", {f}, random_values(rng, f, 1, 255)));
+      vars.push_back(u8("max_value_shift", {f}, std::vector<int64_t>(f, 4)));
+    }
+    const Layer layer("zero_channels", LayerKind::Conv2D, p, vars, {});
+    const Shape in{6, 4, c};
+    for_each_isa([&] {
+      expect_same(layer, in, random_input(rng, in, 0, 255, 0.2));
+      expect_same(layer, in, random_input(rng, in, -128, 127, 0.2));
+    });
+  }
+}
+
 TEST(FastKernels, RandomConvolutionsEqualTheReference) { for_each_isa(random_convolutions); }
 TEST(FastKernels, RandomAkida1LayersEqualTheReference) { for_each_isa(random_v1_layers); }
 TEST(FastKernels, RandomAkida1ModelsEqualTheReference) { for_each_isa(random_v1_models); }

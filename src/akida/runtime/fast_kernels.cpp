@@ -309,6 +309,10 @@ std::vector<int32_t> padded_int32(const std::vector<T>& values, int64_t channels
   return out;
 }
 
+// n / d rounded up and down, for d > 0 and any sign of n.
+int64_t ceil_div(int64_t n, int64_t d) { return n >= 0 ? (n + d - 1) / d : -((-n) / d); }
+int64_t floor_div(int64_t n, int64_t d) { return n >= 0 ? n / d : -((-n + d - 1) / d); }
+
 // The post-ops of post_ops.cpp on int32, as the blocked kernels' Requantize epilogue, for samples
 // whose sums are small enough that no step can leave int32 (fits()); otherwise the int64 paths
 // run. Same arithmetic: with |sum| <= the buffer maximum the first saturation does nothing, the
@@ -326,16 +330,25 @@ class Requantize32 {
     const int64_t buffer_min = saturate(INT64_MIN, ops.buffer_bits);
     const int64_t post_max = ops.scaled ? saturate(INT64_MAX, ops.post_op_buffer_bits) : kInt32Max;
     std::vector<int64_t> bias(channels, 0), low(channels), high(channels), scale(channels);
+    std::vector<int64_t> requant_low(channels), requant_high(channels);
     std::vector<int32_t> left(channels), half(channels), right(channels);
+    const int64_t out_min = saturate(INT64_MIN, ops.output_bits);
+    const int64_t out_max = saturate(INT64_MAX, ops.output_bits);
     a_limit_ = kInt32Max;
+    channel_a_max_.assign(channels, 0);
+    channel_a_limit_.assign(channels, kInt32Max);
+    channel_bias_.assign(channels, 0);
     for (int64_t c = 0; c < channels; ++c) {
       if (!ops.bias.empty()) bias[c] = ops.bias[c];
       if (bias[c] < -kInt32Max || bias[c] > kInt32Max) usable_ = false;
-      max_bias_ = std::max(max_bias_, std::abs(bias[c]));
+      channel_bias_[c] = std::abs(bias[c]);
+      max_bias_ = std::max(max_bias_, channel_bias_[c]);
       low[c] = std::max(buffer_min, ops.relu ? int64_t{0} : buffer_min);
       high[c] = ops.relu && !ops.relu_max.empty() ? std::min(buffer_max_, ops.relu_max[c])
                                                    : buffer_max_;
-      a_max_ = std::max({a_max_, std::abs(low[c]), std::abs(high[c])});
+      sum_a_max_ = std::max({sum_a_max_, std::abs(low[c]), std::abs(high[c])});
+      requant_low[c] = low[c];
+      requant_high[c] = high[c];
       scale[c] = ops.scaled ? ops.output_scales[c] : 1;
       const int32_t shift = ops.scaled ? ops.output_shift[c] : 0;
       if (shift < -31) {
@@ -347,17 +360,36 @@ class Requantize32 {
       right[c] = std::max(-shift, 0);
       half[c] = right[c] > 0 ? int32_t{1} << (right[c] - 1) : 0;
       if (scale[c] == 0) continue;
+      // Beyond [a_lo, a_hi] the output saturates (every step after the clamp is non-decreasing
+      // in a): clamping a there as well changes no output, and bounds |a| · scale whatever the
+      // bias. a_hi is the least a with (a · scale · 2^left + half) >> right >= out_max, a_lo
+      // the greatest with it <= out_min. ([a_lo, a_hi] holds 0 and meets [low, high], so one
+      // clamp to the intersection is the two clamps.)
+      const int64_t divisor = scale[c] << left[c];  // <= 2^31 · 2^31
+      const int64_t a_hi = ceil_div(out_max * (int64_t{1} << right[c]) - half[c], divisor);
+      const int64_t a_lo =
+          floor_div((out_min + 1) * (int64_t{1} << right[c]) - 1 - half[c], divisor);
+      requant_low[c] = std::max(low[c], a_lo);
+      requant_high[c] = std::min(high[c], a_hi);
+      tightened_ = tightened_ || requant_low[c] != low[c] || requant_high[c] != high[c];
       // |a| · scale must stay within the post-op buffer, and its shift within int32.
       const int64_t y_max = left[c] > 0 ? kInt32Max >> left[c] : kInt32Max - half[c];
-      a_limit_ = std::min({a_limit_, post_max / scale[c], y_max / scale[c]});
+      channel_a_limit_[c] = std::min(post_max / scale[c], y_max / scale[c]);
+      a_limit_ = std::min(a_limit_, channel_a_limit_[c]);
+    }
+    for (int64_t c = 0; c < channels; ++c) {
+      channel_a_max_[c] = std::max(std::abs(requant_low[c]), std::abs(requant_high[c]));
+      a_max_ = std::max(a_max_, channel_a_max_[c]);
     }
     relu_ = ops.relu;
     any_left_shift_ = std::any_of(left.begin(), left.end(), [](int32_t v) { return v > 0; });
-    out_min_ = static_cast<int32_t>(saturate(INT64_MIN, ops.output_bits));
-    out_max_ = static_cast<int32_t>(saturate(INT64_MAX, ops.output_bits));
+    out_min_ = static_cast<int32_t>(out_min);
+    out_max_ = static_cast<int32_t>(out_max);
     bias_ = padded_int32(bias, channels);
     low_ = padded_int32(low, channels);
     high_ = padded_int32(high, channels);
+    requant_low_ = padded_int32(requant_low, channels);
+    requant_high_ = padded_int32(requant_high, channels);
     scale_ = padded_int32(scale, channels);
     left_ = padded_int32(left, channels);
     half_ = padded_int32(half, channels);
@@ -370,11 +402,51 @@ class Requantize32 {
     return !global_pool_ && clamp_fits(sum_bound) &&
            std::min(sum_bound + max_bias_, a_max_) <= a_limit_;
   }
+  // Channels whose weights are all zero (l1 = Σ|w| = 0: some of AkidaNet's) output one constant,
+  // their bias through the post-ops (apply_post_ops on a zero sum): the epilogue gives it as
+  // `half` with a zero scale and no shift, and their bias, however large, no longer limits the
+  // layer. Once, with the weights' l1 per channel.
+  void fold_constant_channels(const PostOps& ops, const std::vector<int64_t>& l1) {
+    const auto channels = static_cast<int64_t>(l1.size());
+    if (!usable_ || global_pool_ || folded_ || channels != static_cast<int64_t>(channel_bias_.size()))
+      return;
+    folded_ = true;
+    PostOps pixel = ops;
+    pixel.pool = PoolType::None;
+    pixel.conv_shape = pixel.out_shape = Shape{1, 1, channels};
+    std::vector<int64_t> zero_sums(static_cast<size_t>(channels), 0);
+    std::vector<int32_t> constant;
+    apply_post_ops(pixel, zero_sums, constant);
+    a_max_ = 0;
+    a_limit_ = kInt32Max;
+    for (int64_t c = 0; c < channels; ++c) {
+      if (l1[c] == 0) {
+        scale_[c] = left_[c] = right_[c] = 0;
+        half_[c] = constant[c];
+        channel_a_limit_[c] = std::numeric_limits<int64_t>::max();
+        continue;
+      }
+      a_max_ = std::max(a_max_, channel_a_max_[c]);
+      a_limit_ = std::min(a_limit_, channel_a_limit_[c]);
+    }
+  }
+  // fits() channel by channel, for sums bounded by l1[c] · max_input (max_l1 · max_input fits
+  // int32): admits layers whose largest Σ|w| and largest output scale are in different
+  // channels, which the one bound of fits() pairs.
+  bool fits_by_channel(const std::vector<int64_t>& l1, int64_t max_input) const {
+    if (!usable_ || global_pool_) return false;
+    for (size_t c = 0; c < l1.size(); ++c) {
+      const int64_t bound = l1[c] * max_input, biased = bound + channel_bias_[c];
+      if (bound > buffer_max_ || biased > kInt32Max) return false;
+      if (std::min(biased, channel_a_max_[c]) > channel_a_limit_[c]) return false;
+    }
+    return true;
+  }
   // For global pooling layers: whether the clamped values of `pixels` positions, summed per
   // channel on int32 (the ClampSum epilogue), are exact.
   bool global_sum_fits(int64_t sum_bound, int64_t pixels) const {
     return global_pool_ && clamp_fits(sum_bound) &&
-           std::min(sum_bound + max_bias_, a_max_) <= kInt32Max / pixels;
+           std::min(sum_bound + max_bias_, sum_a_max_) <= kInt32Max / pixels;
   }
   const int32_t* bias() const { return bias_.data(); }
   blocked::Epilogue clamp_sum() const {
@@ -388,10 +460,11 @@ class Requantize32 {
   blocked::Epilogue epilogue(int64_t sum_bound) const {
     blocked::Epilogue e;
     e.kind = blocked::Epilogue::Kind::Requantize;
-    e.low = low_.data();
-    e.high = high_.data();
-    // Without a ReLU the clamp is the buffer's saturation, a no-op for these sums.
-    e.clamp = relu_ || sum_bound + max_bias_ > buffer_max_;
+    e.low = requant_low_.data();
+    e.high = requant_high_.data();
+    // Without a ReLU or saturation bounds the clamp is the buffer's saturation, a no-op for
+    // these sums.
+    e.clamp = relu_ || tightened_ || sum_bound + max_bias_ > buffer_max_;
     e.scale = scale_.data();
     e.left = any_left_shift_ ? left_.data() : nullptr;
     e.half = half_.data();
@@ -408,8 +481,13 @@ class Requantize32 {
   }
 
   bool usable_ = false, global_pool_ = false, relu_ = false, any_left_shift_ = false;
-  int64_t buffer_max_ = 0, max_bias_ = 0, a_max_ = 0, a_limit_ = 0;
-  std::vector<int32_t> bias_, low_, high_, scale_, left_, half_, right_;
+  // a_max_: the largest |a| after the epilogue's clamp (saturation bounds included);
+  // sum_a_max_: after the layer's own clamp (buffer, ReLU), which global sums take.
+  int64_t buffer_max_ = 0, max_bias_ = 0, a_max_ = 0, sum_a_max_ = 0, a_limit_ = 0;
+  bool tightened_ = false;  // some channel's saturation bounds are inside its clamp
+  bool folded_ = false;     // fold_constant_channels() has run
+  std::vector<int64_t> channel_bias_, channel_a_max_, channel_a_limit_;  // fits_by_channel()
+  std::vector<int32_t> bias_, low_, high_, requant_low_, requant_high_, scale_, left_, half_, right_;
   int32_t out_min_ = 0, out_max_ = 0;
 };
 
@@ -558,7 +636,8 @@ class ConvSums {
       : g_(g), weights_(std::move(weights)), depthwise_(depthwise), shift_(std::move(shift)) {
     if (pooling && pooling->pool == PoolType::Max) pooling_ = *pooling;
     // Σ|w| per output channel; a depthwise kernel (tap, C) has one output channel per input one.
-    max_l1_ = max_of(filter_l1(weights_, g.out.c));
+    l1_ = filter_l1(weights_, g.out.c);
+    max_l1_ = max_of(l1_);
     px_ = (g.out.x - 1) * g.kernel.stride_x + g.kernel.size_x;
     py_ = (g.out.y - 1) * g.kernel.stride_y + g.kernel.size_y;
     // Strided windows may leave the last rows or columns of the input unread.
@@ -640,6 +719,10 @@ class ConvSums {
   // Whether every sum fits int32 for inputs bounded by max_input.
   bool sums_fit(int64_t max_input) const { return sums_fit_int32(max_l1_, max_input); }
   int64_t max_l1() const { return max_l1_; }
+  // Σ|w| per output channel, and the largest |input| of the sample stage() last staged: the
+  // channel c's sums are bounded by l1()[c] · max_input().
+  const std::vector<int64_t>& l1() const { return l1_; }
+  int64_t max_input() const { return max_input_; }
 
   // stage() for the int16 sums of the depthwise half of a SeparableConvolutional layer: narrowed
   // (or copied) straight into the byte or 16-bit staging their range takes when it needs no
@@ -739,6 +822,7 @@ class ConvSums {
     last_ = best_staging();
     const int64_t max_input = std::max(std::abs(lo_), std::abs(hi_));
     if (!sums_fit_int32(max_l1_, max_input)) return std::nullopt;
+    max_input_ = max_input;
     return max_l1_ * max_input;
   }
 
@@ -1105,6 +1189,8 @@ class ConvSums {
   std::vector<int32_t> row_shifts_;  // the shift of each value of an input row
   int64_t pad_lo_ = 0, pad_hi_ = 0;
   int64_t max_l1_ = 0, px_ = 0, py_ = 0, covered_x_ = 0, covered_y_ = 0;
+  std::vector<int64_t> l1_;
+  int64_t max_input_ = 0;
   // The paths' weights: blocked bytes / pairs (or depthwise int32), AVX2 pairs.
   blocked::ByteWeights bytes_;
   blocked::PairWeights pairs_;
@@ -1165,7 +1251,9 @@ class V2Output {
 
   void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
     output.resize(static_cast<size_t>(ops_.out_shape.size()));
-    if (sums.blocked() && requantize_.fits(sum_bound)) {
+    requantize_.fold_constant_channels(ops_, sums.l1());
+    if (sums.blocked() && (requantize_.fits(sum_bound) ||
+                           requantize_.fits_by_channel(sums.l1(), sums.max_input()))) {
       sums.start(requantize_.bias());
       return sums.compute_all(requantize_.epilogue(sum_bound), output.data());
     }
