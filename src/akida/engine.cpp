@@ -376,6 +376,14 @@ void Engine::Impl::run_pipelined(const Batch& batch, bool handoffs,
   };
   move_state();
   use_pool(nullptr);
+  // Undone however the batch ends (a stage's exception included).
+  struct Restore {
+    std::function<void()> undo;
+    ~Restore() { undo(); }
+  } restore{[&] {
+    use_pool(pool.get());
+    move_state();
+  }};
   second.outputs.resize(layers);
   second.staged_max.assign(layers, -1);
   // Frame s's outputs of the first layers go from one thread to the other through slot s % 2
@@ -418,15 +426,7 @@ void Engine::Impl::run_pipelined(const Batch& batch, bool handoffs,
       throw;
     }
   };
-  try {
-    pool->run(2, stage);
-  } catch (...) {
-    use_pool(pool.get());
-    move_state();
-    throw;
-  }
-  use_pool(pool.get());
-  move_state();
+  pool->run(2, stage);
 }
 
 Engine::Engine(const Model& model, Kernels kernels) : impl_(std::make_unique<Impl>()) {
