@@ -362,6 +362,65 @@ TEST(FastKernels, RequantizeBoundsChannelByChannel) {
 // scale (127 << 20, scale 134, shift -27, as in AkidaNet VWW's pointwise layers) output one
 // constant, which the optimized kernel folds; the other channels are computed. Max pooling and
 // ReLU on, and off.
+// A SeparableConvolutional layer whose depthwise sums are mostly within a byte and sometimes far
+// outside it (two strong taps per channel, the others -1..1, over sparse 4-bit inputs): its
+// pointwise half stages them as bytes clipped to the 256 values around zero and adds the
+// clipped part back pixel by pixel (ConvSums::stage_clipped, blocked::Outliers), with and
+// without max pooling in the tiles; to int32 outputs (eval) and, between 4-bit InputData and a
+// Convolutional layer, to levels handed on as bytes (Engine::forward).
+Layer clipped_separable_layer(std::mt19937& rng, int trial, int64_t c,
+                              std::vector<std::string> inbound = {}) {
+  const int64_t f = 16 + 16 * (trial % 2) + 8 * (trial / 4);
+  const auto C = static_cast<uint32_t>(c), F = static_cast<uint32_t>(f);
+  Parameters p{{"filters", int32_t(f)}, {"kernel_width", 3}, {"kernel_height", 3},
+               {"stride_x", 1}, {"stride_y", 1}, {"padding", 1}, {"activation", 1},
+               {"act_bits", 4}, {"weights_bits", 4}};
+  if (trial % 2 == 1)
+    p = merged(p, {{"pool_type", 1}, {"pooling_width", 2}, {"pooling_height", 2},
+                   {"pooling_stride_x", 2}, {"pooling_stride_y", 2}});
+  std::vector<int64_t> depthwise = random_values(rng, size_t(c) * 9, -1, 1);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    depthwise[size_t(ch * 9 + ch % 9)] = 7;
+    depthwise[size_t(ch * 9 + (ch + 4) % 9)] = 4;
+  }
+  std::vector<Variable> vars{
+      f32("act_step", {F}, std::vector<float>(size_t(f), 20.0f + float(trial))),
+      i32("threshold", {F}, random_values(rng, size_t(f), -50, 50)),
+      int_var("weights", {1, C, 3, 3}, DType::Int4, depthwise),
+      int_var("weights_pw", {F, C, 1, 1}, DType::Int4, random_values(rng, size_t(c * f), -8, 7))};
+  return Layer("clipped_" + std::to_string(trial), LayerKind::SeparableConvolutional, p, vars,
+               std::move(inbound));
+}
+
+void clipped_pointwise_inputs() {
+  std::mt19937 rng(41);
+  for (int trial = 0; trial < 8; ++trial) {
+    SCOPED_TRACE(trial);
+    const Shape in{12 + trial, 11, 8 + 8 * (trial % 3)};
+    const Layer layer = clipped_separable_layer(rng, trial, in.c);
+    for (int sample = 0; sample < 3; ++sample)
+      expect_same(layer, in, random_input(rng, in, 0, 15, 0.5));
+    Model model;
+    model.layers.emplace_back("in", LayerKind::InputData,
+                              Parameters{{"input_width", int32_t(in.x)}, {"input_height", int32_t(in.y)},
+                                         {"input_channels", int32_t(in.c)}, {"input_bits", 4}},
+                              std::vector<Variable>{}, std::vector<std::string>{});
+    model.layers.push_back(clipped_separable_layer(rng, trial, in.c, {"in"}));
+    const Shape out = make_reference_kernel(model.layers.back(), {in})->output_shape();
+    model.layers.push_back(random_v1_layer(rng, 4 * trial + 3, LayerKind::Convolutional, out,
+                                           {model.layers.back().name}));
+    Engine fast(model, Kernels::Optimized), reference(model, Kernels::Reference);
+    Batch batch{2, in, {}};
+    for (int s = 0; s < 2; ++s) {
+      const std::vector<int32_t> sample = random_input(rng, in, 0, 15, 0.5);
+      batch.values.insert(batch.values.end(), sample.begin(), sample.end());
+    }
+    EXPECT_EQ(reference.forward(batch).values, fast.forward(batch).values);
+  }
+}
+
+TEST(FastKernels, ClippedPointwiseInputsEqualTheReference) { for_each_isa(clipped_pointwise_inputs); }
+
 TEST(FastKernels, ZeroWeightChannelsGiveTheReferenceConstant) {
   const uint32_t c = 8, f = 16;
   std::mt19937 rng(11);

@@ -1,6 +1,7 @@
 #include "akida/runtime/blocked_sums.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -260,6 +261,22 @@ __attribute__((always_inline)) inline __m512i float_levels(const FloatLevelVecto
   return _mm512_mask_add_epi32(c, below, c, _mm512_set1_epi32(1));
 }
 
+// The LevelsLinear parameters of channels f .. f + 15, loaded once for every pixel of a tile.
+struct LinearLevelVectors {
+  __m512i high, mult, add, shift;
+};
+
+__attribute__((always_inline)) inline LinearLevelVectors linear_level_vectors(const Epilogue& e,
+                                                                              int64_t f) {
+  return {load(e.high + f), load(e.scale + f), load(e.half + f), load(e.right + f)};
+}
+
+// The LevelsLinear count of 16 sums.
+__attribute__((always_inline)) inline __m512i linear_levels(const LinearLevelVectors& v, __m512i s) {
+  const __m512i u = _mm512_max_epi32(_mm512_min_epi32(s, v.high), _mm512_setzero_si512());
+  return _mm512_srlv_epi32(_mm512_add_epi32(_mm512_mullo_epi32(u, v.mult), v.add), v.shift);
+}
+
 // The epilogue of 16 sums of channels f .. f + 15.
 __attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e, __m512i s, int64_t f) {
   switch (e.kind) {
@@ -267,6 +284,7 @@ __attribute__((always_inline)) inline __m512i epilogue_vector(const Epilogue& e,
     case Epilogue::Kind::Requantize: return requantize(e, requantize_vectors(e, f), s);
     case Epilogue::Kind::ClampSum: return s;  // accumulates: conv() only (store_items)
     case Epilogue::Kind::LevelsFloat: return float_levels(float_level_vectors(e, f), s);
+    case Epilogue::Kind::LevelsLinear: return linear_levels(linear_level_vectors(e, f), s);
     case Epilogue::Kind::Levels16:  // in pairs of vectors: store_items()
     case Epilogue::Kind::Levels:
       // Unrolled for the widths Akida 1.0 uses (1, 2 and 4 bits).
@@ -412,7 +430,7 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
     }
     return;
   }
-  // Requantize and LevelsFloat channel vector by channel vector: its parameters
+  // Requantize, LevelsLinear and LevelsFloat channel vector by channel vector: its parameters
   // (parameters(f)) loaded once for every item of the tile.
   auto by_channel_vector = [&](auto parameters, auto apply) __attribute__((always_inline)) {
 #pragma GCC unroll 4
@@ -429,6 +447,11 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
         [&](int64_t f) __attribute__((always_inline)) { return requantize_vectors(e, f); },
         [&](const RequantizeVectors& r, __m512i s)
             __attribute__((always_inline)) { return requantize(e, r, s); });
+  if (e.kind == Epilogue::Kind::LevelsLinear)
+    return by_channel_vector(
+        [&](int64_t f) __attribute__((always_inline)) { return linear_level_vectors(e, f); },
+        [](const LinearLevelVectors& v, __m512i s)
+            __attribute__((always_inline)) { return linear_levels(v, s); });
   if (e.kind == Epilogue::Kind::LevelsFloat)
     return by_channel_vector(
         [&](int64_t f) __attribute__((always_inline)) { return float_level_vectors(e, f); },
@@ -453,6 +476,24 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
         const int64_t f = f0 + b * kLanes;
         store(dst[p], epilogue_vector(e, acc[p][b], f), f, filters);
       }
+    }
+  }
+}
+
+// What stage_clipped() took from the inputs of the tile's pixels, added back to their sums.
+template <int P, int NB>
+__attribute__((always_inline)) inline void add_outliers(const Outliers& o, int64_t p0, int64_t count,
+                                                        int64_t padded_filters, int64_t f0,
+                                                        __m512i (&acc)[P][NB]) {
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    const int32_t pixel = o.pixels[p0 + std::min<int64_t>(p, count - 1)];
+    for (int32_t i = o.start[pixel]; i < o.start[pixel + 1]; ++i) {
+      const __m512i delta = _mm512_set1_epi32(o.deltas[i]);
+      const int32_t* w = o.weights + o.rows[i] * padded_filters + f0;
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; ++b)
+        acc[p][b] = _mm512_add_epi32(acc[p][b], _mm512_mullo_epi32(delta, load(w + b * kLanes)));
     }
   }
 }
@@ -497,6 +538,9 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
     for (int p = 0; p < P; ++p)
 #pragma GCC unroll 4
       for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_sll_epi32(acc[p][b], shift);
+  }
+  if constexpr (std::is_same_v<T, uint8_t>) {
+    if (t.outliers) add_outliers<P, NB>(*t.outliers, p0, count, pf, f0, acc);
   }
 #pragma GCC unroll 4
   for (int b = 0; b < NB; ++b) {
@@ -841,6 +885,30 @@ void copy_bytes_impl(const uint8_t* in, int64_t rows, int64_t n, int64_t in_row_
   }
 }
 
+bool stage_clipped_impl(const int16_t* in, int64_t n, int32_t offset, uint8_t* out,
+                        std::vector<int32_t>& indices, std::vector<int32_t>& deltas,
+                        int64_t max_clipped) {
+  const __m512i o = _mm512_set1_epi16(static_cast<int16_t>(std::clamp(offset, INT16_MIN, INT16_MAX)));
+  const __m512i top = _mm512_set1_epi16(255);
+  for (int64_t k = 0; k < n; k += 32) {
+    const __mmask32 lanes = n - k >= 32 ? ~__mmask32{0} : (__mmask32{1} << (n - k)) - 1;
+    // Saturated: a value beyond int16 still lies outside 0..255.
+    const __m512i v = _mm512_subs_epi16(_mm512_maskz_loadu_epi16(lanes, in + k), o);
+    const __m512i clipped = _mm512_max_epi16(v, _mm512_setzero_si512());
+    _mm512_mask_cvtusepi16_storeu_epi8(out + k, lanes, clipped);
+    uint32_t outside = _mm512_mask_cmpgt_epi16_mask(lanes, clipped, top) |
+                       _mm512_mask_cmplt_epi16_mask(lanes, v, _mm512_setzero_si512());
+    for (; outside != 0; outside &= outside - 1) {
+      const int64_t i = k + std::countr_zero(outside);
+      const int32_t x = int32_t{in[i]} - offset;
+      if (static_cast<int64_t>(indices.size()) >= max_clipped) return false;
+      indices.push_back(static_cast<int32_t>(i));
+      deltas.push_back(x - std::clamp(x, 0, 255));
+    }
+  }
+  return true;
+}
+
 void finish_impl(const Epilogue& e, const int32_t* sums, int64_t pixels, int64_t channels,
                  int32_t* out) {
   for (int64_t p = 0; p < pixels; ++p)
@@ -868,6 +936,12 @@ void stage_permuted(const int32_t* in, int64_t rows, int64_t row_pixels, int64_t
                     int64_t out_row_stride, int32_t& lo, int32_t& hi) {
   stage_permuted_impl(in, rows, row_pixels, in_row_stride, permutation, offset, out,
                       out_row_stride, lo, hi);
+}
+
+bool stage_clipped(const int16_t* in, int64_t n, int32_t offset, uint8_t* out,
+                   std::vector<int32_t>& indices, std::vector<int32_t>& deltas,
+                   int64_t max_clipped) {
+  return stage_clipped_impl(in, n, offset, out, indices, deltas, max_clipped);
 }
 
 void stage_bytes(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stride,
@@ -902,6 +976,10 @@ void stage_permuted(const int32_t*, int64_t, int64_t, int64_t, const Permutation
 void stage_bytes(const int32_t*, int64_t, int64_t, int64_t, const int32_t*, int32_t, uint8_t*,
                  int64_t, int32_t&, int32_t&) {}
 void copy_bytes(const uint8_t*, int64_t, int64_t, int64_t, uint8_t*, int64_t, int32_t&, int32_t&) {}
+bool stage_clipped(const int16_t*, int64_t, int32_t, uint8_t*, std::vector<int32_t>&,
+                   std::vector<int32_t>&, int64_t) {
+  return false;
+}
 void conv(const ConvTask<uint8_t>&, int64_t, int64_t) {}
 void conv(const ConvTask<int16_t>&, int64_t, int64_t) {}
 void depthwise(const DepthwiseTask<uint8_t>&, int64_t, int64_t) {}

@@ -91,9 +91,12 @@ std::vector<InputRun> row_runs(int64_t kx, int64_t k_per_row, int64_t row_stride
 //               its sign is exact). Exact when |d| < 2^24 (d a float), q within
 //               [2^-20, 2^20] and the level boundaries are those of the rule (the caller
 //               checks all three).
+//   LevelsLinear: the same count as (min(max(s, 0), high[f]) · scale[f] + half[f]) >> right[f]
+//               (logical shift), where the caller added a per-channel offset to the sums (its
+//               init) and proved the formula exact (linear_levels.h): every value within int32.
 // Per-channel arrays hold padded_filters values.
 struct Epilogue {
-  enum class Kind { Sums, Requantize, ClampSum, Levels, Levels16, LevelsFloat };
+  enum class Kind { Sums, Requantize, ClampSum, Levels, Levels16, LevelsFloat, LevelsLinear };
   Kind kind = Kind::Sums;
   const int32_t *low = nullptr, *high = nullptr, *scale = nullptr;
   const int32_t *left = nullptr, *half = nullptr, *right = nullptr;
@@ -112,6 +115,25 @@ struct Epilogue {
 // paired as the epilogue pairs them: for vector j, with itself and with vector j + 1.
 std::vector<int16_t> pack_levels16(const std::vector<int16_t>& relative, int64_t channels,
                                    int32_t count);
+
+// Inputs of a 1x1 convolution staged as bytes clipped to 0..255 (see stage_clipped), and what
+// the clipping took away: for the pixel of window w (pixels[w]), the entries start[pixel] ..
+// start[pixel + 1] − 1 of rows / deltas, each an input channel and x − its staged value. The
+// tiles add delta · weights[row · padded_filters + f] to their sums (the weights as int32).
+struct Outliers {
+  const int32_t* pixels = nullptr;
+  const int32_t* start = nullptr;
+  const int32_t* rows = nullptr;
+  const int32_t* deltas = nullptr;
+  const int32_t* weights = nullptr;
+};
+
+// Stages n int16 values as the bytes clamp(x − offset, 0, 255) into out, and appends the index
+// and x − offset − that byte of every value it clipped to `indices` / `deltas`; stops, returning
+// false, past max_clipped of them. Precondition: available().
+bool stage_clipped(const int16_t* in, int64_t n, int32_t offset, uint8_t* out,
+                   std::vector<int32_t>& indices, std::vector<int32_t>& deltas,
+                   int64_t max_clipped);
 
 // One convolution over a staged input. `windows[p]` is the element offset of output pixel p's
 // window in `input`; the weights' segments say where its runs are (readable up to one word past
@@ -134,6 +156,7 @@ struct ConvTask {
   int32_t* out = nullptr;
   uint8_t* out_bytes = nullptr;
   int64_t out_row_items = 0, out_row_stride = 0;
+  const Outliers* outliers = nullptr;  // with inputs staged by stage_clipped
 };
 
 // Staging in a channel order of our choosing (the inputs grouped by input_shift, see InputRun):

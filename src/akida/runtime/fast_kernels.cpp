@@ -31,6 +31,7 @@
 #include "akida/runtime/kernels.h"
 #include "akida/runtime/layer_util.h"
 #include "akida/runtime/level_handoff.h"
+#include "akida/runtime/linear_levels.h"
 #include "akida/runtime/madd_sums.h"
 #include "akida/runtime/post_ops.h"
 #include "akida/runtime/v1_activation.h"
@@ -186,6 +187,7 @@ enum class Staging { None, Bytes, GroupedBytes, Pairs, Ints };
 struct StagingChoice {
   Staging kind = Staging::None;
   int32_t offset = 0;
+  bool clipped = false;  // Bytes with the values outside the byte range set aside (stage_clipped)
 };
 
 bool fits_staging(const StagingChoice& s, int64_t lo, int64_t hi) {
@@ -513,8 +515,14 @@ class V1Levels {
     for (int64_t t : thresholds) max_threshold_ = std::max(max_threshold_, std::abs(t));
     pack_relative16(levels, thresholds, neurons);
     prepare_steps(activation, neurons);
+    prepare_linear(activation, neurons);
   }
   bool usable() const { return !levels_.empty(); }
+  // What the sums start from for the epilogue `e` (start()'s bias): the LevelsLinear offsets,
+  // else none.
+  const int32_t* bias(const blocked::Epilogue& e) const {
+    return e.kind == blocked::Epilogue::Kind::LevelsLinear ? linear_bias_.data() : nullptr;
+  }
   // The epilogue for potentials bounded by |p| <= bound.
   blocked::Epilogue epilogue(int64_t bound) const {
     blocked::Epilogue e;
@@ -523,7 +531,13 @@ class V1Levels {
     e.level_count = count_;
     e.level_stride = stride_;
     e.thresholds = thresholds_.data();
-    if (!steps_.empty() && bound + max_threshold_ < kFloatExact) {
+    if (!linear_bias_.empty() && bound + max_linear_bias_ <= kInt32Max) {
+      e.kind = blocked::Epilogue::Kind::LevelsLinear;
+      e.high = linear_high_.data();
+      e.scale = linear_mult_.data();
+      e.half = linear_add_.data();
+      e.right = linear_shift_.data();
+    } else if (!steps_.empty() && bound + max_threshold_ < kFloatExact) {
       e.kind = blocked::Epilogue::Kind::LevelsFloat;
       e.steps = steps_.data();
       e.inverse_steps = inverse_steps_.data();
@@ -576,6 +590,37 @@ class V1Levels {
     inverse_steps_ = padded_floats(inverse);
   }
 
+  // The LevelsLinear parameters, when every neuron has a fit (linear_levels.h) whose offset
+  // minus its threshold (added to the sums) fits int32.
+  void prepare_linear(const V1Activation& activation, int64_t neurons) {
+    const std::vector<int64_t>& thresholds = activation.thresholds();
+    const std::vector<int64_t> levels = levels_by_neuron(activation, neurons);
+    std::vector<int64_t> bias(neurons), high(neurons), mult(neurons), add(neurons), shift(neurons);
+    std::vector<int64_t> relative(static_cast<size_t>(count_));
+    int64_t max_bias = 0;
+    for (int64_t n = 0; n < neurons; ++n) {
+      for (int32_t k = 0; k < count_; ++k) relative[k] = levels[n * count_ + k] - thresholds[n];
+      const double step = std::ldexp(static_cast<double>(activation.act_steps()[n]),
+                                     4 - activation.act_bits());
+      const std::optional<LinearLevels> fit = fit_linear_levels(relative.data(), count_, step);
+      if (!fit) return;
+      // Added to the sums (start()): the epilogue then sees x + offset, x = potential − threshold.
+      bias[n] = fit->offset - thresholds[n];
+      if (std::abs(bias[n]) > kInt32Max) return;
+      max_bias = std::max(max_bias, std::abs(bias[n]));
+      high[n] = fit->high;
+      mult[n] = fit->mult;
+      add[n] = fit->add;
+      shift[n] = fit->shift;
+    }
+    linear_bias_ = padded_int32(bias, neurons);
+    linear_high_ = padded_int32(high, neurons);
+    linear_mult_ = padded_int32(mult, neurons);
+    linear_add_ = padded_int32(add, neurons);
+    linear_shift_ = padded_int32(shift, neurons);
+    max_linear_bias_ = max_bias;
+  }
+
   // The boundaries neuron-major, levels[n · count + (k − 1)].
   std::vector<int64_t> levels_by_neuron(const V1Activation& activation, int64_t neurons) const {
     const std::vector<int32_t>& by_level = activation.boundaries32();
@@ -598,6 +643,8 @@ class V1Levels {
   std::vector<int16_t> levels16_;
   std::vector<float> steps_, inverse_steps_;
   int64_t max_threshold_ = 0;
+  std::vector<int32_t> linear_bias_, linear_high_, linear_mult_, linear_add_, linear_shift_;
+  int64_t max_linear_bias_ = 0;
 };
 
 constexpr blocked::Epilogue kPlainSums{};
@@ -735,6 +782,9 @@ class ConvSums {
     const bool plain = max_shift_ == 0 && zero_padding();
     if (plain && choice.kind == Staging::Bytes) {
       stage_int16(in, bytes8_, choice.offset, border8_);
+    } else if (const std::optional<int32_t> offset =
+                   choice.kind == Staging::Pairs ? stage_clipped(in) : std::nullopt) {
+      return staged({Staging::Bytes, *offset, true});
     } else if (plain && choice.kind == Staging::Pairs && choice.offset == 0) {
       pack_pairs_once();
       stage_int16(in, pairs16_, 0, border16_);
@@ -1122,6 +1172,52 @@ class ConvSums {
                 buffer.data() + interior_offset(c), py_ * c);
   }
 
+  // Int16 inputs of a 1x1 convolution that span more than a byte, staged as bytes clipped to
+  // the 256 values around zero, when at most one in 16 falls outside: the blocked kernel adds
+  // the clipped part of those back to its sums (blocked::Outliers), and the rest takes byte dot
+  // products, twice as many inputs per instruction as the 16-bit pairs they would otherwise
+  // take. (The depthwise sums of SeparableConvolutional layers: mostly small, a few large.)
+  // Returns the staging offset, or nothing when the inputs cannot be staged so.
+  std::optional<int32_t> stage_clipped(const std::vector<int16_t>& in) {
+    const Window& k = g_.kernel;
+    const bool pointwise = k.size_x == 1 && k.size_y == 1 && k.stride_x == 1 && k.stride_y == 1 &&
+                           px_ == g_.in.x && py_ == g_.in.y;
+    if (!pointwise || depthwise_ || bytes_.empty() || !blocked_ready() || max_shift_ > 0 ||
+        hi_ - lo_ <= 255 || !blocked::available())
+      return std::nullopt;
+    const auto offset = static_cast<int32_t>(std::clamp<int64_t>(-128, lo_, hi_ - 255));
+    const auto n = static_cast<int64_t>(in.size());
+    prepare_buffer(bytes8_, offset, border8_);
+    clipped_at_.clear();
+    clipped_deltas_.clear();
+    if (!blocked::stage_clipped(in.data(), n, offset, bytes8_.data(), clipped_at_,
+                                clipped_deltas_, n / 16))
+      return std::nullopt;
+    index_outliers();
+    return offset;
+  }
+
+  // The clipped values (clipped_at_, clipped_deltas_) listed by pixel for blocked::Outliers.
+  void index_outliers() {
+    const int64_t c = g_.in.c;
+    if (outlier_weights_.empty()) {  // once: each window's pixel, the weights as int32 rows
+      for (int32_t w : plain_.windows) window_pixels_.push_back(static_cast<int32_t>(w / c));
+      const int64_t f = g_.out.c, padded = blocked::padded_channels(f);
+      outlier_weights_.assign(static_cast<size_t>(c * padded), 0);
+      for (int64_t ch = 0; ch < c; ++ch)
+        std::copy_n(&weights_[ch * f], f, &outlier_weights_[ch * padded]);
+    }
+    outlier_start_.assign(static_cast<size_t>(g_.in.x * g_.in.y + 1), 0);
+    outlier_rows_.resize(clipped_at_.size());
+    for (size_t i = 0; i < clipped_at_.size(); ++i) {
+      ++outlier_start_[clipped_at_[i] / c + 1];
+      outlier_rows_[i] = static_cast<int32_t>(clipped_at_[i] % c);
+    }
+    for (size_t p = 1; p < outlier_start_.size(); ++p) outlier_start_[p] += outlier_start_[p - 1];
+    outliers_ = {window_pixels_.data(), outlier_start_.data(), outlier_rows_.data(),
+                 clipped_deltas_.data(), outlier_weights_.data()};
+  }
+
   // The pairs are packed on the first sample that needs them (most layers never do).
   void pack_pairs_once() {
     if (!depthwise_ && pairs_fit_ && pairs_.empty())
@@ -1165,6 +1261,7 @@ class ConvSums {
       const BlockedLayout& l = layout();
       blocked::ConvTask<T> t{input.data(), l.windows.data(), l.pool_window > 0 ? l.pool_window : 1,
                              &weights, init_.data(), epilogue};
+      if (current_.clipped) t.outliers = &outliers_;
       if constexpr (std::is_same_v<O, const StagedBytes>) {
         t.out_bytes = out->data;
         t.out_row_items = out->row_items;
@@ -1217,6 +1314,10 @@ class ConvSums {
   int32_t raw_lo_ = 0, raw_hi_ = 0;  // the inputs' own range
   StagingChoice last_, current_;
   std::vector<int32_t> init_;
+  // The clipped staging (stage_clipped): the clipped values' indices and deltas, by pixel.
+  std::vector<int32_t> clipped_at_, clipped_deltas_, outlier_start_, outlier_rows_;
+  std::vector<int32_t> window_pixels_, outlier_weights_;
+  blocked::Outliers outliers_;
 };
 
 ConvSums::Geometry conv_geometry(const Shape& in, const ConvParams& params, const ConvPlan& plan) {
@@ -1500,14 +1601,16 @@ class V1Stage {
   const V1Output& output() const { return output_; }
 
   void run(ConvSums& sums, int64_t sum_bound, const LevelsOut& out) {
-    if (sums.blocked()) sums.start(nullptr);
-    if ((out.bytes || out.staged) && in_tiles(sums) && sums.blocked_tiles() && !sums.depthwise()) {
-      if (out.staged) return sums.compute_all(tile_epilogue(sum_bound), *out.staged);
+    const bool tiles = in_tiles(sums);
+    const blocked::Epilogue epilogue = tiles ? tile_epilogue(sum_bound) : kPlainSums;
+    if (sums.blocked()) sums.start(levels_.bias(epilogue));
+    if ((out.bytes || out.staged) && tiles && sums.blocked_tiles() && !sums.depthwise()) {
+      if (out.staged) return sums.compute_all(epilogue, *out.staged);
       out.bytes->resize(static_cast<size_t>(output_.pooling.out_shape.size()));
-      return sums.compute_all(tile_epilogue(sum_bound), out.bytes->data());
+      return sums.compute_all(epilogue, out.bytes->data());
     }
     std::vector<int32_t>& ints = out.ints ? *out.ints : ints_;
-    run_int32(sums, sum_bound, ints);
+    run_int32(sums, tiles, epilogue, ints);
     hand_over(ints, out);
   }
 
@@ -1522,11 +1625,13 @@ class V1Stage {
     return levels_.usable() ? levels_.epilogue(sum_bound) : kPlainSums;
   }
 
-  void run_int32(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
+  // The output as int32: through the tiles' `epilogue` when they give it (`tiles`).
+  void run_int32(ConvSums& sums, bool tiles, const blocked::Epilogue& epilogue,
+                 std::vector<int32_t>& output) {
     const PostOps& ops = output_.pooling;
-    if (in_tiles(sums)) {
+    if (tiles) {
       output.resize(static_cast<size_t>(ops.out_shape.size()));
-      return sums.compute_all(tile_epilogue(sum_bound), output.data());
+      return sums.compute_all(epilogue, output.data());
     }
     acc32_.resize(static_cast<size_t>(sums.outputs()));
     sums.compute_all(kPlainSums, acc32_.data());
