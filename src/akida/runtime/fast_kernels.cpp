@@ -1597,7 +1597,11 @@ void hand_over(const std::vector<int32_t>& computed, const LevelsOut& out) {
 class V1Stage {
  public:
   explicit V1Stage(V1Output output)
-      : output_(std::move(output)), levels_(output_.activation, output_.pooling.out_shape.c) {}
+      : output_(std::move(output)), levels_(output_.activation, output_.pooling.out_shape.c) {
+    const auto padded = static_cast<size_t>(blocked::padded_channels(output_.pooling.conv_shape.c));
+    no_clamp_low_.assign(padded, INT32_MIN);
+    no_clamp_high_.assign(padded, INT32_MAX);
+  }
   const V1Output& output() const { return output_; }
 
   void run(ConvSums& sums, int64_t sum_bound, const LevelsOut& out) {
@@ -1610,7 +1614,7 @@ class V1Stage {
       return sums.compute_all(epilogue, out.bytes->data());
     }
     std::vector<int32_t>& ints = out.ints ? *out.ints : ints_;
-    run_int32(sums, tiles, epilogue, ints);
+    run_int32(sums, sum_bound, tiles, epilogue, ints);
     hand_over(ints, out);
   }
 
@@ -1626,12 +1630,25 @@ class V1Stage {
   }
 
   // The output as int32: through the tiles' `epilogue` when they give it (`tiles`).
-  void run_int32(ConvSums& sums, bool tiles, const blocked::Epilogue& epilogue,
+  void run_int32(ConvSums& sums, int64_t sum_bound, bool tiles, const blocked::Epilogue& epilogue,
                  std::vector<int32_t>& output) {
     const PostOps& ops = output_.pooling;
     if (tiles) {
       output.resize(static_cast<size_t>(ops.out_shape.size()));
       return sums.compute_all(epilogue, output.data());
+    }
+    // Global average pooling (a sum of the potentials for Akida 1.0) in the tiles, while every
+    // partial sum stays within int32; then the activation on the C sums.
+    const int64_t pixels = ops.conv_shape.x * ops.conv_shape.y;
+    if (ops.pool == PoolType::GlobalAverage && sums.blocked_tiles() && pixels > 0 &&
+        sum_bound <= kInt32Max / pixels) {
+      acc32_.assign(static_cast<size_t>(ops.conv_shape.c), 0);
+      blocked::Epilogue global_sum;  // the ClampSum epilogue, its bounds no clamp at all
+      global_sum.kind = blocked::Epilogue::Kind::ClampSum;
+      global_sum.low = no_clamp_low_.data();
+      global_sum.high = no_clamp_high_.data();
+      sums.compute_all(global_sum, acc32_.data());
+      return output_.activation.outputs(acc32_, output);
     }
     acc32_.resize(static_cast<size_t>(sums.outputs()));
     sums.compute_all(kPlainSums, acc32_.data());
@@ -1641,6 +1658,7 @@ class V1Stage {
 
   V1Output output_;
   V1Levels levels_;
+  std::vector<int32_t> no_clamp_low_, no_clamp_high_;  // the global sum's bounds
   std::vector<int32_t> ints_, acc32_, pooled32_;
   std::vector<int64_t> acc64_;
 };
