@@ -167,6 +167,20 @@ void random_dense_layers() {
     expect_same(layer, in, random_input(rng, in, -128, 255, 0.4));
     expect_same(layer, in, random_input(rng, in, -(1 << 24), 1 << 24, 0.0));
   }
+  // 1024 units and more: the blocked kernel's single-item path (blocked_sums.cpp,
+  // conv_wide_item), with sparse inputs (skipped zero words) and input shifts.
+  for (const uint32_t units : {1024u, 1100u, 2050u}) {
+    SCOPED_TRACE(units);
+    const Shape in{1, 1, 40 + units % 50};
+    std::vector<Variable> vars = post_op_variables(rng, units);
+    vars.push_back(i8("weights", {uint32_t(in.c), units},
+                      random_values(rng, size_t(in.c) * units, -128, 127)));
+    vars.push_back(u8("input_shift", {uint32_t(in.c)}, random_values(rng, in.c, 0, units % 2 ? 0 : 2)));
+    const Layer layer("wide_fc", LayerKind::Dense1D,
+                      merged(post_op_parameters(), {{"units", int32_t(units)}}), vars, {});
+    expect_same(layer, in, random_input(rng, in, 0, 15, 0.7));
+    expect_same(layer, in, random_input(rng, in, -128, 255, 0.1));
+  }
 }
 
 // A temporal layer fed 8 frames: mostly 4- and 8-bit frames (int32 sums), one large frame
