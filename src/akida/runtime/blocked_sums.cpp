@@ -236,24 +236,25 @@ __attribute__((always_inline)) inline __m512i requantize(const Epilogue& e, cons
 
 // The LevelsFloat parameters of channels f .. f + 15, loaded once for every pixel of a tile.
 struct FloatLevelVectors {
-  __m512i thresholds, top;
+  __m512i top;
   __m512 steps, inverse_steps, top_float;
 };
 
 __attribute__((always_inline)) inline FloatLevelVectors float_level_vectors(const Epilogue& e,
                                                                             int64_t f) {
-  return {load(e.thresholds + f), _mm512_set1_epi32(e.level_count), _mm512_loadu_ps(e.steps + f),
+  return {_mm512_set1_epi32(e.level_count), _mm512_loadu_ps(e.steps + f),
           _mm512_loadu_ps(e.inverse_steps + f), _mm512_set1_ps(static_cast<float>(e.level_count))};
 }
 
-// The LevelsFloat count of 16 sums.
+// The LevelsFloat count of 16 sums (potential − threshold: the thresholds are in their start).
 __attribute__((always_inline)) inline __m512i float_levels(const FloatLevelVectors& v, __m512i s) {
-  const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, v.thresholds));
+  const __m512 d = _mm512_cvtepi32_ps(s);
   // Capped at the level count before the conversion: d / q reaches 2^44, and a float beyond
-  // int32 converts to INT32_MIN (which counted 1 level where there were all of them).
+  // int32 converts to INT32_MIN (which counted 1 level where there were all of them). The cap
+  // is an integer, so c <= level count.
   __m512i c = _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_mul_ps(d, v.inverse_steps), v.top_float),
                                        _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
-  c = _mm512_min_epi32(_mm512_max_epi32(c, _mm512_setzero_si512()), v.top);
+  c = _mm512_max_epi32(c, _mm512_setzero_si512());
   // One level more where c·q < d.
   const __mmask16 below = _mm512_mask_cmp_ps_mask(
       _mm512_cmplt_epi32_mask(c, v.top), _mm512_fmsub_ps(_mm512_cvtepi32_ps(c), v.steps, d),

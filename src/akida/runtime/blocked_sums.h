@@ -84,9 +84,10 @@ std::vector<InputRun> row_runs(int64_t kx, int64_t k_per_row, int64_t row_stride
 //               pack_levels16); exact when no d overflows int32 and every relative
 //               boundary fits int16 (the caller checks both).
 //   LevelsFloat: the same count from the act_step rule, min(level_count, #{j >= 0 : j·q < d})
-//               for d = s − thresholds[f], q = steps[f]: c = ceil(min(d · inverse_steps[f],
-//               level_count)) clamped to 0..level_count (capped before the conversion: d / q
-//               can pass int32), where inverse_steps[f] <= 1/q by a margin that puts
+//               for d = s (the caller started the sums from minus the thresholds) and
+//               q = steps[f]: c = ceil(min(d · inverse_steps[f], level_count)), at least 0
+//               (capped before the conversion: d / q can pass int32), where
+//               inverse_steps[f] <= 1/q by a margin that puts
 //               c at the count or one below, then c + 1 where c·q < d (one fused multiply-add:
 //               its sign is exact). Exact when |d| < 2^24 (d a float), q within
 //               [2^-20, 2^20] and the level boundaries are those of the rule (the caller

@@ -512,6 +512,8 @@ class V1Levels {
       std::copy_n(&levels[k * neurons], neurons, &levels_[k * stride_]);
     const std::vector<int64_t>& thresholds = activation.thresholds();
     thresholds_ = padded_int32(thresholds, neurons);
+    for (int32_t t : thresholds_)  // exact where used (LevelsFloat: |t| < 2^24)
+      negated_thresholds_.push_back(static_cast<int32_t>(std::min<int64_t>(-int64_t{t}, kInt32Max)));
     for (int64_t t : thresholds) max_threshold_ = std::max(max_threshold_, std::abs(t));
     pack_relative16(levels, thresholds, neurons);
     prepare_steps(activation, neurons);
@@ -519,9 +521,11 @@ class V1Levels {
   }
   bool usable() const { return !levels_.empty(); }
   // What the sums start from for the epilogue `e` (start()'s bias): the LevelsLinear offsets,
-  // else none.
+  // minus the thresholds for LevelsFloat, else none.
   const int32_t* bias(const blocked::Epilogue& e) const {
-    return e.kind == blocked::Epilogue::Kind::LevelsLinear ? linear_bias_.data() : nullptr;
+    if (e.kind == blocked::Epilogue::Kind::LevelsLinear) return linear_bias_.data();
+    if (e.kind == blocked::Epilogue::Kind::LevelsFloat) return negated_thresholds_.data();
+    return nullptr;
   }
   // The epilogue for potentials bounded by |p| <= bound.
   blocked::Epilogue epilogue(int64_t bound) const {
@@ -639,7 +643,7 @@ class V1Levels {
   std::vector<int32_t> levels_;
   int32_t count_ = 0;
   int64_t stride_ = 0;
-  std::vector<int32_t> thresholds_;
+  std::vector<int32_t> thresholds_, negated_thresholds_;
   std::vector<int16_t> levels16_;
   std::vector<float> steps_, inverse_steps_;
   int64_t max_threshold_ = 0;
