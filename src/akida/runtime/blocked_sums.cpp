@@ -523,7 +523,7 @@ __attribute__((always_inline)) inline void store_tile(const ConvTask<T>& t, __m5
 // P output pixels (from p0; the last `P - count` repeat the last one and are not stored) times
 // NB vectors of 16 output channels (from f0): the sums stay in registers for the whole window.
 // With pooling windows of W pixels (P and p0 multiples of W), each window's maximum is stored.
-template <typename T, int P, int NB>
+template <typename T, int P, int NB, bool kClipped>
 void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, int64_t f0) {
   const auto& w = *t.weights;
   constexpr int64_t per = std::remove_reference_t<decltype(w)>::kPerWord;
@@ -561,9 +561,8 @@ void conv_tile(const ConvTask<T>& t, int64_t p0, int64_t item0, int64_t count, i
 #pragma GCC unroll 4
       for (int b = 0; b < NB; ++b) acc[p][b] = _mm512_sll_epi32(acc[p][b], shift);
   }
-  if constexpr (std::is_same_v<T, uint8_t>) {
-    if (t.outliers) add_outliers<P, NB>(*t.outliers, p0, count, pf, f0, acc);
-  }
+  // A separate instantiation: the corrections' loops in every tile cost the others 5% (VWW).
+  if constexpr (kClipped) add_outliers<P, NB>(*t.outliers, p0, count, pf, f0, acc);
 #pragma GCC unroll 4
   for (int b = 0; b < NB; ++b) {
     const __m512i init = load(t.init + f0 + b * kLanes);
@@ -631,13 +630,13 @@ constexpr int kTileWidths[] = {16, 12, 9, 8, 6, 4, 3, 2, 1};
 
 // Whole tiles of P pixels from p (output item `item`) while they fit before end; for P <= 4, the
 // last few pixels too (one tile, its extra pixels not stored).
-template <typename T, int NB, int P>
+template <typename T, int NB, int P, bool kClipped>
 void tiles(const ConvTask<T>& t, int64_t& p, int64_t& item, int64_t end, int64_t f0) {
   if constexpr (P * NB <= kMaxSums) {
     const int64_t items_per_tile = P / t.pool_window;
-    for (; p + P <= end; p += P, item += items_per_tile) conv_tile<T, P, NB>(t, p, item, P, f0);
+    for (; p + P <= end; p += P, item += items_per_tile) conv_tile<T, P, NB, kClipped>(t, p, item, P, f0);
     if (P <= 4 && p < end) {
-      conv_tile<T, P, NB>(t, p, item, end - p, f0);
+      conv_tile<T, P, NB, kClipped>(t, p, item, end - p, f0);
       item += (end - p) / t.pool_window;
       p = end;
     }
@@ -645,19 +644,19 @@ void tiles(const ConvTask<T>& t, int64_t& p, int64_t& item, int64_t end, int64_t
 }
 
 // Runs tiles of `width` pixels (one of kTileWidths) from p while whole tiles fit before end.
-template <typename T, int NB>
+template <typename T, int NB, bool kClipped>
 void tiles_of(const ConvTask<T>& t, int width, int64_t& p, int64_t& item, int64_t end,
               int64_t f0) {
   switch (width) {
-    case 16: return tiles<T, NB, 16>(t, p, item, end, f0);
-    case 12: return tiles<T, NB, 12>(t, p, item, end, f0);
-    case 9: return tiles<T, NB, 9>(t, p, item, end, f0);
-    case 8: return tiles<T, NB, 8>(t, p, item, end, f0);
-    case 6: return tiles<T, NB, 6>(t, p, item, end, f0);
-    case 4: return tiles<T, NB, 4>(t, p, item, end, f0);
-    case 3: return tiles<T, NB, 3>(t, p, item, end, f0);
-    case 2: return tiles<T, NB, 2>(t, p, item, end, f0);
-    default: return tiles<T, NB, 1>(t, p, item, end, f0);
+    case 16: return tiles<T, NB, 16, kClipped>(t, p, item, end, f0);
+    case 12: return tiles<T, NB, 12, kClipped>(t, p, item, end, f0);
+    case 9: return tiles<T, NB, 9, kClipped>(t, p, item, end, f0);
+    case 8: return tiles<T, NB, 8, kClipped>(t, p, item, end, f0);
+    case 6: return tiles<T, NB, 6, kClipped>(t, p, item, end, f0);
+    case 4: return tiles<T, NB, 4, kClipped>(t, p, item, end, f0);
+    case 3: return tiles<T, NB, 3, kClipped>(t, p, item, end, f0);
+    case 2: return tiles<T, NB, 2, kClipped>(t, p, item, end, f0);
+    default: return tiles<T, NB, 1, kClipped>(t, p, item, end, f0);
   }
 }
 
@@ -669,32 +668,42 @@ int widest_tile(int64_t nb, int64_t window) {
 }
 
 // Output items [begin, end) for the channel chunk of NB vectors from f0.
-template <typename T, int NB>
+template <typename T, int NB, bool kClipped>
 void conv_chunk(const ConvTask<T>& t, int64_t begin, int64_t end, int64_t f0) {
   const int64_t window = t.pool_window;
   int64_t p = begin * window, item = begin;
-  if (window == 1 && end - begin == 1) return conv_tile<T, 1, NB>(t, p, item, 1, f0);  // skips zero words
-  tiles_of<T, NB>(t, widest_tile(NB, window), p, item, end * window, f0);
-  if (window > 1) return tiles_of<T, NB>(t, static_cast<int>(window), p, item, end * window, f0);
-  tiles_of<T, NB>(t, 4, p, item, end * window, f0);
+  if (window == 1 && end - begin == 1) return conv_tile<T, 1, NB, kClipped>(t, p, item, 1, f0);  // skips zero words
+  tiles_of<T, NB, kClipped>(t, widest_tile(NB, window), p, item, end * window, f0);
+  if (window > 1)
+    return tiles_of<T, NB, kClipped>(t, static_cast<int>(window), p, item, end * window, f0);
+  tiles_of<T, NB, kClipped>(t, 4, p, item, end * window, f0);
 }
 
-template <typename T>
-void conv_impl(const ConvTask<T>& t, int64_t begin, int64_t end) {
+// The channel chunks of up to 4 vectors.
+template <typename T, bool kClipped>
+void conv_chunks(const ConvTask<T>& t, int64_t begin, int64_t end) {
   const int64_t vectors = t.weights->padded_filters / kLanes, window = t.pool_window;
-  if (window == 1 && end - begin == 1 && t.weights->padded_filters >= kWideFilters && !t.outliers)
-    return conv_wide_item(t, begin);
   // At most kMaxSums / window vectors per chunk: the tiles hold whole pooling windows.
   const int64_t widest = std::min<int64_t>(4, kMaxSums / window);
   for (int64_t v = 0; v < vectors;) {
     const int64_t f0 = v * kLanes;
     switch (std::min(vectors - v, widest)) {
-      case 1: conv_chunk<T, 1>(t, begin, end, f0); v += 1; break;
-      case 2: conv_chunk<T, 2>(t, begin, end, f0); v += 2; break;
-      case 3: conv_chunk<T, 3>(t, begin, end, f0); v += 3; break;
-      default: conv_chunk<T, 4>(t, begin, end, f0); v += 4; break;
+      case 1: conv_chunk<T, 1, kClipped>(t, begin, end, f0); v += 1; break;
+      case 2: conv_chunk<T, 2, kClipped>(t, begin, end, f0); v += 2; break;
+      case 3: conv_chunk<T, 3, kClipped>(t, begin, end, f0); v += 3; break;
+      default: conv_chunk<T, 4, kClipped>(t, begin, end, f0); v += 4; break;
     }
   }
+}
+
+template <typename T>
+void conv_impl(const ConvTask<T>& t, int64_t begin, int64_t end) {
+  if constexpr (std::is_same_v<T, uint8_t>) {
+    if (t.outliers) return conv_chunks<T, true>(t, begin, end);
+  }
+  if (t.pool_window == 1 && end - begin == 1 && t.weights->padded_filters >= kWideFilters)
+    return conv_wide_item(t, begin);
+  conv_chunks<T, false>(t, begin, end);
 }
 
 inline __m512i widen(const uint8_t* p) {
