@@ -210,17 +210,12 @@ void Engine::Impl::start_sample(SampleContext& context, const Batch& batch, int6
 
 void Engine::Impl::run_layers(SampleContext& context, size_t first, size_t end,
                               bool handoffs) const {
-  static std::vector<double> prof_t(64, 1e9);
-  static bool prof = std::getenv("AKIDA_PROF") != nullptr;
-  static struct P { ~P() { if (std::getenv("AKIDA_PROF")) for (int i = 0; i < 64; ++i) if (prof_t[i] < 1e8) fprintf(stderr, "layer %d %.1f us\n", i, prof_t[i]); } } printer;
   for (size_t i = first; i < end; ++i) {
     if (context.kernels[i]->float_output()) continue;  // float layers are evaluated by predict()
-    const auto t0 = std::chrono::steady_clock::now();
     if (handoffs && (hands_bytes[i] || takes_bytes(i)))
       run_layer_with_bytes(context, i);
     else
       context.kernels[i]->eval(inputs_of(context, i), context.outputs[i]);
-    if (prof) prof_t[i] = std::min(prof_t[i], std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
 }
 
