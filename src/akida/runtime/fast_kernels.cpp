@@ -516,8 +516,11 @@ class V1Levels {
       negated_thresholds_.push_back(static_cast<int32_t>(std::min<int64_t>(-int64_t{t}, kInt32Max)));
     for (int64_t t : thresholds) max_threshold_ = std::max(max_threshold_, std::abs(t));
     pack_relative16(levels, thresholds, neurons);
-    prepare_steps(activation, neurons);
-    prepare_linear(activation, neurons);
+    const std::vector<int64_t> relative = relative_by_neuron(activation, neurons);
+    prepare_linear(activation, relative, neurons);
+    // The float rule is only chosen where no linear fit is (epilogue(): every bound the float
+    // rule takes, the fit takes too).
+    if (linear_bias_.empty()) prepare_steps(activation, relative, neurons);
   }
   bool usable() const { return !levels_.empty(); }
   // What the sums start from for the epilogue `e` (start()'s bias): the LevelsLinear offsets,
@@ -571,18 +574,17 @@ class V1Levels {
   // their lowered inverses, when every q lies within [2^-20, 2^20] and every boundary is the
   // rule's: d = boundary − threshold is the smallest integer with (k − 1)·q < d, as the
   // epilogue's fused multiply-add tells it (checked at d and d − 1; the test is monotone in d).
-  void prepare_steps(const V1Activation& activation, int64_t neurons) {
-    const std::vector<int64_t>& thresholds = activation.thresholds();
-    const std::vector<int64_t>& levels = levels_by_neuron(activation, neurons);
+  void prepare_steps(const V1Activation& activation, const std::vector<int64_t>& relative,
+                     int64_t neurons) {
     std::vector<float> steps(neurons), inverse(neurons);
     auto below = [](int64_t j, float q, int64_t d) {
       return std::fma(static_cast<float>(j), q, -static_cast<float>(d)) < 0.0f;
     };
     for (int64_t n = 0; n < neurons; ++n) {
-      const float q = std::ldexp(activation.act_steps()[n], 4 - activation.act_bits());
+      const float q = step_of(activation, n);
       if (!(q >= 0x1p-20f && q <= 0x1p20f)) return;
       for (int32_t k = 1; k <= count_; ++k) {
-        const int64_t d = levels[n * count_ + (k - 1)] - thresholds[n];
+        const int64_t d = relative[n * count_ + (k - 1)];
         if (std::abs(d) >= kFloatExact - 1 || !below(k - 1, q, d) || below(k - 1, q, d - 1)) return;
       }
       steps[n] = q;
@@ -596,17 +598,14 @@ class V1Levels {
 
   // The LevelsLinear parameters, when every neuron has a fit (linear_levels.h) whose offset
   // minus its threshold (added to the sums) fits int32.
-  void prepare_linear(const V1Activation& activation, int64_t neurons) {
+  void prepare_linear(const V1Activation& activation, const std::vector<int64_t>& relative,
+                      int64_t neurons) {
     const std::vector<int64_t>& thresholds = activation.thresholds();
-    const std::vector<int64_t> levels = levels_by_neuron(activation, neurons);
     std::vector<int64_t> bias(neurons), high(neurons), mult(neurons), add(neurons), shift(neurons);
-    std::vector<int64_t> relative(static_cast<size_t>(count_));
     int64_t max_bias = 0;
     for (int64_t n = 0; n < neurons; ++n) {
-      for (int32_t k = 0; k < count_; ++k) relative[k] = levels[n * count_ + k] - thresholds[n];
-      const double step = std::ldexp(static_cast<double>(activation.act_steps()[n]),
-                                     4 - activation.act_bits());
-      const std::optional<LinearLevels> fit = fit_linear_levels(relative.data(), count_, step);
+      const std::optional<LinearLevels> fit =
+          fit_linear_levels(&relative[n * count_], count_, step_of(activation, n));
       if (!fit) return;
       // Added to the sums (start()): the epilogue then sees x + offset, x = potential − threshold.
       bias[n] = fit->offset - thresholds[n];
@@ -625,13 +624,21 @@ class V1Levels {
     max_linear_bias_ = max_bias;
   }
 
-  // The boundaries neuron-major, levels[n · count + (k − 1)].
-  std::vector<int64_t> levels_by_neuron(const V1Activation& activation, int64_t neurons) const {
+  // The act_step rule's step q = act_step · 16 / 2^act_bits (exact: a power of two apart).
+  static float step_of(const V1Activation& activation, int64_t n) {
+    return std::ldexp(activation.act_steps()[n], 4 - activation.act_bits());
+  }
+
+  // The boundaries relative to their neuron's threshold, neuron-major:
+  // relative[n · count + (k − 1)] = boundary k − threshold.
+  std::vector<int64_t> relative_by_neuron(const V1Activation& activation, int64_t neurons) const {
     const std::vector<int32_t>& by_level = activation.boundaries32();
-    std::vector<int64_t> levels(by_level.size());
+    const std::vector<int64_t>& thresholds = activation.thresholds();
+    std::vector<int64_t> relative(by_level.size());
     for (int64_t n = 0; n < neurons; ++n)
-      for (int32_t k = 0; k < count_; ++k) levels[n * count_ + k] = by_level[k * neurons + n];
-    return levels;
+      for (int32_t k = 0; k < count_; ++k)
+        relative[n * count_ + k] = by_level[k * neurons + n] - thresholds[n];
+    return relative;
   }
 
   std::vector<float> padded_floats(const std::vector<float>& values) const {
