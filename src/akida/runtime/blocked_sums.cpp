@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <limits>
 
+#include "akida/runtime/blocked_avx2.h"
 #include "akida/runtime/madd_sums.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -15,11 +17,11 @@
 
 namespace akida::runtime::blocked {
 
-bool available() { return dot4_available(); }
+bool available() { return dot4_available() || avx2::available(); }
 
 bool can_permute() {
 #ifdef AKIDA_HAVE_AVX512_CODE
-  return available() && __builtin_cpu_supports("avx512vbmi");
+  return dot4_available() && __builtin_cpu_supports("avx512vbmi");
 #else
   return false;
 #endif
@@ -82,9 +84,24 @@ PackedWeights<W> pack(const std::vector<int32_t>& w, int64_t filters,
 
 }  // namespace
 
+namespace {
+
+// Whether vpmaddubsw's int16 pair sums stay exact for every byte input: |w_a| + |w_b| within
+// avx2::kMaxBytePair for the elements 0, 1 and 2, 3 of every word.
+bool byte_pairs_exact(const ByteWeights& p) {
+  for (size_t i = 0; i + 1 < p.words.size(); i += 2)
+    if (std::abs(int32_t{p.words[i]}) + std::abs(int32_t{p.words[i + 1]}) > avx2::kMaxBytePair)
+      return false;
+  return true;
+}
+
+}  // namespace
+
 ByteWeights pack_bytes(const std::vector<int32_t>& w, int64_t filters,
                        const std::vector<InputRun>& runs) {
-  return pack<int8_t>(w, filters, runs);
+  ByteWeights packed = pack<int8_t>(w, filters, runs);
+  if (!dot4_available() && !byte_pairs_exact(packed)) return {};
+  return packed;
 }
 
 PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t filters,
@@ -999,31 +1016,46 @@ void stage_permuted(const int32_t* in, int64_t rows, int64_t row_pixels, int64_t
 bool stage_clipped(const int16_t* in, int64_t n, int32_t offset, uint8_t* out,
                    std::vector<int32_t>& indices, std::vector<int32_t>& deltas,
                    int64_t max_clipped) {
+  if (!dot4_available()) return avx2::stage_clipped(in, n, offset, out, indices, deltas, max_clipped);
   return stage_clipped_impl(in, n, offset, out, indices, deltas, max_clipped);
 }
 
 void stage_bytes(const int32_t* in, int64_t rows, int64_t n, int64_t in_row_stride,
                  const int32_t* shifts, int32_t offset, uint8_t* out, int64_t out_row_stride,
                  int32_t& lo, int32_t& hi) {
+  if (!dot4_available())
+    return avx2::stage_bytes(in, rows, n, in_row_stride, shifts, offset, out, out_row_stride, lo, hi);
   if (shifts) return stage_bytes_rows<true>(in, rows, n, in_row_stride, shifts, offset, out, out_row_stride, lo, hi);
   stage_bytes_rows<false>(in, rows, n, in_row_stride, shifts, offset, out, out_row_stride, lo, hi);
 }
 
 void copy_bytes(const uint8_t* in, int64_t rows, int64_t n, int64_t in_row_stride, uint8_t* out,
                 int64_t out_row_stride, int32_t& lo, int32_t& hi) {
+  if (!dot4_available())
+    return avx2::copy_bytes(in, rows, n, in_row_stride, out, out_row_stride, lo, hi);
   copy_bytes_impl(in, rows, n, in_row_stride, out, out_row_stride, lo, hi);
 }
 
-void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
-void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) { conv_impl(task, begin, end); }
+// The AVX-512 kernels where the CPU has VNNI, else the AVX2 ones (blocked_avx2.h).
+void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end) {
+  if (!dot4_available()) return avx2::conv(task, begin, end);
+  conv_impl(task, begin, end);
+}
+void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end) {
+  if (!dot4_available()) return avx2::conv(task, begin, end);
+  conv_impl(task, begin, end);
+}
 void depthwise(const DepthwiseTask<uint8_t>& task, int64_t begin, int64_t end) {
+  if (!dot4_available()) return avx2::depthwise(task, begin, end);
   depthwise_impl(task, begin, end);
 }
 void depthwise(const DepthwiseTask<int16_t>& task, int64_t begin, int64_t end) {
+  if (!dot4_available()) return avx2::depthwise(task, begin, end);
   depthwise_impl(task, begin, end);
 }
 void finish(const Epilogue& epilogue, const int32_t* sums, int64_t pixels, int64_t channels,
             int32_t* out) {
+  if (!dot4_available()) return avx2::finish(epilogue, sums, pixels, channels, out);
   finish_impl(epilogue, sums, pixels, channels, out);
 }
 
