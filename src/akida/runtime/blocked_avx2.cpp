@@ -419,13 +419,13 @@ void conv_wide_item(const ConvTask<T>& t, int64_t item) {
 }
 
 // The tile shapes: P·H sums, H weights, a broadcast input and a product within the 16 vector
-// registers; one vector of channels takes any width (the pooling windows of 8 to 16 pixels).
-constexpr bool tile_fits(int p, int h) { return p * h + h <= 14 || h == 1; }
+// registers. One vector of channels also takes a pooling window of 16 pixels (some sums spill).
+constexpr bool tile_fits(int p, int h) { return p * h + h <= 14; }
 constexpr int kTileWidths[] = {16, 12, 9, 8, 6, 4, 3, 2, 1};
 
 template <typename T, int H, int P, bool kClipped>
 void tiles(const ConvTask<T>& t, int64_t& p, int64_t& item, int64_t end, int64_t f0) {
-  if constexpr (tile_fits(P, H)) {
+  if constexpr (tile_fits(P, H) || H == 1) {
     const int64_t items_per_tile = P / t.pool_window;
     for (; p + P <= end; p += P, item += items_per_tile) conv_tile<T, P, H, kClipped>(t, p, item, P, f0);
     if (P <= 4 && p < end) {
@@ -456,7 +456,7 @@ void tiles_of(const ConvTask<T>& t, int width, int64_t& p, int64_t& item, int64_
 int widest_tile(int h, int64_t window) {
   for (int width : kTileWidths)
     if (tile_fits(width, h) && width % window == 0) return width;
-  return 0;
+  return h == 1 ? static_cast<int>(window) : 0;  // can_pool(window): one of kTileWidths
 }
 
 template <typename T, int H, bool kClipped>
@@ -470,17 +470,21 @@ void conv_chunk(const ConvTask<T>& t, int64_t begin, int64_t end, int64_t f0) {
   tiles_of<T, H, kClipped>(t, 4, p, item, end * window, f0);
 }
 
-// Chunks of two vectors (16 channels: padded_filters is a multiple), or of one where no tile of
-// two holds a pooling window.
+// Chunks of two vectors, or of one where no tile of two holds a pooling window, over the
+// vectors that hold real channels (a last one of padding only is skipped: an image layer of 8
+// filters would spend half its time on it).
 template <typename T, bool kClipped>
 void conv_chunks(const ConvTask<T>& t, int64_t begin, int64_t end) {
-  const int64_t pf = t.weights->padded_filters;
+  const int64_t filters = t.weights->filters;
   const bool pairs = widest_tile(2, t.pool_window) > 0;
-  for (int64_t f0 = 0; f0 < pf; f0 += pairs ? 2 * kWidth : kWidth) {
-    if (pairs)
+  for (int64_t f0 = 0; f0 < filters;) {
+    if (pairs && filters - f0 > kWidth) {
       conv_chunk<T, 2, kClipped>(t, begin, end, f0);
-    else
+      f0 += 2 * kWidth;
+    } else {
       conv_chunk<T, 1, kClipped>(t, begin, end, f0);
+      f0 += kWidth;
+    }
   }
 }
 
