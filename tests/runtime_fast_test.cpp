@@ -435,6 +435,49 @@ void clipped_pointwise_inputs() {
 
 TEST(FastKernels, ClippedPointwiseInputsEqualTheReference) { for_each_isa(clipped_pointwise_inputs); }
 
+// Byte dot products at the edge of exactness on AVX2 (blocked::bytes_exact): vpmaddubsw sums
+// each pair of u8 × s8 products to int16, saturating. Weights 127, 127 side by side (a pair of
+// 254) meet inputs of 129 (254 · 129 = 32766: bytes, exact) and of 130 (33020: the sum would
+// saturate, so the 16-bit pairs), and 255 (the pairs); the other pair of each word (−127 and a
+// small negative weight) brings the true sum back within the output range, where a saturated
+// one would read 253 or more lower.
+void byte_pair_limit() {
+  const uint32_t c = 8, f = 16;
+  std::vector<int64_t> weights;
+  for (uint32_t ch = 0; ch < c; ++ch)
+    for (uint32_t k = 0; k < f; ++k)
+      weights.push_back(std::vector<int64_t>{127, 127, -127, -1 - int64_t{k % 4}}[ch % 4]);
+  const std::vector<Variable> vars{
+      i8("bias", {f}, std::vector<int64_t>(f, 0)), u8("bias_shift", {f}, std::vector<int64_t>(f, 0)),
+      u8("max_value", {f}, std::vector<int64_t>(f, 255)),
+      u8("output_scales", {f}, std::vector<int64_t>(f, 1)),
+      i8("output_shift", {f}, std::vector<int64_t>(f, -8)),
+      i8("weights", {1, 1, c, f}, weights), u8("input_shift", {c}, std::vector<int64_t>(c, 0))};
+  Parameters p = merged(post_op_parameters(), {{"kernel_size", 1}, {"kernel_stride", 1},
+                                               {"padding", 0}, {"filters", int32_t(f)}});
+  const Layer layer("pairs", LayerKind::Conv2D, p, vars, {});
+  const Shape in{5, 7, c};
+  std::mt19937 rng(17);
+  for (int64_t top : {129, 130, 255}) {
+    SCOPED_TRACE(top);
+    expect_same(layer, in, std::vector<int32_t>(size_t(in.size()), int32_t(top)));
+    expect_same(layer, in, random_input(rng, in, top - 3, top, 0.0));
+  }
+  // One kernel over samples in turn: each sample's staging is first guessed from the one before.
+  auto reference = make_reference_kernel(layer, {in});
+  auto fast = runtime::make_fast_kernel(layer, {in});
+  for (int64_t top : {129, 255, 129, 130}) {
+    SCOPED_TRACE(top);
+    const std::vector<int32_t> input(size_t(in.size()), int32_t(top));
+    std::vector<int32_t> want, got;
+    reference->eval({&input}, want);
+    fast->eval({&input}, got);
+    ASSERT_EQ(want, got);
+  }
+}
+
+TEST(FastKernels, BytePairSumsStayExact) { for_each_isa(byte_pair_limit); }
+
 TEST(FastKernels, ZeroWeightChannelsGiveTheReferenceConstant) {
   const uint32_t c = 8, f = 16;
   std::mt19937 rng(11);

@@ -212,6 +212,63 @@ struct ItemCursor {
   }
 };
 
+// Stores the H vectors of channels f0 .. of one item.
+template <int H, typename O>
+__attribute__((always_inline)) inline void store_vectors(O* out, __m256i (&v)[H], int64_t f0,
+                                                         int64_t filters) {
+  if constexpr (std::is_same_v<O, uint8_t> && H == 2) {
+    // Levels (within 0..255, so the saturating packs keep them): 16 bytes in one store.
+    const __m256i halves = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[0], v[1]), _MM_SHUFFLE(3, 1, 2, 0));
+    const __m256i bytes = _mm256_permute4x64_epi64(_mm256_packus_epi16(halves, halves), _MM_SHUFFLE(3, 1, 2, 0));
+    const int64_t n = std::clamp<int64_t>(filters - f0, 0, 2 * kWidth);
+    if (n == 2 * kWidth)
+      return _mm_storeu_si128(reinterpret_cast<__m128i*>(out + f0), _mm256_castsi256_si128(bytes));
+    alignas(16) uint8_t part[2 * kWidth];
+    _mm_store_si128(reinterpret_cast<__m128i*>(part), _mm256_castsi256_si128(bytes));
+    std::memcpy(out + f0, part, static_cast<size_t>(n));
+  } else {
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) store(out, v[h], f0 + h * kWidth, filters);
+  }
+}
+
+// The epilogue of the items' sums (item[p]), in place; the parameters of each channel vector
+// loaded once for every item of the tile.
+template <int P, int H>
+__attribute__((always_inline)) inline void apply_epilogue(const Epilogue& e, __m256i (&acc)[P][H],
+                                                          const bool (&item)[P], int64_t f0) {
+  auto by_channel_vector = [&](auto parameters, auto apply) __attribute__((always_inline)) {
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) {
+      const auto v = parameters(f0 + h * kWidth);
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p)
+        if (item[p]) acc[p][h] = apply(v, acc[p][h]);
+    }
+  };
+  if (e.kind == Epilogue::Kind::Requantize)
+    return by_channel_vector(
+        [&](int64_t f) __attribute__((always_inline)) { return requantize_vectors(e, f); },
+        [&](const RequantizeVectors& r, __m256i s)
+            __attribute__((always_inline)) { return requantize(e, r, s); });
+  if (e.kind == Epilogue::Kind::LevelsLinear)
+    return by_channel_vector(
+        [&](int64_t f) __attribute__((always_inline)) { return linear_level_vectors(e, f); },
+        [](const LinearLevelVectors& v, __m256i s)
+            __attribute__((always_inline)) { return linear_levels(v, s); });
+  if (e.kind == Epilogue::Kind::LevelsFloat)
+    return by_channel_vector(
+        [&](int64_t f) __attribute__((always_inline)) { return float_level_vectors(e, f); },
+        [](const FloatLevelVectors& v, __m256i s)
+            __attribute__((always_inline)) { return float_levels(v, s); });
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    if (!item[p]) continue;
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) acc[p][h] = epilogue_vector(e, acc[p][h], f0 + h * kWidth);
+  }
+}
+
 // The epilogue of a tile's items (pixels p with item[p], in order from `cursor`), H vectors of
 // 8 channels from f0.
 template <int P, int H, typename O>
@@ -238,46 +295,13 @@ __attribute__((always_inline)) inline void store_items(const Epilogue& epilogue,
     }
     return;
   }
-  O* dst[P];
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p) {
-    dst[p] = item[p] ? cursor.at : nullptr;
-    if (item[p]) cursor.next();
-  }
-  // Parameters loaded once per channel vector for every item of the tile.
-  auto by_channel_vector = [&](auto parameters, auto apply) __attribute__((always_inline)) {
-#pragma GCC unroll 4
-    for (int h = 0; h < H; ++h) {
-      const int64_t f = f0 + h * kWidth;
-      const auto v = parameters(f);
-#pragma GCC unroll 16
-      for (int p = 0; p < P; ++p)
-        if (item[p]) store(dst[p], apply(v, acc[p][h]), f, filters);
-    }
-  };
-  if (e.kind == Epilogue::Kind::Requantize)
-    return by_channel_vector(
-        [&](int64_t f) __attribute__((always_inline)) { return requantize_vectors(e, f); },
-        [&](const RequantizeVectors& r, __m256i s)
-            __attribute__((always_inline)) { return requantize(e, r, s); });
-  if (e.kind == Epilogue::Kind::LevelsLinear)
-    return by_channel_vector(
-        [&](int64_t f) __attribute__((always_inline)) { return linear_level_vectors(e, f); },
-        [](const LinearLevelVectors& v, __m256i s)
-            __attribute__((always_inline)) { return linear_levels(v, s); });
-  if (e.kind == Epilogue::Kind::LevelsFloat)
-    return by_channel_vector(
-        [&](int64_t f) __attribute__((always_inline)) { return float_level_vectors(e, f); },
-        [](const FloatLevelVectors& v, __m256i s)
-            __attribute__((always_inline)) { return float_levels(v, s); });
+  // The epilogue's values in place, then the stores.
+  apply_epilogue<P, H>(e, acc, item, f0);
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
     if (!item[p]) continue;
-#pragma GCC unroll 4
-    for (int h = 0; h < H; ++h) {
-      const int64_t f = f0 + h * kWidth;
-      store(dst[p], epilogue_vector(e, acc[p][h], f), f, filters);
-    }
+    store_vectors<H>(cursor.at, acc[p], f0, filters);
+    cursor.next();
   }
 }
 

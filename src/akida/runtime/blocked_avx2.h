@@ -3,9 +3,9 @@
 // blocked_sums.cpp calls these where dot4_available() is false.
 //
 // Byte dot products are vpmaddubsw (u8 × s8 pairs summed to int16, saturating) then vpmaddwd by
-// ones: exact only while no pair sum leaves int16, which pack_bytes() ensures by refusing byte
-// weights with two neighbours of more than 128 in magnitude together (255 · 128 fits). 16-bit
-// pairs are vpmaddwd, exact as vpdpwssd is (both wrap the one overflowing pair the same way).
+// ones: exact only while no pair sum leaves int16, which the callers check (bytes_exact()).
+// 16-bit pairs are vpmaddwd, exact as vpdpwssd is (both wrap the one overflowing pair the same
+// way).
 #pragma once
 
 #include <cstdint>
@@ -17,9 +17,6 @@ namespace akida::runtime::blocked::avx2 {
 
 // Whether this CPU runs these kernels (AVX2 and FMA) and AKIDA_RUNTIME_ISA allows them.
 bool available();
-
-// Largest |w_a| + |w_b| over the pairs of byte weights vpmaddubsw multiplies together.
-inline constexpr int32_t kMaxBytePair = 128;
 
 void conv(const ConvTask<uint8_t>& task, int64_t begin, int64_t end);
 void conv(const ConvTask<int16_t>& task, int64_t begin, int64_t end);

@@ -84,24 +84,17 @@ PackedWeights<W> pack(const std::vector<int32_t>& w, int64_t filters,
 
 }  // namespace
 
-namespace {
-
-// Whether vpmaddubsw's int16 pair sums stay exact for every byte input: |w_a| + |w_b| within
-// avx2::kMaxBytePair for the elements 0, 1 and 2, 3 of every word.
-bool byte_pairs_exact(const ByteWeights& p) {
-  for (size_t i = 0; i + 1 < p.words.size(); i += 2)
-    if (std::abs(int32_t{p.words[i]}) + std::abs(int32_t{p.words[i + 1]}) > avx2::kMaxBytePair)
-      return false;
-  return true;
-}
-
-}  // namespace
-
 ByteWeights pack_bytes(const std::vector<int32_t>& w, int64_t filters,
                        const std::vector<InputRun>& runs) {
   ByteWeights packed = pack<int8_t>(w, filters, runs);
-  if (!dot4_available() && !byte_pairs_exact(packed)) return {};
+  for (size_t i = 0; i + 1 < packed.words.size(); i += 2)
+    packed.max_pair = std::max(packed.max_pair, std::abs(int32_t{packed.words[i]}) +
+                                                    std::abs(int32_t{packed.words[i + 1]}));
   return packed;
+}
+
+bool bytes_exact(const ByteWeights& weights, int64_t max_input) {
+  return dot4_available() || int64_t{weights.max_pair} * max_input <= INT16_MAX;
 }
 
 PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t filters,

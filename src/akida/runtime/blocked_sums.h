@@ -55,6 +55,8 @@ struct PackedWeights {
   // Σ w · 2^(the shifts after its run) per output channel, modulo 2^32 (padded_filters values):
   // what an offset o added to every input adds to the sums, divided by o.
   std::vector<int32_t> column_sums;
+  // The largest |w_a| + |w_b| over the element pairs (0, 1) and (2, 3) of every word.
+  int32_t max_pair = 0;
   bool empty() const { return words.empty(); }
 };
 using ByteWeights = PackedWeights<int8_t>;
@@ -66,6 +68,11 @@ ByteWeights pack_bytes(const std::vector<int32_t>& w, int64_t filters,
                        const std::vector<InputRun>& runs);
 PairWeights pack_pairs(const std::vector<int32_t>& w, int64_t filters,
                        const std::vector<InputRun>& runs);
+// Whether conv() sums byte inputs staged within 0..max_input exactly with these weights: always
+// with AVX-512 VNNI; on AVX2, whose byte products (vpmaddubsw) saturate each pair's sum to int16,
+// while max_pair · max_input <= 32767 (e.g. any 8-bit weights for inputs within 0..127, the
+// ReLU outputs of 8-bit Akida 2.0 layers; 4-bit weights for every byte).
+bool bytes_exact(const ByteWeights& weights, int64_t max_input);
 // The runs of a plain convolution: kernel row i is a run of k_per_row elements at i·row_stride
 // (weight rows i·k_per_row + k), padded to a whole word.
 std::vector<InputRun> row_runs(int64_t kx, int64_t k_per_row, int64_t row_stride);

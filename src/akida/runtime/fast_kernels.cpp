@@ -274,6 +274,24 @@ AKIDA_NARROW_ROWS(uint8_t)
 AKIDA_NARROW_ROWS(int16_t)
 #undef AKIDA_NARROW_ROWS
 
+// `rows` rows of n bytes (row r at in + r·in_stride) widened to int16 into out + r·out_stride;
+// widens [lo, hi] to their range.
+AKIDA_VECTOR_CLONES
+void widen_byte_rows(const uint8_t* in, int64_t rows, int64_t n, int64_t in_stride, int16_t* out,
+                     int64_t out_stride, int32_t& lo, int32_t& hi) {
+  uint8_t low = 255, high = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < n; ++k) {
+      const uint8_t x = in[r * in_stride + k];
+      low = std::min(low, x);
+      high = std::max(high, x);
+      out[r * out_stride + k] = x;
+    }
+  if (rows <= 0 || n <= 0) return;
+  lo = std::min<int32_t>(lo, low);
+  hi = std::max<int32_t>(hi, high);
+}
+
 // Widens int32 sums for the post-ops.
 AKIDA_VECTOR_CLONES
 void widen(const int32_t* in, int64_t n, int64_t* out) {
@@ -742,6 +760,7 @@ class ConvSums {
   // an input layer, level_handoff.h): copied as they are where this layer stages bytes unshifted
   // with byte padding values, else widened and staged as above.
   std::optional<int64_t> stage(const std::vector<uint8_t>& in) {
+    if (!copies_bytes_ && widens_bytes_) return stage_as_pairs(in);
     if (!copies_bytes_) {
       widened_.assign(in.begin(), in.end());
       return stage(widened_);
@@ -753,6 +772,20 @@ class ConvSums {
                         bytes8_.data() + interior_offset(c), py_ * c, lo, hi);
     shifted_range(lo, hi);
     return staged({Staging::Bytes, 0});
+  }
+
+  // stage() for bytes the byte path cannot take exactly (the image of an Akida 1.0 input layer
+  // with 8-bit weights, on AVX2): straight into the 16-bit pairs' staging, unshifted. Widening
+  // them to int32 and staging those cost FOMO's image layer 50 µs of its 230.
+  std::optional<int64_t> stage_as_pairs(const std::vector<uint8_t>& in) {
+    const int64_t c = g_.in.c;
+    pack_pairs_once();
+    prepare_buffer(pairs16_, 0, border16_);
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    widen_byte_rows(in.data(), covered_x_, covered_y_ * c, g_.in.y * c,
+                    pairs16_.data() + interior_offset(c), py_ * c, lo, hi);
+    shifted_range(lo, hi);
+    return staged({Staging::Pairs, 0});
   }
 
   // Where the layer before may write this layer's next input (values within 0..max_value),
@@ -956,7 +989,9 @@ class ConvSums {
       // padding values are bytes too).
       const bool byte_padding =
           std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v >= 0 && v <= 255; });
-      copies_bytes_ = max_shift_ == 0 && byte_padding && (depthwise_ || !bytes_.empty());
+      copies_bytes_ = max_shift_ == 0 && byte_padding && bytes_fit(255);
+      widens_bytes_ = max_shift_ == 0 && !depthwise_ && pairs_fit_ && pad_lo_ >= INT16_MIN &&
+                      pad_hi_ <= INT16_MAX;
     }
     if (!depthwise_ && f % 8 == 0 && !blocked_ready() && madd_available())
       madd_ = madd_weights(weights_, k.size_x, k.size_y * c, f);
@@ -1073,7 +1108,7 @@ class ConvSums {
   // The best staging for inputs spanning [lo_, hi_] (raw: [raw_lo_, raw_hi_]) on this CPU.
   StagingChoice best_staging() const {
     const int64_t lo = lo_, hi = hi_;
-    if (blocked_ready() && hi - lo <= 255 && (depthwise_ || !bytes_.empty()))
+    if (blocked_ready() && hi - lo <= 255 && bytes_fit(hi - byte_offset(lo, hi)))
       return {Staging::Bytes, byte_offset(lo, hi)};
     // The unshifted inputs as bytes, the channels grouped by shift.
     if (!grouped_.bytes.empty() && raw_hi_ - raw_lo_ <= 255)
@@ -1095,7 +1130,14 @@ class ConvSums {
   // The range the staged values of `choice` span: the raw inputs' in the grouped layout.
   bool staged_fits(const StagingChoice& choice) const {
     if (choice.kind == Staging::GroupedBytes) return fits_staging(choice, raw_lo_, raw_hi_);
+    if (choice.kind == Staging::Bytes && !bytes_fit(hi_ - choice.offset)) return false;
     return fits_staging(choice, lo_, hi_);
+  }
+
+  // Whether this layer's byte path sums inputs staged within 0..max_staged exactly (depthwise
+  // sums widen every byte; the dot products depend on the CPU, blocked::bytes_exact).
+  bool bytes_fit(int64_t max_staged) const {
+    return depthwise_ || (!bytes_.empty() && blocked::bytes_exact(bytes_, max_staged));
   }
 
   // The shifted range of the input and the padding, without staging.
@@ -1193,7 +1235,7 @@ class ConvSums {
     const Window& k = g_.kernel;
     const bool pointwise = k.size_x == 1 && k.size_y == 1 && k.stride_x == 1 && k.stride_y == 1 &&
                            px_ == g_.in.x && py_ == g_.in.y;
-    if (!pointwise || depthwise_ || bytes_.empty() || !blocked_ready() || max_shift_ > 0 ||
+    if (!pointwise || depthwise_ || !bytes_fit(255) || !blocked_ready() || max_shift_ > 0 ||
         hi_ - lo_ <= 255 || !blocked::available())
       return std::nullopt;
     const auto offset = static_cast<int32_t>(std::clamp<int64_t>(-128, lo_, hi_ - 255));
@@ -1318,7 +1360,8 @@ class ConvSums {
   std::vector<uint8_t> bytes8_, grouped8_;
   std::vector<int16_t> pairs16_;
   std::vector<int32_t> ints32_;
-  bool copies_bytes_ = false;      // stage(bytes) copies them into bytes8_
+  bool copies_bytes_ = false;
+  bool widens_bytes_ = false;  // stage(bytes) widens them into pairs16_ (stage_as_pairs)      // stage(bytes) copies them into bytes8_
   std::vector<int32_t> widened_;   // otherwise they are widened here first
   std::optional<int32_t> border8_, grouped_border_, border16_, border32_;  // the offset each border was filled for
   int64_t lo_ = 0, hi_ = 0;          // the shifted inputs' range (padding included)
