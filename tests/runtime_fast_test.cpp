@@ -439,8 +439,8 @@ TEST(FastKernels, ClippedPointwiseInputsEqualTheReference) { for_each_isa(clippe
 // each pair of u8 × s8 products to int16, saturating. Weights 127, 127 side by side (a pair of
 // 254) meet inputs of 129 (254 · 129 = 32766: bytes, exact) and of 130 (33020: the sum would
 // saturate, so the 16-bit pairs), and 255 (the pairs); the other pair of each word (−127 and a
-// small negative weight) brings the true sum back within the output range, where a saturated
-// one would read 253 or more lower.
+// small negative weight) brings the true sum back near the output range (ReLU without bound,
+// sum / 256), where a saturated one would read 253 per word lower: one or two output steps.
 void byte_pair_limit() {
   const uint32_t c = 8, f = 16;
   std::vector<int64_t> weights;
@@ -449,7 +449,6 @@ void byte_pair_limit() {
       weights.push_back(std::vector<int64_t>{127, 127, -127, -1 - int64_t{k % 4}}[ch % 4]);
   const std::vector<Variable> vars{
       i8("bias", {f}, std::vector<int64_t>(f, 0)), u8("bias_shift", {f}, std::vector<int64_t>(f, 0)),
-      u8("max_value", {f}, std::vector<int64_t>(f, 255)),
       u8("output_scales", {f}, std::vector<int64_t>(f, 1)),
       i8("output_shift", {f}, std::vector<int64_t>(f, -8)),
       i8("weights", {1, 1, c, f}, weights), u8("input_shift", {c}, std::vector<int64_t>(c, 0))};
