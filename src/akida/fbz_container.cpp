@@ -1,7 +1,10 @@
 #include "akida/fbz_container.h"
 
+#include <snappy-sinksource.h>
 #include <snappy.h>
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "akida/errors.h"
@@ -32,8 +35,8 @@ uint32_t read_le(std::span<const uint8_t> bytes, size_t pos, size_t count) {
 }
 
 // Where the Snappy tags that produce exactly `expected` bytes end (an offset into `bytes`).
-// Checks every length and back-reference against what the block has produced so far, which is
-// also what snappy itself checks, so a block that passes here decompresses.
+// Checks every length and back-reference against what the block has produced so far, as snappy
+// itself does: run where snappy stopped short, to name the byte and the reason.
 size_t end_of_block(std::span<const uint8_t> bytes, size_t pos, uint64_t expected,
                     const std::string& source) {
   uint64_t produced = 0;
@@ -78,6 +81,34 @@ size_t end_of_block(std::span<const uint8_t> bytes, size_t pos, uint64_t expecte
   return pos;
 }
 
+// Where snappy::Uncompress writes: straight into the payload (a flat buffer of the declared
+// length, so snappy decodes into it in place). Counts what snappy reports as produced.
+class PayloadSink : public snappy::Sink {
+ public:
+  explicit PayloadSink(std::vector<uint8_t>& payload) : payload_(payload) {}
+  void Append(const char* bytes, size_t n) override {
+    n = std::min(n, payload_.size() - produced_);
+    char* at = reinterpret_cast<char*>(payload_.data()) + produced_;
+    if (bytes != at) std::memcpy(at, bytes, n);
+    produced_ += n;
+  }
+  char* GetAppendBufferVariable(size_t min_size, size_t, char* scratch, size_t scratch_size,
+                                size_t* allocated_size) override {
+    const size_t left = payload_.size() - produced_;
+    if (left < min_size) {
+      *allocated_size = scratch_size;
+      return scratch;
+    }
+    *allocated_size = left;
+    return reinterpret_cast<char*>(payload_.data()) + produced_;
+  }
+  size_t produced() const { return produced_; }
+
+ private:
+  std::vector<uint8_t>& payload_;
+  size_t produced_ = 0;
+};
+
 }  // namespace
 
 std::vector<uint8_t> decompress_container(std::span<const uint8_t> file,
@@ -90,12 +121,17 @@ std::vector<uint8_t> decompress_container(std::span<const uint8_t> file,
     throw FormatError(source + ": Snappy header declares " + std::to_string(n) +
                       " bytes, more than the " + std::to_string(kMaxPayloadBytes) +
                       "-byte limit");
-  const size_t end = end_of_block(file, header->length, n, source);
+  // One pass: snappy decodes until its output holds the declared length (BrainChip's files carry
+  // padding after the block, which it then refuses: Uncompress() returns false, yet everything
+  // declared was produced, each copy checked). Short of that, the walk over the tags says where
+  // and why the block is bad.
   std::vector<uint8_t> payload(static_cast<size_t>(n));
-  if (!snappy::RawUncompress(reinterpret_cast<const char*>(file.data()), end,
-                             reinterpret_cast<char*>(payload.data())))
-    throw FormatError(source + ": corrupt Snappy block (rejected by snappy)");
-  return payload;
+  snappy::ByteArraySource compressed(reinterpret_cast<const char*>(file.data()), file.size());
+  PayloadSink sink(payload);
+  snappy::Uncompress(&compressed, &sink);
+  if (sink.produced() == n) return payload;
+  end_of_block(file, header->length, n, source);  // throws the reason
+  throw FormatError(source + ": corrupt Snappy block (rejected by snappy)");
 }
 
 std::vector<uint8_t> compress_container(std::span<const uint8_t> payload) {
