@@ -3,7 +3,8 @@
 // lane) or 16-bit pair dot products (vpdpwssd), several output pixels times up to 64 output
 // channels per tile so that each weight vector loaded serves every pixel of the tile; a
 // depthwise kernel; and the output stage of a tile applied while its sums are still in
-// registers (requantization on int32, or the Akida 1.0 level count).
+// registers (requantization on int32, or the Akida 1.0 level count). On CPUs with AVX2 but not
+// AVX-512 VNNI the same functions run the 8-lane versions of blocked_avx2.h.
 //
 // All sums are int32 and wrap modulo 2^32 in between: they are exact whenever the true sum of
 // each output fits int32, which the callers check per sample. Inputs are staged once per sample

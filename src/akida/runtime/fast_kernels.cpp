@@ -8,11 +8,12 @@
 //     int32; inputs with per-channel shifts are shifted while staged, or, when only the
 //     unshifted values fit bytes, staged unshifted with the channels grouped by shift;
 //   - on AVX-512 VNNI CPUs the register-blocked kernels of blocked_sums.cpp (several output
-//     pixels x up to 64 channels per tile, max pooling inside the tile) apply the output stage
-//     (requantization, the Akida 1.0 level count, a global sum) to each tile on int32 when the
-//     sample's bound shows every step exact; elsewhere AVX2 16-bit pair multiply-adds
-//     (madd_sums.cpp) or int32 products the compiler vectorizes (vector_clones.h), then the
-//     post-ops on int64 (fused where possible);
+//     pixels x up to 64 channels per tile, max pooling inside the tile), on AVX2 CPUs their
+//     8-lane versions (blocked_avx2.cpp; byte products only where blocked::bytes_exact shows
+//     vpmaddubsw cannot saturate), apply the output stage (requantization, the Akida 1.0 level
+//     count, a global sum) to each tile on int32 when the sample's bound shows every step
+//     exact; elsewhere 16-bit pair multiply-adds (madd_sums.cpp) or int32 products the compiler
+//     vectorizes (vector_clones.h), then the post-ops on int64 (fused where possible);
 //   - int32 sums are exact only while no sum can reach 2^31: every sample checks
 //     max Σ|w| · max |input << shift| < 2^31 first and otherwise runs the reference kernel (the
 //     temporal kernels, which keep their own FIFO, sum in int64 instead), so the results are the

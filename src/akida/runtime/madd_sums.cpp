@@ -16,8 +16,8 @@ namespace akida::runtime {
 
 namespace {
 
-// AKIDA_RUNTIME_ISA=avx2 turns the byte dot products off, =baseline the pair multiply-adds too:
-// the tests run every path on a CPU that has them all.
+// AKIDA_RUNTIME_ISA=avx2 turns the AVX-512 VNNI code off (the blocked kernels then run their
+// AVX2 versions), =baseline every hand-written path: the tests run each on a CPU that has them.
 bool isa_allows(const char* level) {
   const char* isa = std::getenv("AKIDA_RUNTIME_ISA");
   if (isa == nullptr) return true;
