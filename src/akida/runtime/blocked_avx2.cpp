@@ -6,6 +6,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "akida/runtime/blocked_tiling.h"
 #include "akida/runtime/madd_sums.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -14,6 +15,8 @@
 #endif
 
 namespace akida::runtime::blocked::avx2 {
+
+using namespace tiling;  // blocked_tiling.h
 
 bool available() {
 #ifdef AKIDA_HAVE_AVX2_BLOCKED
@@ -197,20 +200,6 @@ inline __m256i dot(__m256i acc, __m256i x, __m256i w, uint8_t) {
 inline __m256i dot(__m256i acc, __m256i x, __m256i w, int16_t) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
 }
-
-// Where the consecutive output items of a tile go (as in blocked_sums.cpp).
-template <typename O>
-struct ItemCursor {
-  O* at = nullptr;
-  int64_t filters = 0, row_items = 0, row_stride = 0, y = 0;
-  void next() {
-    at += filters;
-    if (row_items > 0 && ++y == row_items) {
-      y = 0;
-      at += row_stride - row_items * filters;
-    }
-  }
-};
 
 // Stores the H vectors of channels f0 .. of one item.
 template <int H, typename O>
@@ -445,7 +434,6 @@ void conv_wide_item(const ConvTask<T>& t, int64_t item) {
 // The tile shapes: P·H sums, H weights, a broadcast input and a product within the 16 vector
 // registers. One vector of channels also takes a pooling window of 16 pixels (some sums spill).
 constexpr bool tile_fits(int p, int h) { return p * h + h <= 14; }
-constexpr int kTileWidths[] = {16, 12, 9, 8, 6, 4, 3, 2, 1};
 
 template <typename T, int H, int P, bool kClipped>
 void tiles(const ConvTask<T>& t, int64_t& p, int64_t& item, int64_t end, int64_t f0) {
@@ -610,17 +598,6 @@ void depthwise_tile16(const DepthwiseTask<uint8_t>& t, int64_t p0, int64_t count
       std::memcpy(out, part, static_cast<size_t>(n) * sizeof *out);
     }
   }
-}
-
-// Tiles of 8 pixels, then the last few in one tile (as in blocked_sums.cpp).
-template <typename Tile>
-void pixel_tiles(int64_t begin, int64_t end, Tile tile) {
-  constexpr int kP = 8;
-  int64_t p = begin;
-  for (; p + kP <= end; p += kP) tile(std::integral_constant<int, kP>{}, p, kP);
-  if (end - p > 4) tile(std::integral_constant<int, kP>{}, p, end - p);
-  else if (end - p > 1) tile(std::integral_constant<int, 4>{}, p, end - p);
-  else if (end - p == 1) tile(std::integral_constant<int, 1>{}, p, 1);
 }
 
 template <typename T, bool kPairs>

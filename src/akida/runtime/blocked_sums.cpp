@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "akida/runtime/blocked_avx2.h"
+#include "akida/runtime/blocked_tiling.h"
 #include "akida/runtime/madd_sums.h"
 #include "akida/runtime/vector_clones.h"
 
@@ -17,6 +18,8 @@
 #endif
 
 namespace akida::runtime::blocked {
+
+using namespace tiling;  // blocked_tiling.h
 
 bool available() { return dot4_available() || avx2::available(); }
 
@@ -405,21 +408,6 @@ __attribute__((always_inline)) inline void levels16(const Epilogue& e, __m512i a
   }
 }
 
-// Where the consecutive output items of a tile go: `filters` values apart, or, for a padded
-// staging (ConvTask::out_row_items > 0), in rows of row_items items, row_stride values apart.
-template <typename O>
-struct ItemCursor {
-  O* at = nullptr;
-  int64_t filters = 0, row_items = 0, row_stride = 0, y = 0;  // y: the item's place in its row
-  void next() {
-    at += filters;
-    if (row_items > 0 && ++y == row_items) {
-      y = 0;
-      at += row_stride - row_items * filters;
-    }
-  }
-};
-
 // The epilogue of a tile's items (the pixels p with item[p], in order from `cursor`): vector by
 // vector, or for Levels16 two vectors at a time (two channel vectors of one item, or two
 // consecutive unpooled pixels when the tile has one channel vector).
@@ -662,7 +650,6 @@ void conv_wide_item(const ConvTask<T>& t, int64_t item) {
 // Register budget: P·NB sums, NB weights and a broadcast input within the 32 vector registers.
 constexpr int kMaxSums = 28;
 // The tile widths instantiated for each NB, widest first (P·NB <= kMaxSums).
-constexpr int kTileWidths[] = {16, 12, 9, 8, 6, 4, 3, 2, 1};
 
 // Whole tiles of P pixels from p (output item `item`) while they fit before end; for P <= 4, the
 // last few pixels too (one tile, its extra pixels not stored).
@@ -824,19 +811,6 @@ void depthwise_tile16(const DepthwiseTask<uint8_t>& t, int64_t p0, int64_t count
 #pragma GCC unroll 16
   for (int p = 0; p < P; ++p)
     if (p < count) _mm512_mask_storeu_epi16(t.out16 + (p0 + p) * t.channels + c0, lanes, acc[p]);
-}
-
-// Calls tile(std::integral_constant<int, P>{}, p, count) for the pixels [begin, end): tiles of
-// 8, then the last few pixels in one tile (independent sums overlap; one pixel at a time waits
-// on each tap's latency).
-template <typename Tile>
-void pixel_tiles(int64_t begin, int64_t end, Tile tile) {
-  constexpr int kP = 8;
-  int64_t p = begin;
-  for (; p + kP <= end; p += kP) tile(std::integral_constant<int, kP>{}, p, kP);
-  if (end - p > 4) tile(std::integral_constant<int, kP>{}, p, end - p);
-  else if (end - p > 1) tile(std::integral_constant<int, 4>{}, p, end - p);
-  else if (end - p == 1) tile(std::integral_constant<int, 1>{}, p, 1);
 }
 
 template <typename T, bool kPairs>
