@@ -127,6 +127,23 @@ TEST(Engine, VariableWithAWrongShapeNamesLayerAndVariable) {
   }
 }
 
+// The kernels are prepared on every core; when several layers are wrong, the error is still
+// the first one's, as if they were prepared in order (each of these layers' kernels throws).
+TEST(Engine, OfSeveralWrongLayersTheFirstIsNamed) {
+  for (int run = 0; run < 20; ++run) {
+    Model m = tiny_model({2, 2, 2, 2});
+    m.layers[2].variables[2] = i8("weights", {3, 1}, {2, 7, 1});
+    m.layers[3].variables[0] = f32("scales", {2}, {0.5f, 0.5f});
+    try {
+      Engine engine(m);
+      FAIL() << "expected a ShapeError";
+    } catch (const ShapeError& e) {
+      ASSERT_STREQ(e.what(), "layer 'conv' (Conv2D): variable 'weights' has shape [2, 2, 2, 2], "
+                             "expected [2, 2, 1, 2]");
+    }
+  }
+}
+
 TEST(Engine, UnknownInboundLayerIsAShapeError) {
   Model m = tiny_model();
   m.layers[2].inbound = {"nowhere"};
