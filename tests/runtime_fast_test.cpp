@@ -129,7 +129,8 @@ void random_depthwise_layers() {
   std::mt19937 rng(31);
   for (int trial = 0; trial < 24; ++trial) {
     SCOPED_TRACE(trial);
-    const int kernel = trial % 2 ? 3 : 5, stride = 1 + trial % 3 / 2;
+    // Kernels of 5x5, 3x3 and 2x2 (an even tap count).
+    const int kernel = trial % 6 == 5 ? 2 : trial % 2 ? 3 : 5, stride = 1 + trial % 3 / 2;
     const int64_t c = std::vector<int64_t>{16, 40, 64, 130}[trial % 4];
     const bool wide_weights = trial % 3 == 0;
     const Shape in{6 + trial % 5, 5 + trial % 4, c};
