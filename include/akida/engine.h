@@ -58,8 +58,10 @@ enum class Kernels { Optimized, Reference };
 
 class Engine {
  public:
-  // Keeps its own copy of `model`. Throws ShapeError / UnsupportedError naming the layer and
-  // field (bad parameters, variable shapes, layer kinds without a kernel yet).
+  // Keeps its own copy of `model` and prepares every layer's kernel, on every core of this
+  // machine (set_threads() is for running). Throws ShapeError / UnsupportedError naming the
+  // layer and field (bad parameters, variable shapes, layer kinds without a kernel yet): the
+  // first failing layer's.
   explicit Engine(const Model& model, Kernels kernels = Kernels::Optimized);
   ~Engine();
   Engine(Engine&&) noexcept;
