@@ -347,6 +347,63 @@ void random_v1_models() {
   }
 }
 
+// Akida 2.0 layer chains: ReLU outputs go to the next layer as bytes in forward() and
+// predict() (straight into its staging where it stages them unshifted: depthwise layers,
+// layers without input shifts), int32 where it cannot take them or the Engine returns them.
+// Convolutions 3x3 and 1x1 and depthwise layers, with and without ReLU, input shifts, max
+// pooling; every layer's output equal to the reference kernels' either way.
+Layer random_v2_layer(std::mt19937& rng, int trial, bool depthwise, const Shape& in,
+                      const std::string& inbound) {
+  const uint32_t c = static_cast<uint32_t>(in.c);
+  const uint32_t f = depthwise ? c : std::vector<uint32_t>{8, 16, 24}[trial % 3];
+  const int kernel = depthwise || trial % 2 ? 3 : 1;
+  Parameters p = merged(post_op_parameters(),
+                        {{"kernel_size", kernel}, {"kernel_stride", 1}, {"padding", trial % 3 ? 1 : 0},
+                         {"activation", trial % 4 == 3 ? 0 : 1}});
+  if (!depthwise) p["filters"] = int32_t(f);
+  if (trial % 5 == 2) p = merged(p, {{"pool_type", 1}, {"pool_size", 2}, {"pool_stride", 2}});
+  std::vector<Variable> vars = post_op_variables(rng, f);
+  const auto k = static_cast<uint32_t>(kernel);
+  const uint32_t per_input = depthwise ? 1u : f;
+  vars.push_back(i8("weights", {k, k, c, per_input},
+                    random_values(rng, size_t{k} * k * c * per_input, -127, 127)));
+  vars.push_back(u8("input_shift", {c}, random_values(rng, c, 0, trial % 3 == 1 ? 2 : 0)));
+  return Layer(inbound + "_" + std::to_string(trial),
+               depthwise ? LayerKind::DepthwiseConv2D : LayerKind::Conv2D, p, vars, {inbound});
+}
+
+TEST(FastKernels, RandomAkida2ModelsEqualTheReference) {
+  for_each_isa([] {
+    std::mt19937 rng(37);
+    for (int model_index = 0; model_index < 16; ++model_index) {
+      SCOPED_TRACE(model_index);
+      Model model;
+      Shape shape{9 + model_index % 4, 8 + model_index % 3, 2 + model_index % 3};
+      model.layers.push_back(Layer("input", LayerKind::InputData,
+                                   {{"input_width", int32_t(shape.x)}, {"input_height", int32_t(shape.y)},
+                                    {"input_channels", int32_t(shape.c)}, {"input_bits", 8},
+                                    {"input_signed", model_index % 2}},
+                                   {}, {}));
+      for (int depth = 0; depth < 5; ++depth) {
+        Layer next = random_v2_layer(rng, model_index * 5 + depth, depth % 2 == 1, shape,
+                                     model.layers.back().name);
+        const Shape out = make_reference_kernel(next, {shape})->output_shape();
+        if (out.x < 3 || out.y < 3) break;  // the model stays valid
+        model.layers.push_back(std::move(next));
+        shape = out;
+      }
+      Engine fast(model, Kernels::Optimized), reference(model, Kernels::Reference);
+      Batch in{3, fast.input_shape(), {}};
+      std::uniform_int_distribution<int32_t> d(fast.input_min(), fast.input_max());
+      for (int64_t i = 0; i < in.n * in.shape.size(); ++i) in.values.push_back(d(rng));
+      EXPECT_EQ(reference.forward(in).values, fast.forward(in).values);
+      EXPECT_EQ(reference.predict(in).values, fast.predict(in).values);
+      const auto want = reference.forward_all(in), got = fast.forward_all(in);
+      for (size_t l = 0; l < want.size(); ++l) EXPECT_EQ(want[l].values, got[l].values) << "layer " << l;
+    }
+  });
+}
+
 // A 1x1 Conv2D whose largest Σ|w| (channel 0: 16 · 127) and largest output scale (the other
 // channels: 255, shifted left by 8) are in different channels: one bound for all channels
 // (2032 · 255 against 2^23 / 255) refuses the int32 requantizing epilogue, the channels' own

@@ -759,20 +759,23 @@ class ConvSums {
 
   // stage() for an input that arrives as bytes (the levels of the layer before, or the image of
   // an input layer, level_handoff.h): copied as they are where this layer stages bytes unshifted
-  // with byte padding values, else widened and staged as above.
+  // with byte padding values and the byte path sums their range exactly (on AVX2, 8-bit weights
+  // only on values within 0..128 or so: tried again after a sample that was not, only while the
+  // samples before were), else widened into the 16-bit staging, or to int32 and staged as above.
   std::optional<int64_t> stage(const std::vector<uint8_t>& in) {
-    if (!copies_bytes_ && widens_bytes_) return stage_as_pairs(in);
-    if (!copies_bytes_) {
-      widened_.assign(in.begin(), in.end());
-      return stage(widened_);
+    if (copies_bytes_ && (bytes_fit(255) || copied_bytes_fit_)) {
+      const int64_t c = g_.in.c;
+      prepare_buffer(bytes8_, 0, border8_);
+      int32_t lo = INT32_MAX, hi = INT32_MIN;
+      blocked::copy_bytes(in.data(), covered_x_, covered_y_ * c, g_.in.y * c,
+                          bytes8_.data() + interior_offset(c), py_ * c, lo, hi);
+      shifted_range(lo, hi);
+      copied_bytes_fit_ = bytes_fit(hi_);
+      if (copied_bytes_fit_) return staged({Staging::Bytes, 0});
     }
-    const int64_t c = g_.in.c;
-    prepare_buffer(bytes8_, 0, border8_);
-    int32_t lo = INT32_MAX, hi = INT32_MIN;
-    blocked::copy_bytes(in.data(), covered_x_, covered_y_ * c, g_.in.y * c,
-                        bytes8_.data() + interior_offset(c), py_ * c, lo, hi);
-    shifted_range(lo, hi);
-    return staged({Staging::Bytes, 0});
+    if (widens_bytes_) return stage_as_pairs(in);
+    widened_.assign(in.begin(), in.end());
+    return stage(widened_);
   }
 
   // stage() for bytes the byte path cannot take exactly (the image of an Akida 1.0 input layer
@@ -791,11 +794,12 @@ class ConvSums {
 
   // Where the layer before may write this layer's next input (values within 0..max_value),
   // for stage_written(): the interior of the byte staging, where every input value is staged
-  // unshifted with byte padding (copies_bytes_), every pixel is read and the sums of such
-  // values always fit int32.
+  // unshifted with byte padding (copies_bytes_), every pixel is read, the byte path sums such
+  // values exactly and their sums always fit int32.
   std::optional<StagedBytes> byte_staging(int32_t max_value) {
+    const int64_t max_staged = std::max<int64_t>(max_value, pad_hi_);
     if (!copies_bytes_ || covered_x_ != g_.in.x || covered_y_ != g_.in.y ||
-        !sums_fit_int32(max_l1_, std::max<int64_t>(max_value, pad_hi_)))
+        !bytes_fit(max_staged) || !sums_fit_int32(max_l1_, max_staged))
       return std::nullopt;
     const int64_t c = g_.in.c;
     prepare_buffer(bytes8_, 0, border8_);
@@ -990,7 +994,7 @@ class ConvSums {
       // padding values are bytes too).
       const bool byte_padding =
           std::all_of(pad_.begin(), pad_.end(), [](int32_t v) { return v >= 0 && v <= 255; });
-      copies_bytes_ = max_shift_ == 0 && byte_padding && bytes_fit(255);
+      copies_bytes_ = max_shift_ == 0 && byte_padding && (depthwise_ || !bytes_.empty());
       widens_bytes_ = max_shift_ == 0 && !depthwise_ && pairs_fit_ && pad_lo_ >= INT16_MIN &&
                       pad_hi_ <= INT16_MAX;
     }
@@ -1361,8 +1365,9 @@ class ConvSums {
   std::vector<uint8_t> bytes8_, grouped8_;
   std::vector<int16_t> pairs16_;
   std::vector<int32_t> ints32_;
-  bool copies_bytes_ = false;
-  bool widens_bytes_ = false;  // stage(bytes) widens them into pairs16_ (stage_as_pairs)      // stage(bytes) copies them into bytes8_
+  bool copies_bytes_ = false;      // stage(bytes) may copy them into bytes8_
+  bool copied_bytes_fit_ = true;   // the last bytes copied were summed exactly there
+  bool widens_bytes_ = false;      // stage(bytes) widens them into pairs16_ (stage_as_pairs)
   std::vector<int32_t> widened_;   // otherwise they are widened here first
   std::optional<int32_t> border8_, grouped_border_, border16_, border32_;  // the offset each border was filled for
   int64_t lo_ = 0, hi_ = 0;          // the shifted inputs' range (padding included)
@@ -1382,6 +1387,44 @@ ConvSums::Geometry conv_geometry(const Shape& in, const ConvParams& params, cons
 // A dense layer over an (x, y, C) input: one pixel of x·y·C channels, 1x1, to `units`.
 ConvSums::Geometry dense_geometry(const Shape& in, int64_t units) {
   return {Shape{1, 1, in.size()}, Window{}, Axis{1, 1, 0}, Axis{1, 1, 0}, Shape{1, 1, units}};
+}
+
+// Hands a layer output computed as int32 (in `computed`, out.ints or scratch) to `out`: narrowed
+// when it goes as bytes, row by row into the next layer's staging.
+void hand_over(const std::vector<int32_t>& computed, const LevelsOut& out) {
+  if (out.staged) {
+    const StagedBytes& to = *out.staged;
+    const int64_t row = to.row_items * to.channels;
+    for (int64_t r = 0; r < to.rows; ++r)
+      narrow_to_bytes(computed.data() + r * row, row, to.data + r * to.row_stride);
+    return;
+  }
+  if (!out.bytes) return;
+  out.bytes->resize(computed.size());
+  narrow_to_bytes(computed.data(), static_cast<int64_t>(computed.size()), out.bytes->data());
+}
+
+// stage() of a layer's input as it comes (level_handoff.h): int32 values, bytes, or bytes the
+// layer before wrote to the staging.
+std::optional<int64_t> stage_levels(ConvSums& sums, const LevelsIn& in) {
+  if (in.staged_max >= 0) return sums.stage_written(in.staged_max);
+  return in.bytes ? sums.stage(*in.bytes) : sums.stage(*in.ints);
+}
+
+// The reference kernel's output for a sample (an input that came as bytes widened into
+// `widened` first; never one written to byte_staging(), whose sums fit the optimized path),
+// handed to `out` (through `scratch` when it goes as bytes).
+void run_reference_levels(LayerKernel& reference, const LevelsIn& in, const LevelsOut& out,
+                          std::vector<int32_t>& widened, std::vector<int32_t>& scratch) {
+  if (in.staged_max >= 0) throw std::logic_error("the reference kernel cannot read a staged input");
+  const std::vector<int32_t>* ints = in.ints;
+  if (!ints) {
+    widened.assign(in.bytes->begin(), in.bytes->end());
+    ints = &widened;
+  }
+  std::vector<int32_t>& result = out.ints ? *out.ints : scratch;
+  reference.eval({ints}, result);
+  hand_over(result, out);
 }
 
 // The output stage of a v2 layer from its staged (and max-pooled) sums: the Requantize
@@ -1405,11 +1448,16 @@ class V2Output {
   }
   const PostOps& ops() const { return ops_; }
 
+  // Whether every output is a ReLU output within 0..255 (then run() may write bytes), and the
+  // largest one.
+  bool outputs_bytes() const { return ops_.relu && max_output() <= 255; }
+  int32_t max_output() const {
+    return static_cast<int32_t>(std::min<int64_t>(saturate(INT64_MAX, ops_.output_bits), kInt32Max));
+  }
+
   void run(ConvSums& sums, int64_t sum_bound, std::vector<int32_t>& output) {
     output.resize(static_cast<size_t>(ops_.out_shape.size()));
-    requantize_.fold_constant_channels(ops_, sums.l1());
-    if (sums.blocked() && (requantize_.fits(sum_bound) ||
-                           requantize_.fits_by_channel(sums.l1(), sums.max_input()))) {
+    if (sums.blocked() && requantizes_in_tiles(sums, sum_bound)) {
       sums.start(requantize_.bias());
       return sums.compute_all(requantize_.epilogue(sum_bound), output.data());
     }
@@ -1427,13 +1475,34 @@ class V2Output {
     finish_int32(after_pool_, fused_, acc32_, acc64_, output);
   }
 
+  // run() to `out` (outputs_bytes() when it takes bytes): the tiles write the requantized
+  // bytes themselves where they requantize whole outputs, else the int32 outputs are narrowed.
+  void run(ConvSums& sums, int64_t sum_bound, const LevelsOut& out) {
+    if (out.ints) return run(sums, sum_bound, *out.ints);
+    if (sums.blocked_tiles() && !sums.depthwise() && requantizes_in_tiles(sums, sum_bound)) {
+      sums.start(requantize_.bias());
+      const blocked::Epilogue epilogue = requantize_.epilogue(sum_bound);
+      if (out.staged) return sums.compute_all(epilogue, *out.staged);
+      out.bytes->resize(static_cast<size_t>(ops_.out_shape.size()));
+      return sums.compute_all(epilogue, out.bytes->data());
+    }
+    run(sums, sum_bound, ints_);
+    hand_over(ints_, out);
+  }
+
  private:
+  // Whether the tiles' Requantize epilogue is exact for the sample (sums bounded by sum_bound).
+  bool requantizes_in_tiles(const ConvSums& sums, int64_t sum_bound) {
+    requantize_.fold_constant_channels(ops_, sums.l1());
+    return requantize_.fits(sum_bound) || requantize_.fits_by_channel(sums.l1(), sums.max_input());
+  }
+
   PostOps ops_;
   PostOps after_pool_;  // ops_ without its max pooling (done with the sums)
   PostOps after_sum_;   // what follows a global sum
   FusedPostOps fused_;
   Requantize32 requantize_;
-  std::vector<int32_t> acc32_;
+  std::vector<int32_t> acc32_, ints_;
   std::vector<int64_t> acc64_;
 };
 
@@ -1446,7 +1515,7 @@ struct FastConvOptions {
 // InputConv2D, Conv2D, DepthwiseConv2D: the sums, their max pooling (on the raw sums: the
 // saturation and the bias are non-decreasing per channel, so max(f(a), f(b)) = f(max(a, b))),
 // then the post-ops.
-class FastConvKernel final : public CloneableKernel<FastConvKernel> {
+class FastConvKernel final : public CloneableKernel<FastConvKernel>, public LevelHandoff {
  public:
   FastConvKernel(const Layer& layer, const Shape& in, const FastConvOptions& options,
                  std::unique_ptr<LayerKernel> reference)
@@ -1461,6 +1530,18 @@ class FastConvKernel final : public CloneableKernel<FastConvKernel> {
     const std::optional<int64_t> bound = sums_.stage(*inputs.front());
     if (!bound) return reference_->eval(inputs, output);
     output_.run(sums_, *bound, output);
+  }
+
+  // ReLU outputs go to the next layer as bytes, as Akida 1.0 levels do (level_handoff.h).
+  bool outputs_levels() const override { return output_.outputs_bytes(); }
+  int32_t max_level() const override { return output_.max_output(); }
+  std::optional<StagedBytes> byte_staging(int32_t max_value) override {
+    return sums_.byte_staging(max_value);
+  }
+  void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
+    const std::optional<int64_t> bound = stage_levels(sums_, in);
+    if (!bound) return run_reference_levels(*reference_, in, out, widened_, reference_output_);
+    output_.run(sums_, *bound, out);
   }
 
   void reset() override { reference_->reset(); }
@@ -1493,6 +1574,7 @@ class FastConvKernel final : public CloneableKernel<FastConvKernel> {
   OwnedKernel reference_;
   V2Output output_;
   ConvSums sums_;
+  std::vector<int32_t> widened_, reference_output_;
 };
 
 class FastDenseKernel final : public CloneableKernel<FastDenseKernel> {
@@ -1630,21 +1712,6 @@ void finish_v1(const V1Output& stage, const std::vector<int32_t>& potentials,
 }
 
 
-// Hands a layer output computed as int32 (in `computed`, out.ints or scratch) to `out`: narrowed
-// when it goes as bytes, row by row into the next layer's staging.
-void hand_over(const std::vector<int32_t>& computed, const LevelsOut& out) {
-  if (out.staged) {
-    const StagedBytes& to = *out.staged;
-    const int64_t row = to.row_items * to.channels;
-    for (int64_t r = 0; r < to.rows; ++r)
-      narrow_to_bytes(computed.data() + r * row, row, to.data + r * to.row_stride);
-    return;
-  }
-  if (!out.bytes) return;
-  out.bytes->resize(computed.size());
-  narrow_to_bytes(computed.data(), static_cast<int64_t>(computed.size()), out.bytes->data());
-}
-
 // The output stage of an Akida 1.0 layer from its staged (and max-pooled) potentials: the level
 // count in the blocked kernels' epilogue where it applies (writing bytes directly when the output
 // goes as bytes), else the plain potentials then the activation (or the global sum, then the
@@ -1741,22 +1808,11 @@ class FastV1Kernel : public CloneableKernel<Derived>, public LevelHandoff {
 
  protected:
   static std::optional<int64_t> stage(ConvSums& sums, const LevelsIn& in) {
-    if (in.staged_max >= 0) return sums.stage_written(in.staged_max);
-    return in.bytes ? sums.stage(*in.bytes) : sums.stage(*in.ints);
+    return stage_levels(sums, in);
   }
 
-  // The reference kernel's output for the sample (an input that came as bytes widened first;
-  // never one written to byte_staging(), whose sums fit the optimized path).
   void run_reference(const LevelsIn& in, const LevelsOut& out) {
-    if (in.staged_max >= 0) throw std::logic_error("the reference kernel cannot read a staged input");
-    const std::vector<int32_t>* ints = in.ints;
-    if (!ints) {
-      widened_.assign(in.bytes->begin(), in.bytes->end());
-      ints = &widened_;
-    }
-    std::vector<int32_t>& result = out.ints ? *out.ints : reference_output_;
-    reference_->eval({ints}, result);
-    hand_over(result, out);
+    run_reference_levels(*reference_, in, out, widened_, reference_output_);
   }
 
   OwnedKernel reference_;

@@ -40,6 +40,7 @@ class OwnedKernel {
   OwnedKernel(OwnedKernel&&) noexcept = default;
   OwnedKernel& operator=(OwnedKernel&&) noexcept = default;
   LayerKernel* operator->() const { return kernel_.get(); }
+  LayerKernel& operator*() const { return *kernel_; }
 
  private:
   std::unique_ptr<LayerKernel> kernel_;
