@@ -1,10 +1,11 @@
-// The hand-off of Akida 1.0 activation levels from one layer to the next as bytes: a memory plan
-// of the Engine (engine.cpp). A v1 layer with an activation outputs levels 0 .. 2^act_bits − 1
-// (at most 255); when such a layer's output only feeds optimized v1 layers and is not one the
-// Engine returns, its kernel writes the levels as bytes, (x, y, C) row-major like the int32
+// The hand-off of activation levels from one layer to the next as bytes: a memory plan of the
+// Engine (engine.cpp). A v1 layer with an activation outputs levels 0 .. 2^act_bits − 1 (at
+// most 255), an Akida 2.0 layer with ReLU values within 0 .. 2^(output_bits − 1) − 1 (127 for
+// 8 bits); when such a layer's output only feeds optimized layers of these kinds and is not one
+// the Engine returns, its kernel writes the levels as bytes, (x, y, C) row-major like the int32
 // tensor, and the next kernel stages them from there: a quarter of the memory traffic of writing
-// an int32 tensor and reading it back to narrow it. Likewise an InputConvolutional layer takes
-// its uint8 image as bytes. Results are the same integers either way.
+// an int32 tensor and reading it back to narrow it. Likewise an InputConvolutional (or
+// InputConv2D) layer takes its uint8 image as bytes. Results are the same integers either way.
 #pragma once
 
 #include <cstdint>
@@ -40,8 +41,9 @@ struct LevelsOut {
   const StagedBytes* staged = nullptr;
 };
 
-// Implemented by the optimized kernels of InputConvolutional, Convolutional and
-// SeparableConvolutional (fast_kernels.cpp), besides LayerKernel.
+// Implemented by the optimized kernels of InputConvolutional, Convolutional,
+// SeparableConvolutional, InputConv2D, Conv2D and DepthwiseConv2D (fast_kernels.cpp), besides
+// LayerKernel.
 class LevelHandoff {
  public:
   virtual ~LevelHandoff() = default;
