@@ -157,8 +157,9 @@ void Engine::Impl::prepare_kernels(Kernels choice) {
 }
 
 // A layer hands its levels as bytes when its kernel can, every layer it feeds takes them (a
-// single-input optimized v1 kernel) and the Engine does not return its output. An input layer
-// with such a kernel (InputConvolutional) takes its image as bytes.
+// single-input optimized convolutional kernel, level_handoff.h) and the Engine does not return
+// its output. An input layer with such a kernel (InputConvolutional, InputConv2D) takes its
+// image as bytes.
 void Engine::Impl::plan_level_handoffs() {
   const size_t layers = kernels().size();
   auto handoff = [&](size_t i) { return dynamic_cast<runtime::LevelHandoff*>(kernels()[i].get()); };
@@ -169,6 +170,12 @@ void Engine::Impl::plan_level_handoffs() {
   only_consumer.assign(layers, -1);
   for (size_t i = 0; i < layers; ++i)
     if (consumers[i].size() == 1) only_consumer[i] = static_cast<int64_t>(consumers[i].front());
+  // Temporal models keep int32 tensors between layers: their frames are pipelined over two
+  // threads (can_pipeline), which a layer writing into the next one's staging would not allow.
+  if (stateful) {
+    sample_as_bytes = false;
+    return;
+  }
   sample_as_bytes = handoff(0) && inbound[0].empty() && input_min >= 0 && input_max <= 255;
   for (size_t i = 0; i + 1 < layers; ++i) {
     const bool levels = handoff(i) && handoff(i)->outputs_levels();
@@ -357,8 +364,8 @@ size_t balanced_split(const std::vector<double>& seconds) {
 // Temporal models carry state from frame to frame, so their frames cannot run side by side;
 // their layers can: while the second thread runs the later layers on frame s, the first runs
 // the earlier ones on frame s + 1, each layer still seeing its frames in order. Not with byte
-// hand-offs (Akida 1.0 layers write into the next layer's staging; those models are not
-// temporal).
+// hand-offs (a layer writes into the next layer's staging): plan_level_handoffs() plans none
+// for temporal models.
 bool Engine::Impl::can_pipeline(int64_t n) const {
   return threads > 1 && stateful && n >= kMinPipelinedFrames && contexts.front().kernels.size() > 1 &&
          !sample_as_bytes && std::none_of(hands_bytes.begin(), hands_bytes.end(), [](bool b) { return b; });
