@@ -1807,10 +1807,6 @@ class FastV1Kernel : public CloneableKernel<Derived>, public LevelHandoff {
   }
 
  protected:
-  static std::optional<int64_t> stage(ConvSums& sums, const LevelsIn& in) {
-    return stage_levels(sums, in);
-  }
-
   void run_reference(const LevelsIn& in, const LevelsOut& out) {
     run_reference_levels(*reference_, in, out, widened_, reference_output_);
   }
@@ -1838,7 +1834,7 @@ class FastV1ConvKernel final : public FastV1Kernel<FastV1ConvKernel> {
   }
 
   void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
-    const std::optional<int64_t> bound = stage(sums_, in);
+    const std::optional<int64_t> bound = stage_levels(sums_, in);
     if (!bound) return run_reference(in, out);
     output_.run(sums_, *bound, out);
   }
@@ -1885,7 +1881,7 @@ class FastV1SeparableKernel final : public FastV1Kernel<FastV1SeparableKernel> {
   }
 
   void eval_levels(const LevelsIn& in, const LevelsOut& out) override {
-    const std::optional<int64_t> depthwise_bound = stage(depthwise_, in);
+    const std::optional<int64_t> depthwise_bound = stage_levels(depthwise_, in);
     if (!depthwise_bound) return run_reference(in, out);
     if (depthwise_.blocked()) depthwise_.start(nullptr);
     const std::optional<int64_t> bound = stage_pointwise(*depthwise_bound);
